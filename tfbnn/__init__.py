@@ -1,0 +1,15 @@
+"""tfbnn: binarized neural networks in Keras 2 / Larq, and robustness numbers about them.
+
+Importing tfbnn routes ``tf.keras`` to Keras 2 (``tf_keras``), which Larq needs; see
+``tfbnn._keras_setup`` for what happens when that is no longer possible.
+"""
+
+from tfbnn._keras_setup import ensure_legacy_keras as _ensure_legacy_keras
+
+_ensure_legacy_keras()
+
+__version__ = "0.1.0"
+
+from tfbnn import data, export, models, quantizers, training  # noqa: E402,F401
+
+__all__ = ["data", "export", "models", "quantizers", "training", "__version__"]
