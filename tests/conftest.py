@@ -1,0 +1,37 @@
+"""Shared fixtures: real MNIST subsets and one small trained model per session."""
+
+import numpy as np
+import pytest
+
+import tfbnn  # noqa: F401  (sets up Keras 2 before TensorFlow is used)
+import tensorflow as tf
+import tf_keras as keras
+
+from tfbnn import data, models, training
+
+
+@pytest.fixture(scope="session")
+def mnist_small():
+    """2,048 training and 512 test images of real MNIST."""
+    (x_train, y_train), (x_test, y_test) = data.load_mnist()
+    return (np.array(x_train[:2048]), np.array(y_train[:2048])), (
+        np.array(x_test[:512]),
+        np.array(y_test[:512]),
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_a(mnist_small):
+    """A full-precision A model (k1=16) trained one epoch on 2,048 images."""
+    (x, y), _ = mnist_small
+    keras.utils.set_random_seed(0)
+    model = models.cleverhans_cnn("A", k1=16)
+    training.compile_model(model)
+    model.fit(x, y, epochs=2, batch_size=64, verbose=0)
+    return model
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(1234)
+    yield

@@ -1,0 +1,61 @@
+"""The fast gradient (sign) method, FGSM (Goodfellow et al., 2015)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from tfbnn.attacks import utils
+
+
+def fast_gradient_method(
+    model_fn: Callable,
+    x,
+    eps,
+    norm=np.inf,
+    loss_fn: Callable | None = None,
+    clip_min: float | None = None,
+    clip_max: float | None = None,
+    y=None,
+    targeted: bool = False,
+) -> tf.Tensor:
+    """One steepest-ascent step of size ``eps`` on the loss: FGSM for ``norm=np.inf``.
+
+    ``x_adv = clip(x + eps * sign(grad_x loss(y, model_fn(x))))`` for L-inf, and
+    ``eps * grad / ||grad||_2`` for L2. CleverHans 4's argument names and order.
+
+    # Arguments
+        model_fn: callable mapping a batch of inputs to logits.
+        x: batch of inputs.
+        eps: perturbation size, a number or one value per example (shape ``(batch,)``),
+            as Kurakin et al.'s adversarial training samples it.
+        norm: ``np.inf`` or ``2``.
+        loss_fn: ``loss_fn(labels, logits)`` returning a per-example loss; softmax
+            cross-entropy by default. Temperature-scaled losses plug in here.
+        clip_min, clip_max: valid input range (both or neither).
+        y: labels; ``None`` uses the model's own predictions (no label leaking). For a
+            targeted attack, the targets.
+        targeted: descend the loss of ``y`` instead of ascending it.
+
+    # Returns
+        The adversarial batch, same shape and dtype as ``x``.
+
+    # References
+        - Goodfellow, Shlens, Szegedy. Explaining and Harnessing Adversarial Examples.
+          ICLR 2015, eq. 3 (the paper's eq. 1).
+    """
+    norm = utils.check_norm(norm)
+    utils.check_eps("eps", eps)
+    utils.check_clip(clip_min, clip_max)
+    if targeted and y is None:
+        raise ValueError("A targeted attack needs the target labels y.")
+    x = tf.convert_to_tensor(x, dtype=tf.float32)
+    utils.check_inputs(x, clip_min, clip_max)
+    loss_fn = loss_fn or utils.default_loss
+    if y is None:
+        y = utils.predicted_labels(model_fn, x)
+    grad, _ = utils.loss_gradient(model_fn, loss_fn, x, y, targeted)
+    x_adv = x + utils.steepest_step(grad, utils.broadcast_eps(eps, x), norm)
+    return utils.clip_to_range(x_adv, clip_min, clip_max)

@@ -1,0 +1,173 @@
+"""Shared pieces of tfbnn's attacks: argument checks, labels, loss gradients, projections.
+
+Checks on argument *values* (eps, norms, ranges) run at the public entry point before
+any TensorFlow work. Checks on data (x inside the clip range, finite, labels in range)
+run when the tensors are concrete (eager calls) and are skipped while tracing, where
+the values are not known yet.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+NORMS = (np.inf, 2)
+"""Norms the gradient attacks support: L-infinity and L2 (the joint L2 ball of the
+whole input)."""
+
+
+def check_norm(norm) -> float:
+    """Return ``norm`` as ``np.inf`` or ``2``, or raise naming the accepted values."""
+    if norm in ("inf", "linf", "Linf"):
+        norm = np.inf
+    if norm not in NORMS:
+        raise ValueError(f"norm must be np.inf or 2, got {norm!r}.")
+    return np.inf if norm == np.inf else 2
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_eps(name: str, value, *, allow_tensor: bool = True) -> None:
+    """Raise ``ValueError`` unless ``value`` is a finite number >= 0 (or a tensor)."""
+    if allow_tensor and isinstance(value, (tf.Tensor, tf.Variable, np.ndarray)):
+        if tf.executing_eagerly() or isinstance(value, np.ndarray):
+            array = np.asarray(value)
+            if not np.all(np.isfinite(array)) or np.any(array < 0):
+                raise ValueError(f"{name} must be finite and >= 0, got values {array.ravel()[:5]}.")
+        return
+    if not _is_number(value) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
+
+
+def check_clip(clip_min, clip_max) -> None:
+    """Both bounds or neither, numbers, ``clip_min <= clip_max``."""
+    if (clip_min is None) != (clip_max is None):
+        raise ValueError(
+            f"Give both clip_min and clip_max or neither, got clip_min={clip_min!r}, "
+            f"clip_max={clip_max!r}."
+        )
+    if clip_min is None:
+        return
+    for name, value in (("clip_min", clip_min), ("clip_max", clip_max)):
+        if not _is_number(value) or not np.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}.")
+    if clip_min > clip_max:
+        raise ValueError(
+            f"clip_min must be <= clip_max, got clip_min={clip_min!r} > clip_max={clip_max!r}."
+        )
+
+
+def check_inputs(x, clip_min=None, clip_max=None, *, tolerance: float = 1e-6) -> None:
+    """When ``x`` is concrete: finite, and inside ``[clip_min, clip_max]``."""
+    if not (tf.executing_eagerly() or isinstance(x, np.ndarray)):
+        return
+    array = np.asarray(x)
+    if not np.all(np.isfinite(array)):
+        raise ValueError("x holds NaN or inf values; attacks need finite inputs.")
+    if clip_min is not None and array.size:
+        low, high = float(array.min()), float(array.max())
+        if low < clip_min - tolerance or high > clip_max + tolerance:
+            raise ValueError(
+                f"x lies in [{low:g}, {high:g}], outside clip_min={clip_min!r}, "
+                f"clip_max={clip_max!r}; scale the inputs or pass the right range."
+            )
+
+
+def check_labels(y, batch_size: int | None, num_classes: int | None) -> None:
+    """When ``y`` is concrete: integer class indices of the batch's length and in range."""
+    if y is None or not (tf.executing_eagerly() or isinstance(y, np.ndarray)):
+        return
+    labels = np.asarray(y)
+    if labels.ndim != 1:
+        raise ValueError(
+            f"y must be a vector of class indices of shape (batch,), got shape {labels.shape}."
+        )
+    if batch_size is not None and labels.shape[0] != batch_size:
+        raise ValueError(f"y has {labels.shape[0]} labels for a batch of {batch_size} inputs.")
+    if labels.size and num_classes is not None:
+        if labels.min() < 0 or labels.max() >= num_classes:
+            raise ValueError(
+                f"y holds labels in [{labels.min()}, {labels.max()}], outside [0, {num_classes - 1}]."
+            )
+
+
+def default_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Per-example softmax cross-entropy on integer labels."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+def predicted_labels(model_fn: Callable, x: tf.Tensor) -> tf.Tensor:
+    """The model's own predictions, the default labels (no label leaking)."""
+    return tf.argmax(model_fn(x), axis=-1)
+
+
+def loss_gradient(
+    model_fn: Callable,
+    loss_fn: Callable,
+    x: tf.Tensor,
+    y: tf.Tensor,
+    targeted: bool,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Gradient of the attack objective with respect to ``x``, and the per-example loss.
+
+    The objective is ``loss_fn(y, model_fn(x))``, negated for targeted attacks so that
+    ascending it moves towards the target.
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = loss_fn(y, model_fn(x))
+        if targeted:
+            loss = -loss
+    return tape.gradient(loss, x), loss
+
+
+def broadcast_eps(eps, x: tf.Tensor) -> tf.Tensor:
+    """``eps`` as a tensor broadcastable against ``x``: scalar, or one value per example."""
+    eps = tf.cast(eps, x.dtype)
+    if eps.shape.rank == 1:
+        eps = tf.reshape(eps, [-1] + [1] * (x.shape.rank - 1))
+    return eps
+
+
+def _flat_norm(v: tf.Tensor) -> tf.Tensor:
+    axes = list(range(1, v.shape.rank))
+    return tf.sqrt(tf.maximum(tf.reduce_sum(tf.square(v), axes, keepdims=True), 1e-24))
+
+
+def steepest_step(grad: tf.Tensor, size, norm) -> tf.Tensor:
+    """The step of length ``size`` that maximises ``<step, grad>`` in the given norm."""
+    if norm == np.inf:
+        return size * tf.sign(grad)
+    return size * grad / _flat_norm(grad)
+
+
+def project(delta: tf.Tensor, eps, norm) -> tf.Tensor:
+    """Project a perturbation onto the eps-ball (L-inf box, or joint L2 ball of each input)."""
+    if norm == np.inf:
+        return tf.clip_by_value(delta, -eps, eps)
+    return delta * tf.minimum(1.0, eps / _flat_norm(delta))
+
+
+def clip_to_range(x: tf.Tensor, clip_min, clip_max) -> tf.Tensor:
+    if clip_min is None:
+        return x
+    return tf.clip_by_value(x, clip_min, clip_max)
+
+
+def random_start(x: tf.Tensor, eps, norm, seed=None) -> tf.Tensor:
+    """A uniform random point in the eps-ball around 0 (L-inf box or L2 ball)."""
+    shape = tf.shape(x)
+    if norm == np.inf:
+        return tf.random.uniform(shape, -1.0, 1.0, dtype=x.dtype, seed=seed) * eps
+    direction = tf.random.normal(shape, dtype=x.dtype, seed=seed)
+    direction = direction / _flat_norm(direction)
+    dims = tf.cast(tf.reduce_prod(shape[1:]), x.dtype)
+    batch = shape[:1]
+    radius = tf.random.uniform(batch, dtype=x.dtype, seed=seed) ** (1.0 / dims)
+    radius = tf.reshape(radius, [-1] + [1] * (x.shape.rank - 1))
+    return direction * radius * eps

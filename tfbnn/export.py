@@ -1,0 +1,226 @@
+"""Export for deployment: SavedModel with a logits signature, and atomic model files.
+
+`export_saved_model` writes a SavedModel whose ``serving_default`` signature maps a
+float32 batch ``image`` to ``{"logits": ...}``. It loads with plain
+``tf.saved_model.load`` in a process that has neither tfbnn nor Larq: binarization
+and the S model's Bernoulli sampling are ordinary TensorFlow ops in the graph, so an
+exported S model stays stochastic. A ``tfbnn.json`` file in the SavedModel's
+``assets.extra`` records the input shape, value range and whether the model is
+stochastic, for tools that evaluate it later.
+
+Every writer here writes into a temporary sibling and renames it into place, so a
+failed or killed export leaves either the previous file or nothing, never half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+__all__ = ["export_saved_model", "load_saved_model", "save_model", "atomic_write_text"]
+
+METADATA_FILE = "tfbnn.json"
+
+
+def _check_destination(path, overwrite: bool) -> Path:
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise TypeError(f"path must be a non-empty str or os.PathLike, got {path!r}.")
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"Cannot write {str(path)!r}: its parent directory {str(path.parent)!r} does not "
+            "exist. Create it first or choose another path."
+        )
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{str(path)!r} already exists; pass overwrite=True to replace it, or choose "
+            "another path."
+        )
+    return path
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    """Move ``tmp`` onto ``path``; an existing directory is swapped out, then removed."""
+    if path.is_dir():
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+        os.replace(path, old / path.name)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
+
+
+def atomic_write_text(path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model(model: keras.Model, path, *, overwrite: bool = False, **save_kwargs) -> Path:
+    """``model.save`` to a ``.keras`` or ``.h5`` file, atomically.
+
+    # Raises
+        ValueError: for another suffix; FileNotFoundError for a missing parent
+            directory; FileExistsError when ``path`` exists and ``overwrite`` is False.
+    """
+    path = _check_destination(path, overwrite)
+    if path.suffix not in (".keras", ".h5"):
+        raise ValueError(
+            f"path must end in .keras or .h5, got {str(path)!r}; use export_saved_model "
+            "for a SavedModel directory."
+        )
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(tmp, overwrite=True, **save_kwargs)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class _Serving(tf.Module):
+    def __init__(self, model: keras.Model, input_shape):
+        super().__init__()
+        self.model = model
+        spec = tf.TensorSpec([None, *input_shape], tf.float32, name="image")
+        self.serve = tf.function(self._serve, input_signature=[spec])
+
+    def _serve(self, image):
+        return {"logits": self.model(image, training=False)}
+
+
+def _is_stochastic(model: keras.Model, input_shape) -> bool:
+    from tfbnn.models import is_stochastic
+
+    probe = tf.random.stateless_uniform((4, *input_shape), seed=(0, 1))
+    return is_stochastic(lambda t: model(t, training=False), probe, trials=3)
+
+
+def export_saved_model(
+    model: keras.Model,
+    path,
+    *,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    overwrite: bool = False,
+    metadata: dict | None = None,
+) -> Path:
+    """Export ``model`` as a SavedModel with a ``serving_default`` logits signature.
+
+    # Arguments
+        model: a Keras model mapping float32 inputs to logits.
+        path: the SavedModel directory to create.
+        value_range: the input range the model expects, recorded for evaluators.
+        overwrite: replace an existing export.
+        metadata: extra JSON-serializable fields for ``assets.extra/tfbnn.json``.
+
+    # Returns
+        The path written.
+
+    # Example
+        ```python
+        path = tfbnn.export.export_saved_model(model, "exported/b64")
+        serve = tf.saved_model.load("exported/b64").signatures["serving_default"]
+        logits = serve(image=x)["logits"]
+        ```
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}.")
+    path = _check_destination(path, overwrite)
+    input_shape = tuple(model.input_shape[1:])
+    if any(d is None for d in input_shape):
+        raise ValueError(f"model needs a fully defined input shape, got {model.input_shape}.")
+    low, high = (float(v) for v in value_range)
+    if not low < high:
+        raise ValueError(f"value_range must be (low, high) with low < high, got {value_range!r}.")
+
+    from tfbnn import __version__
+
+    info = {
+        "format": "tfbnn-savedmodel-1",
+        "tfbnn_version": __version__,
+        "name": model.name,
+        "input_shape": list(input_shape),
+        "value_range": [low, high],
+        "num_classes": int(model.output_shape[-1]),
+        "outputs": "logits",
+        "stochastic": _is_stochastic(model, input_shape),
+        **(metadata or {}),
+    }
+    serving = _Serving(model, input_shape)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        tf.saved_model.save(serving, str(tmp), signatures={"serving_default": serving.serve})
+        (tmp / "assets.extra").mkdir(exist_ok=True)
+        (tmp / "assets.extra" / METADATA_FILE).write_text(json.dumps(info, indent=2))
+        _replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def load_saved_model(path) -> tuple[Callable[[tf.Tensor], tf.Tensor], dict]:
+    """Load an exported model as ``(model_fn, metadata)``; ``model_fn(x)`` returns logits.
+
+    Works on any SavedModel with a single-output ``serving_default`` signature;
+    ``metadata`` is empty when the export did not come from tfbnn.
+
+    # Raises
+        FileNotFoundError: when ``path`` holds no SavedModel.
+        ValueError: when it has no usable ``serving_default`` signature.
+    """
+    path = Path(path)
+    if not (path / "saved_model.pb").is_file():
+        raise FileNotFoundError(
+            f"No SavedModel at {str(path)!r} (no saved_model.pb); pass the directory that "
+            "export_saved_model or tf.saved_model.save wrote."
+        )
+    loaded = tf.saved_model.load(str(path))
+    signature = loaded.signatures.get("serving_default")
+    if signature is None:
+        raise ValueError(
+            f"The SavedModel at {str(path)!r} has no 'serving_default' signature; "
+            f"it has {sorted(loaded.signatures)}."
+        )
+    input_names = list(signature.structured_input_signature[1])
+    outputs = list(signature.structured_outputs)
+    if len(input_names) != 1 or len(outputs) != 1:
+        raise ValueError(
+            f"serving_default must take one input and return one output, got inputs "
+            f"{input_names} and outputs {outputs}."
+        )
+    input_name, output_name = input_names[0], outputs[0]
+
+    def model_fn(x):
+        return signature(**{input_name: tf.cast(x, tf.float32)})[output_name]
+
+    model_fn.saved_model = loaded  # keep the resources alive as long as the callable
+    meta_file = path / "assets.extra" / METADATA_FILE
+    metadata = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    return model_fn, metadata
+
+
+def predict_in_batches(model_fn: Callable, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Logits of ``model_fn`` on ``x``, batch by batch, as one numpy array."""
+    return np.concatenate(
+        [np.asarray(model_fn(tf.constant(x[i : i + batch_size]))) for i in range(0, len(x), batch_size)]
+    )

@@ -1,0 +1,317 @@
+"""Training through ``model.fit``: the paper's defaults and adversarial training.
+
+Clean training is plain Keras (`compile_model` sets the paper's optimizer and loss).
+Adversarial training wraps a model in `AdversarialTrainer`, whose ``train_step``
+crafts adversarial examples on the fly with a pluggable *adversary*, a callable
+``adversary(model_fn, x) -> x_adv``. Because it is an ordinary ``train_step``
+override, callbacks, checkpoints, progress bars and TensorBoard keep working.
+
+Two adversaries reproduce the first paper:
+
+- `KurakinFGSM`: FGSM with a per-example eps drawn from a truncated normal
+  (Kurakin et al., 2017), crafted on the model's own predictions (no label leaking),
+  mixed half and half with the clean loss;
+- `MadryPGD`: L-inf PGD with a random start (Madry et al., 2018), eps 0.3, step 0.01,
+  40 (or 20) iterations, trained on adversarial examples only.
+
+Both switch on for the last ``last_epochs`` epochs (the paper: the last 5 of 15).
+
+# Example
+    ```python
+    model = tfbnn.models.cleverhans_cnn("B", k1=64)
+    trainer = tfbnn.training.AdversarialTrainer(model, KurakinFGSM(eps_max=0.3), last_epochs=5)
+    tfbnn.training.compile_model(trainer)
+    trainer.fit(x_train, y_train, epochs=15, batch_size=128)
+    model.save("b_plus.keras")   # the inner model, as trained
+    ```
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from tfbnn.attacks import fast_gradient_method, projected_gradient_descent
+
+__all__ = [
+    "AdversarialTrainer",
+    "KurakinFGSM",
+    "MadryPGD",
+    "compile_model",
+    "kurakin_eps",
+]
+
+PAPER_DEFAULTS = {"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 128, "epochs": 15}
+"""Training set-up of the first paper (section 3, Table 6 caption)."""
+
+
+def compile_model(
+    model: keras.Model,
+    learning_rate: float = PAPER_DEFAULTS["learning_rate"],
+    *,
+    optimizer: keras.optimizers.Optimizer | None = None,
+    **compile_kwargs,
+) -> keras.Model:
+    """Compile ``model`` for logits and integer labels: Adam(1e-3), cross-entropy, accuracy.
+
+    Returns the model, compiled in place.
+    """
+    if not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
+    model.compile(
+        optimizer=optimizer or keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        **compile_kwargs,
+    )
+    return model
+
+
+def kurakin_eps(batch_size, eps_max: float, seed: int | None = None) -> tf.Tensor:
+    """Per-example eps for Kurakin et al.'s FGSM adversarial training.
+
+    On the 0-255 pixel scale, eps ~ |N(0, sigma)| truncated at 2 sigma, with
+    ``sigma = ceil(eps_max * 255 / 2)`` as the first paper sets it; returned in [0, 1]
+    input units (the original code mixed the two scales) and capped at ``eps_max``.
+
+    # Arguments
+        batch_size: number of values to draw (an int or a scalar tensor).
+        eps_max: the largest eps in input units, in (0, 1].
+        seed: op-level seed.
+
+    # Returns
+        A float32 tensor of shape ``(batch_size,)``.
+
+    # References
+        - Kurakin, Goodfellow, Bengio. Adversarial Machine Learning at Scale. ICLR 2017.
+        - Galloway et al. Attacking Binarized Neural Networks. ICLR 2018, section 3.1.1.
+    """
+    _check_eps_max(eps_max)
+    sigma = math.ceil(eps_max * 255 / 2)
+    draws = tf.random.truncated_normal([batch_size], stddev=float(sigma), seed=seed)
+    return tf.minimum(tf.abs(draws) / 255.0, eps_max)
+
+
+def _check_eps_max(eps_max) -> None:
+    if isinstance(eps_max, bool) or not isinstance(eps_max, (int, float)) or not 0 < eps_max <= 1:
+        raise ValueError(
+            f"eps must be in (0, 1] for inputs scaled to [0, 1], got {eps_max!r}; "
+            "an eps on the 0-255 scale must be divided by 255."
+        )
+
+
+class KurakinFGSM:
+    """FGSM adversary with Kurakin et al.'s per-example eps (the paper's "+" models).
+
+    # Arguments
+        eps_max: the largest eps in [0, 1] input units (the paper: 0.3).
+        random_eps: sample eps per example (`kurakin_eps`); ``False`` uses ``eps_max``
+            for every example ("FGSM with fixed eps").
+        clip_min, clip_max: input range.
+        seed: op-level seed of the eps sampler.
+    """
+
+    adv_weight = 0.5
+
+    def __init__(
+        self,
+        eps_max: float = 0.3,
+        *,
+        random_eps: bool = True,
+        clip_min: float = 0.0,
+        clip_max: float = 1.0,
+        seed: int | None = None,
+    ):
+        _check_eps_max(eps_max)
+        self.eps_max = eps_max
+        self.random_eps = random_eps
+        self.clip_min, self.clip_max = clip_min, clip_max
+        self.seed = seed
+
+    def __call__(self, model_fn: Callable, x: tf.Tensor) -> tf.Tensor:
+        eps = kurakin_eps(tf.shape(x)[0], self.eps_max, self.seed) if self.random_eps else self.eps_max
+        return fast_gradient_method(
+            model_fn, x, eps, np.inf, clip_min=self.clip_min, clip_max=self.clip_max
+        )
+
+    def get_config(self) -> dict:
+        return {
+            "eps_max": self.eps_max,
+            "random_eps": self.random_eps,
+            "clip_min": self.clip_min,
+            "clip_max": self.clip_max,
+            "seed": self.seed,
+        }
+
+
+class MadryPGD:
+    """L-inf PGD adversary with a random start (the paper's "+*" models).
+
+    # Arguments
+        eps: L-inf radius (0.3 for MNIST).
+        eps_iter: step size (0.01).
+        nb_iter: iterations (the paper: 40, or 20 in Table 6).
+        clip_min, clip_max: input range.
+        seed: op-level seed of the random start.
+    """
+
+    adv_weight = 1.0
+
+    def __init__(
+        self,
+        eps: float = 0.3,
+        eps_iter: float = 0.01,
+        nb_iter: int = 40,
+        *,
+        clip_min: float = 0.0,
+        clip_max: float = 1.0,
+        seed: int | None = None,
+    ):
+        _check_eps_max(eps)
+        if not (isinstance(eps_iter, (int, float)) and 0 < eps_iter <= eps):
+            raise ValueError(f"eps_iter must be in (0, eps={eps}], got {eps_iter!r}.")
+        if isinstance(nb_iter, bool) or not isinstance(nb_iter, int) or nb_iter < 1:
+            raise ValueError(f"nb_iter must be a positive int, got {nb_iter!r}.")
+        self.eps, self.eps_iter, self.nb_iter = eps, eps_iter, nb_iter
+        self.clip_min, self.clip_max = clip_min, clip_max
+        self.seed = seed
+
+    def __call__(self, model_fn: Callable, x: tf.Tensor) -> tf.Tensor:
+        return projected_gradient_descent(
+            model_fn,
+            x,
+            self.eps,
+            self.eps_iter,
+            self.nb_iter,
+            np.inf,
+            clip_min=self.clip_min,
+            clip_max=self.clip_max,
+            rand_init=True,
+            seed=self.seed,
+        )
+
+    def get_config(self) -> dict:
+        return {
+            "eps": self.eps,
+            "eps_iter": self.eps_iter,
+            "nb_iter": self.nb_iter,
+            "clip_min": self.clip_min,
+            "clip_max": self.clip_max,
+            "seed": self.seed,
+        }
+
+
+class _AdversarialSchedule(keras.callbacks.Callback):
+    """Switch the trainer's adversary on for the last ``last_epochs`` epochs of a fit."""
+
+    def __init__(self, trainer: AdversarialTrainer):
+        super().__init__()
+        self._trainer = trainer
+
+    def on_epoch_begin(self, epoch, logs=None):
+        last = self._trainer.last_epochs
+        active = last is None or epoch >= self.params["epochs"] - last
+        self._trainer.adversarial_active.assign(active)
+
+
+class AdversarialTrainer(keras.Model):
+    """Wrap a logits model so that ``fit`` trains it adversarially.
+
+    Each training batch is attacked with ``adversary(model_fn, x)``, where
+    ``model_fn`` runs the wrapped model in inference mode and labels default to its
+    own predictions. The loss is ``(1 - w) * L(clean) + w * L(adversarial)`` with
+    ``w = adv_weight`` (defaults to the adversary's ``adv_weight``: 0.5 for
+    `KurakinFGSM`, 1.0 for `MadryPGD`), computed on one batch holding both halves.
+    Before the last ``last_epochs`` epochs the loss is the clean loss alone.
+
+    Metrics: the compiled metrics see the batch that was trained on; ``adv_accuracy``
+    reports accuracy on the adversarial examples (0 while the adversary is off).
+
+    The weights are the wrapped model's: save ``trainer.model`` to keep the trained
+    network, or use ``ModelCheckpoint(..., save_weights_only=True)`` on the trainer.
+
+    # Arguments
+        model: a Keras model mapping inputs to logits.
+        adversary: callable ``(model_fn, x) -> x_adv``, e.g. `KurakinFGSM` or `MadryPGD`.
+        last_epochs: train adversarially for the last this many epochs of each
+            ``fit`` (``None``: all epochs).
+        adv_weight: weight of the adversarial loss, in (0, 1].
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        adversary: Callable,
+        *,
+        last_epochs: int | None = None,
+        adv_weight: float | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not callable(adversary):
+            raise TypeError(
+                f"adversary must be a callable (model_fn, x) -> x_adv, got {adversary!r}."
+            )
+        if last_epochs is not None and (
+            isinstance(last_epochs, bool) or not isinstance(last_epochs, int) or last_epochs < 0
+        ):
+            raise ValueError(f"last_epochs must be an int >= 0 or None, got {last_epochs!r}.")
+        adv_weight = getattr(adversary, "adv_weight", 0.5) if adv_weight is None else adv_weight
+        if not 0 < adv_weight <= 1:
+            raise ValueError(f"adv_weight must be in (0, 1], got {adv_weight!r}.")
+        self.model = model
+        self.adversary = adversary
+        self.last_epochs = last_epochs
+        self.adv_weight = float(adv_weight)
+        self.adversarial_active = tf.Variable(last_epochs is None, trainable=False, name="active")
+        self.adv_accuracy = keras.metrics.SparseCategoricalAccuracy(name="adv_accuracy")
+
+    def call(self, inputs, training=None):
+        return self.model(inputs, training=training)
+
+    @property
+    def metrics(self):
+        return super().metrics + [self.adv_accuracy]
+
+    def _model_fn(self, x):
+        return self.model(x, training=False)
+
+    def _batch(self, x, y, sample_weight):
+        """The batch to train on: clean, or clean and adversarial halves with weights."""
+        ones = tf.ones(tf.shape(y)[:1], tf.float32)
+        weights = ones if sample_weight is None else tf.cast(sample_weight, tf.float32)
+
+        def adversarial():
+            x_adv = tf.stop_gradient(self.adversary(self._model_fn, x))
+            self.adv_accuracy.update_state(y, self._model_fn(x_adv))
+            if self.adv_weight == 1.0:
+                return x_adv, y, weights
+            w = self.adv_weight
+            return (
+                tf.concat([x, x_adv], 0),
+                tf.concat([y, y], 0),
+                tf.concat([2.0 * (1.0 - w) * weights, 2.0 * w * weights], 0),
+            )
+
+        def clean():
+            return x, y, weights
+
+        return tf.cond(self.adversarial_active, adversarial, clean)
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x_in, y_in, w_in = self._batch(x, y, sample_weight)
+        with tf.GradientTape() as tape:
+            y_pred = self.model(x_in, training=True)
+            loss = self.compute_loss(x_in, y_in, y_pred, w_in)
+        self.optimizer.minimize(loss, self.model.trainable_variables, tape=tape)
+        return self.compute_metrics(x_in, y_in, y_pred, w_in)
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        """``keras.Model.fit``, with the adversarial schedule added to the callbacks."""
+        callbacks = list(callbacks or []) + [_AdversarialSchedule(self)]
+        return super().fit(*args, callbacks=callbacks, **kwargs)
