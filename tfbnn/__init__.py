@@ -4,7 +4,13 @@ Importing tfbnn routes ``tf.keras`` to Keras 2 (``tf_keras``), which Larq needs;
 ``tfbnn._keras_setup`` for what happens when that is no longer possible.
 """
 
-from tfbnn._keras_setup import ensure_legacy_keras as _ensure_legacy_keras
+import os as _os
+
+# TensorFlow's C++ start-up chatter (CUDA probes on CPU machines) hides tfbnn's own
+# output; keep warnings and errors. Set TF_CPP_MIN_LOG_LEVEL yourself to change this.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tfbnn._keras_setup import ensure_legacy_keras as _ensure_legacy_keras  # noqa: E402
 
 _ensure_legacy_keras()
 

@@ -18,6 +18,30 @@ _FIX = (
 )
 
 
+def _route_submodule_imports(tf) -> None:
+    """Put Keras 2's API packages first on the search path of TensorFlow's API modules.
+
+    ``from tensorflow.keras import ...`` and ``tensorflow.compat.v2.keras`` resolve
+    through the ``__path__`` of those modules, which TensorFlow fixed at its own import
+    from TF_USE_LEGACY_KERAS; this does what TensorFlow does when the variable is set
+    in time.
+    """
+    import importlib
+
+    import tf_keras.api._v1.keras
+    import tf_keras.api._v2.keras
+
+    for module_name, api in (
+        ("tensorflow", tf_keras.api._v2.keras),
+        ("tensorflow.compat.v2", tf_keras.api._v2.keras),
+        ("tensorflow.compat.v1", tf_keras.api._v1.keras),
+    ):
+        module = tf if module_name == "tensorflow" else importlib.import_module(module_name)
+        directory = os.path.dirname(os.path.dirname(api.__file__))
+        if list(module.__path__)[:1] != [directory]:
+            module.__path__.insert(0, directory)
+
+
 def ensure_legacy_keras() -> None:
     """Route ``tf.keras`` to ``tf_keras`` or raise ``ImportError`` saying how to fix it."""
     value = os.environ.get("TF_USE_LEGACY_KERAS")
@@ -29,8 +53,7 @@ def ensure_legacy_keras() -> None:
     tf_already_loaded = "tensorflow" in sys.modules
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     try:
-        import tf_keras
-        import tf_keras.api._v2.keras  # noqa: F401
+        import tf_keras  # noqa: F401
     except ImportError as err:  # pragma: no cover - depends on the install
         raise ImportError(
             "tfbnn needs the `tf_keras` package (Keras 2) of the same minor version as "
@@ -39,18 +62,8 @@ def ensure_legacy_keras() -> None:
     import tensorflow as tf
 
     if tf_already_loaded:
-        # TensorFlow read TF_USE_LEGACY_KERAS at its own import; what matters is whether
-        # `tf.keras` has been resolved yet, and to what.
-        loader = tf.__dict__.get("keras")
-        version = getattr(loader, "_tfll_keras_version", None)
-        if version is not None and version != "tf_keras":
-            raise ImportError(
-                "tfbnn needs Keras 2 (tf_keras), but `tf.keras` was already bound to "
-                f"{version!r} in this process before tfbnn was imported. {_FIX}"
-            )
-        # `from tensorflow.keras import ...` resolves through `tensorflow.__path__`,
-        # which TensorFlow fixed at its own import; put Keras 2's API first, as
-        # TensorFlow itself does when the variable is set in time.
+        # TensorFlow read TF_USE_LEGACY_KERAS at its own import: Keras 3 must not be
+        # imported under TensorFlow's names yet, and later imports must find Keras 2.
         module = sys.modules.get("tensorflow.keras")
         if module is not None and not module.__name__.startswith("tf_keras"):
             if not getattr(module, "__file__", "").count("tf_keras"):
@@ -58,10 +71,9 @@ def ensure_legacy_keras() -> None:
                     "tfbnn needs Keras 2 (tf_keras), but `tensorflow.keras` was already "
                     f"imported as Keras 3 in this process. {_FIX}"
                 )
-        keras2_dir = os.path.dirname(os.path.dirname(tf_keras.api._v2.keras.__file__))
-        if tf.__path__[0] != keras2_dir:
-            tf.__path__.insert(0, keras2_dir)
-    if not tf.keras.__name__.startswith("tf_keras"):
+        _route_submodule_imports(tf)
+    layer_module = tf.keras.layers.Layer.__module__
+    if not layer_module.startswith("tf_keras"):
         raise ImportError(
-            f"tfbnn needs Keras 2 (tf_keras), but tf.keras resolves to {tf.keras.__name__!r}. {_FIX}"
+            f"tfbnn needs Keras 2 (tf_keras), but tf.keras resolves to {layer_module!r}. {_FIX}"
         )

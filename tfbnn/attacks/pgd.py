@@ -57,6 +57,7 @@ def projected_gradient_descent(
         raise ValueError("A targeted attack needs the target labels y.")
     x = tf.convert_to_tensor(x, dtype=tf.float32)
     utils.check_inputs(x, clip_min, clip_max)
+    utils.check_labels(y, x.shape[0], None)
     loss_fn = loss_fn or utils.default_loss
     if y is None:
         y = utils.predicted_labels(model_fn, x)

@@ -1,0 +1,45 @@
+"""`import tfbnn` works whatever the user did first, or says exactly what to do."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def _run(code, **env):
+    environment = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    environment.update(env, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=environment, timeout=300)
+
+
+CHECK = "import tensorflow as tf, larq; assert tf.keras.layers.Layer.__module__.startswith('tf_keras'), tf.keras.layers.Layer.__module__; print('ok')"
+
+
+@pytest.mark.parametrize(
+    "first, env",
+    [
+        ("", {}),
+        ("", {"TF_USE_LEGACY_KERAS": "1"}),
+        ("import tensorflow", {}),  # TensorFlow imported before the variable was set
+        ("import tf_keras", {}),
+    ],
+)
+def test_import_works(first, env):
+    result = _run(f"{first}\nimport tfbnn\n{CHECK}", **env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")
+
+
+def test_keras3_already_bound_fails_with_instructions():
+    result = _run("import tensorflow as tf\ntf.keras.layers.Dense(2)\nimport tfbnn")
+    assert result.returncode != 0
+    assert "ImportError" in result.stderr and "TF_USE_LEGACY_KERAS=1" in result.stderr
+    assert "fresh Python process" in result.stderr
+
+
+def test_legacy_keras_switched_off_fails_with_instructions():
+    result = _run("import tfbnn", TF_USE_LEGACY_KERAS="0")
+    assert result.returncode != 0
+    assert "TF_USE_LEGACY_KERAS='0'" in result.stderr
