@@ -128,3 +128,28 @@ def test_a_few_training_steps_reduce_the_loss(variant, mnist_small):
     model.fit(x, y, epochs=1, batch_size=64, verbose=0)
     after = model.evaluate(x[:512], y[:512], verbose=0)[0]
     assert after < before
+
+
+@pytest.mark.parametrize(
+    "build, shape",
+    [
+        (lambda: models.and_mlp(2, quantized=True), (5, 2)),
+        (lambda: models.and_mlp(4, quantized=False), (5, 2)),
+        (lambda: models.substitute_mlp(), (5, 28, 28, 1)),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".keras", ".h5", "savedmodel"])
+def test_mlps_round_trip(tmp_path, build, shape, suffix):
+    from tfbnn import export
+
+    model = build()
+    x = tf.random.uniform(shape, seed=2)
+    if suffix == "savedmodel":
+        model_fn, _ = export.load_saved_model(export.export_saved_model(model, tmp_path / "sm"))
+        # Grappler may fuse MatMul+BiasAdd+Sigmoid in the exported graph: equal to
+        # float32 rounding here (the CNNs are bit-identical, see test_export.py).
+        np.testing.assert_allclose(model_fn(x).numpy(), model(x, training=False).numpy(), rtol=1e-6)
+        return
+    model.save(tmp_path / f"m{suffix}")
+    restored = keras.models.load_model(tmp_path / f"m{suffix}", custom_objects=models.custom_objects())
+    np.testing.assert_array_equal(model(x).numpy(), restored(x).numpy())

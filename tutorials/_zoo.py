@@ -1,0 +1,74 @@
+"""Trained models shared between tutorials: train once, attack many times.
+
+A model is identified by its full training spec (variant, k1, estimator, epochs, seed,
+adversarial training...). `trained_model(spec)` loads it from the cache directory
+when a model with the same spec was trained before, and otherwise trains it on MNIST
+through `model.fit` and saves it atomically, so a tutorial killed mid-way resumes
+with the models it had finished.
+
+The cache lives in ``$TFBNN_CACHE`` or ``~/.cache/tfbnn/models``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import tfbnn  # noqa: F401  (Keras 2 set-up first)
+import tf_keras
+from tfbnn import data, export, models, training
+
+DEFAULT_SPEC = {
+    "variant": "A", "k1": 64, "estimator": "passthrough", "epochs": 15, "batch_size": 128,
+    "learning_rate": 1e-3, "seed": 1234, "train_size": 60000, "adversary": None,
+    "last_epochs": 5,
+}
+
+
+def cache_dir() -> Path:
+    path = Path(os.environ.get("TFBNN_CACHE", Path.home() / ".cache" / "tfbnn" / "models"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def spec_key(spec: dict) -> str:
+    full = {**DEFAULT_SPEC, **spec}
+    blob = json.dumps(full, sort_keys=True)
+    return f"{full['variant']}{full['k1']}-" + hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _adversary(config):
+    kind = config["kind"]
+    params = {k: v for k, v in config.items() if k != "kind"}
+    return {"fgsm": training.KurakinFGSM, "pgd": training.MadryPGD}[kind](**params)
+
+
+def trained_model(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict]:
+    """Return ``(model, info)`` for ``spec``, training and caching it if needed."""
+    full = {**DEFAULT_SPEC, **spec}
+    key = spec_key(full)
+    path = cache_dir() / f"{key}.keras"
+    info_path = cache_dir() / f"{key}.json"
+    if path.exists() and info_path.exists():
+        model = tf_keras.models.load_model(path, custom_objects=models.custom_objects())
+        return model, json.loads(info_path.read_text())
+    tf_keras.utils.set_random_seed(full["seed"])
+    (x_train, y_train), _ = data.load_mnist()
+    x_train, y_train = x_train[: full["train_size"]], y_train[: full["train_size"]]
+    model = models.cleverhans_cnn(full["variant"], k1=full["k1"], estimator=full["estimator"])
+    fit_model = model
+    if full["adversary"]:
+        fit_model = training.AdversarialTrainer(
+            model, _adversary(full["adversary"]), last_epochs=full["last_epochs"])
+    training.compile_model(fit_model, full["learning_rate"])
+    started = time.time()
+    history = fit_model.fit(x_train, y_train, epochs=full["epochs"],
+                            batch_size=full["batch_size"], verbose=verbose)
+    info = {"spec": full, "key": key, "train_seconds": round(time.time() - started, 1),
+            "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+    export.save_model(model, path, overwrite=True)
+    export.atomic_write_text(info_path, json.dumps(info, indent=2))
+    return model, info
