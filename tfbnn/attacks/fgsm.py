@@ -54,6 +54,7 @@ def fast_gradient_method(
     x = tf.convert_to_tensor(x, dtype=tf.float32)
     utils.check_inputs(x, clip_min, clip_max)
     utils.check_labels(y, x.shape[0], None)
+    utils.warn_if_probabilities(model_fn, x)
     loss_fn = loss_fn or utils.default_loss
     if y is None:
         y = utils.predicted_labels(model_fn, x)

@@ -9,6 +9,7 @@ the values are not known yet.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -96,6 +97,36 @@ def check_labels(y, batch_size: int | None, num_classes: int | None) -> None:
             )
 
 
+def warn_if_probabilities(model_fn: Callable, x, *, name: str = "model_fn") -> None:
+    """Warn when ``model_fn`` looks like it returns probabilities instead of logits.
+
+    Checked on a few inputs in eager mode only (it costs one small forward pass):
+    outputs that are all in [0, 1] and sum to 1 per row are softmax outputs, whose
+    cross-entropy gradients attacks would compute wrongly (log of a probability is
+    not a logit of the same model, and saturated probabilities give zero gradients).
+    """
+    if not tf.executing_eagerly():
+        return
+    outputs = np.asarray(model_fn(tf.convert_to_tensor(x[:8])))
+    if outputs.ndim != 2 or outputs.shape[-1] < 2:
+        return
+    if outputs.min() >= 0.0 and outputs.max() <= 1.0 and np.allclose(outputs.sum(-1), 1.0, atol=1e-4):
+        warnings.warn(
+            f"{name} seems to return probabilities (outputs in [0, 1] summing to 1), but "
+            "attacks need logits. Pass a function returning logits (e.g. the model before "
+            "its softmax), or wrap it: lambda x: tf.math.log(model(x) + 1e-12).",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def is_adversarial(logits: tf.Tensor, y: tf.Tensor, targeted: bool) -> tf.Tensor:
+    """Per-example success: prediction differs from ``y`` (or equals the target)."""
+    predicted = tf.argmax(logits, axis=-1, output_type=tf.int64)
+    hit = tf.equal(predicted, tf.cast(y, tf.int64))
+    return hit if targeted else tf.logical_not(hit)
+
+
 def default_loss(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """Per-example softmax cross-entropy on integer labels."""
     return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
@@ -116,11 +147,17 @@ def loss_gradient(
     """Gradient of the attack objective with respect to ``x``, and the per-example loss.
 
     The objective is ``loss_fn(y, model_fn(x))``, negated for targeted attacks so that
-    ascending it moves towards the target.
+    ascending it moves towards the target. For an `EOT` model the objective is the
+    loss averaged over the model's random draws, so the gradient is the average of the
+    draws' gradients (expectation over transformation).
     """
     with tf.GradientTape() as tape:
         tape.watch(x)
-        loss = loss_fn(y, model_fn(x))
+        draws = getattr(model_fn, "eot_draws", None)
+        if draws is None:
+            loss = loss_fn(y, model_fn(x))
+        else:
+            loss = tf.add_n([loss_fn(y, model_fn.draw(x)) for _ in range(draws)]) / draws
         if targeted:
             loss = -loss
     return tape.gradient(loss, x), loss
@@ -159,15 +196,34 @@ def clip_to_range(x: tf.Tensor, clip_min, clip_max) -> tf.Tensor:
     return tf.clip_by_value(x, clip_min, clip_max)
 
 
+def _uniform(shape, low, high, dtype, seed):
+    if seed is None:
+        return tf.random.uniform(shape, low, high, dtype=dtype)
+    return tf.random.stateless_uniform(shape, seed=[seed, 0], minval=low, maxval=high, dtype=dtype)
+
+
+def _normal(shape, dtype, seed):
+    if seed is None:
+        return tf.random.normal(shape, dtype=dtype)
+    return tf.random.stateless_normal(shape, seed=[seed, 1], dtype=dtype)
+
+
+def uniform_noise(x: tf.Tensor, low: float, high: float, seed=None) -> tf.Tensor:
+    """Uniform noise shaped like ``x``; deterministic for an int ``seed`` (stateless)."""
+    return _uniform(tf.shape(x), low, high, x.dtype, seed)
+
+
 def random_start(x: tf.Tensor, eps, norm, seed=None) -> tf.Tensor:
-    """A uniform random point in the eps-ball around 0 (L-inf box or L2 ball)."""
+    """A uniform random point in the eps-ball around 0 (L-inf box or L2 ball).
+
+    With an int ``seed`` the draw is stateless: the same seed gives the same start.
+    """
     shape = tf.shape(x)
     if norm == np.inf:
-        return tf.random.uniform(shape, -1.0, 1.0, dtype=x.dtype, seed=seed) * eps
-    direction = tf.random.normal(shape, dtype=x.dtype, seed=seed)
+        return _uniform(shape, -1.0, 1.0, x.dtype, seed) * eps
+    direction = _normal(shape, x.dtype, seed)
     direction = direction / _flat_norm(direction)
     dims = tf.cast(tf.reduce_prod(shape[1:]), x.dtype)
-    batch = shape[:1]
-    radius = tf.random.uniform(batch, dtype=x.dtype, seed=seed) ** (1.0 / dims)
+    radius = _uniform(shape[:1], 0.0, 1.0, x.dtype, seed) ** (1.0 / dims)
     radius = tf.reshape(radius, [-1] + [1] * (x.shape.rank - 1))
     return direction * radius * eps

@@ -1,0 +1,76 @@
+"""Expectation over transformation (EOT) for stochastic models such as the S model.
+
+`EOT(model_fn, nb_draws)` wraps a stochastic model. Every tfbnn gradient attack
+(through ``tfbnn.attacks.utils.loss_gradient``) then ascends the loss *averaged over
+``nb_draws`` forward passes*, i.e. follows the average of the draws' gradients, which is
+what Athalye et al. prescribe against randomized defences. Called directly, the
+wrapper returns the mean of the draws' logits, which attacks use for default labels
+and success checks.
+
+`accuracy_over_draws` scores a stochastic model's predictions over repeated draws.
+
+# References
+    - Athalye, Engstrom, Ilyas, Kwok. Synthesizing Robust Adversarial Examples. ICML 2018.
+    - Athalye, Carlini, Wagner. Obfuscated Gradients Give a False Sense of Security.
+      ICML 2018, section 4.2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+
+class EOT:
+    """Wrap ``model_fn`` so that attacks average gradients over ``nb_draws`` passes.
+
+    # Arguments
+        model_fn: a stochastic callable mapping inputs to logits.
+        nb_draws: forward passes averaged per gradient (>= 1).
+
+    # Example
+        ```python
+        x_adv = projected_gradient_descent(EOT(s_model, 10), x, 0.3, 0.01, 40)
+        ```
+    """
+
+    def __init__(self, model_fn: Callable, nb_draws: int = 10):
+        if not callable(model_fn):
+            raise TypeError(f"model_fn must be callable, got {model_fn!r}.")
+        if isinstance(nb_draws, bool) or not isinstance(nb_draws, (int, np.integer)) or nb_draws < 1:
+            raise ValueError(f"nb_draws must be an int >= 1, got {nb_draws!r}.")
+        self.model_fn = model_fn
+        self.eot_draws = int(nb_draws)
+
+    def draw(self, x):
+        """One forward pass (one random draw) of the wrapped model."""
+        return self.model_fn(x)
+
+    def __call__(self, x):
+        return tf.add_n([self.model_fn(x) for _ in range(self.eot_draws)]) / self.eot_draws
+
+
+def accuracy_over_draws(
+    model_fn: Callable, x, y, nb_draws: int = 10, batch_size: int = 256
+) -> tuple[float, float, np.ndarray]:
+    """Accuracy of a stochastic model over ``nb_draws`` independent passes.
+
+    # Returns
+        ``(mean, std, per_example)``: mean and standard deviation of the accuracy over
+        draws, and each example's fraction of draws classified correctly.
+    """
+    if isinstance(nb_draws, bool) or not isinstance(nb_draws, (int, np.integer)) or nb_draws < 1:
+        raise ValueError(f"nb_draws must be an int >= 1, got {nb_draws!r}.")
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} examples but y has {len(y)} labels.")
+    correct = np.zeros((nb_draws, len(x)), dtype=bool)
+    for d in range(nb_draws):
+        for i in range(0, len(x), batch_size):
+            logits = np.asarray(model_fn(tf.constant(x[i : i + batch_size])))
+            correct[d, i : i + batch_size] = logits.argmax(-1) == y[i : i + batch_size]
+    per_draw = correct.mean(axis=1)
+    return float(per_draw.mean()), float(per_draw.std()), correct.mean(axis=0)
