@@ -5,16 +5,27 @@ SavedModel's signature, a plain function, an `EOT` wrapper) and a batch ``x``, a
 returns the adversarial batch.
 """
 
+from tfbnn.attacks.apgd import auto_projected_gradient_descent, dlr_loss, targeted_dlr_loss
+from tfbnn.attacks.cw import carlini_wagner_l2
 from tfbnn.attacks.eot import EOT, accuracy_over_draws
 from tfbnn.attacks.fgsm import fast_gradient_method
 from tfbnn.attacks.mim import momentum_iterative_method
 from tfbnn.attacks.pgd import basic_iterative_method, projected_gradient_descent
+from tfbnn.attacks.plusplus import fgsm_plus_plus, fgsmpp, pgd_plus_plus, pgdpp
 
 __all__ = [
     "EOT",
     "accuracy_over_draws",
+    "auto_projected_gradient_descent",
     "basic_iterative_method",
+    "carlini_wagner_l2",
+    "dlr_loss",
     "fast_gradient_method",
+    "fgsm_plus_plus",
+    "fgsmpp",
     "momentum_iterative_method",
+    "pgd_plus_plus",
+    "pgdpp",
     "projected_gradient_descent",
+    "targeted_dlr_loss",
 ]

@@ -103,34 +103,50 @@ def projected_gradient_descent(
         y = utils.predicted_labels(model_fn, x)
     eps_t = utils.broadcast_eps(eps, x)
     step = utils.broadcast_eps(eps_iter, x)
+    static = (int(nb_iter), norm, clip_min, clip_max, bool(targeted), rand_init,
+              seed is not None, int(nb_restarts))
+    seed_t = tf.constant(0 if seed is None else seed, tf.int32)
+    if tf.executing_eagerly():
+        run = utils.compiled(_pgd, model_fn, loss_fn, static)
+        return run(x, tf.convert_to_tensor(y), eps_t, step, seed_t, utils.loss_params(loss_fn))
+    return _pgd(model_fn, loss_fn, *static)(x, y, eps_t, step, seed_t)
 
-    def run(restart_seed):
-        delta = _start(x, eps_t, norm, rand_init, restart_seed)
-        x_adv = utils.clip_to_range(x + delta, clip_min, clip_max)
 
-        def body(i, x_adv):
-            grad, _ = utils.loss_gradient(model_fn, loss_fn, x_adv, y, targeted)
-            x_next = x_adv + utils.steepest_step(grad, step, norm)
-            x_next = x + utils.project(x_next - x, eps_t, norm)
-            return i + 1, utils.clip_to_range(x_next, clip_min, clip_max)
+def _pgd(model_fn, loss_fn, nb_iter, norm, clip_min, clip_max, targeted, rand_init, seeded,
+         nb_restarts):
+    """PGD with restarts as a function of tensors (x, y, eps, step, seed)."""
 
-        _, x_adv = tf.while_loop(lambda i, _: i < nb_iter, body, (tf.constant(0), x_adv))
-        return tf.stop_gradient(x_adv)
+    def attack(x, y, eps_t, step, seed):
+        def run(restart):
+            restart_seed = seed + restart if seeded else None
+            delta = _start(x, eps_t, norm, rand_init, restart_seed)
+            x_adv = utils.clip_to_range(x + delta, clip_min, clip_max)
 
-    best = run(seed)
-    if nb_restarts == 1:
+            def body(i, x_adv):
+                grad, _ = utils.loss_gradient(model_fn, loss_fn, x_adv, y, targeted)
+                x_next = x_adv + utils.steepest_step(grad, step, norm)
+                x_next = x + utils.project(x_next - x, eps_t, norm)
+                return i + 1, utils.clip_to_range(x_next, clip_min, clip_max)
+
+            _, x_adv = tf.while_loop(lambda i, _: i < nb_iter, body, (tf.constant(0), x_adv))
+            return tf.stop_gradient(x_adv)
+
+        best = run(0)
+        if nb_restarts == 1:
+            return best
+        best_success, best_loss = _score(model_fn, loss_fn, best, y, targeted)
+        for restart in range(1, nb_restarts):
+            candidate = run(restart)
+            success, loss = _score(model_fn, loss_fn, candidate, y, targeted)
+            better = tf.logical_and(
+                tf.logical_not(best_success), tf.logical_or(success, loss > best_loss)
+            )
+            best = tf.where(tf.reshape(better, [-1] + [1] * (x.shape.rank - 1)), candidate, best)
+            best_success = tf.logical_or(best_success, success)
+            best_loss = tf.where(better, loss, best_loss)
         return best
-    best_success, best_loss = _score(model_fn, loss_fn, best, y, targeted)
-    for restart in range(1, nb_restarts):
-        candidate = run(None if seed is None else seed + restart)
-        success, loss = _score(model_fn, loss_fn, candidate, y, targeted)
-        better = tf.logical_and(
-            tf.logical_not(best_success), tf.logical_or(success, loss > best_loss)
-        )
-        best = tf.where(tf.reshape(better, [-1] + [1] * (x.shape.rank - 1)), candidate, best)
-        best_success = tf.logical_or(best_success, success)
-        best_loss = tf.where(better, loss, best_loss)
-    return best
+
+    return attack
 
 
 def _score(model_fn, loss_fn, x_adv, y, targeted):

@@ -8,6 +8,7 @@ the values are not known yet.
 
 from __future__ import annotations
 
+import collections
 import numbers
 import warnings
 from collections.abc import Callable
@@ -227,3 +228,65 @@ def random_start(x: tf.Tensor, eps, norm, seed=None) -> tf.Tensor:
     radius = _uniform(shape[:1], 0.0, 1.0, x.dtype, seed) ** (1.0 / dims)
     radius = tf.reshape(radius, [-1] + [1] * (x.shape.rank - 1))
     return direction * radius * eps
+
+
+class ParametrizedLoss:
+    """A loss with tensor parameters, e.g. a per-example temperature.
+
+    ``ParametrizedLoss(fn, *params)(labels, logits) == fn(labels, logits, *params)``.
+    Attacks that compile themselves (see `compiled`) pass ``params`` into the compiled
+    function as inputs, so a new temperature reuses the traced graph instead of
+    tracing a new one. ``key`` identifies ``fn`` across instances (default: ``fn``).
+    """
+
+    def __init__(self, fn: Callable, *params, key=None):
+        self.fn = fn
+        self.params = tuple(tf.convert_to_tensor(p) for p in params)
+        self.key = fn if key is None else key
+
+    def __call__(self, labels, logits):
+        return self.fn(labels, logits, *self.params)
+
+    def with_params(self, params) -> "ParametrizedLoss":
+        return ParametrizedLoss(self.fn, *params, key=self.key)
+
+
+_COMPILED: "collections.OrderedDict" = collections.OrderedDict()
+_COMPILED_MAX = 32
+
+
+def compiled(core: Callable, model_fn: Callable, loss_fn: Callable, static: tuple) -> Callable:
+    """A cached ``tf.function`` of ``core`` for one model, loss and static configuration.
+
+    Attacks called eagerly run their loop through this: a compiled PGD is about twice
+    as fast as an eager one on CPU, and the cache means a model is traced once per
+    configuration, not once per call (CleverHans 4's module-level ``tf.function``
+    retraces whenever it meets a new model). ``core(model_fn, loss_fn, *static)``
+    must return a function of tensors; a `ParametrizedLoss`'s parameters are passed
+    as the last argument. The cache holds the most recent `_COMPILED_MAX` entries.
+    """
+    loss_key = loss_fn.key if isinstance(loss_fn, ParametrizedLoss) else loss_fn
+    key = (core, model_fn, loss_key, static)
+    try:
+        function = _COMPILED.pop(key)
+    except (KeyError, TypeError):  # TypeError: an unhashable model_fn or static value
+        function = None
+    if function is None:
+        def run(*tensors):
+            *inputs, params = tensors
+            loss = loss_fn.with_params(params) if isinstance(loss_fn, ParametrizedLoss) else loss_fn
+            return core(model_fn, loss, *static)(*inputs)
+
+        function = tf.function(run, reduce_retracing=True)
+    try:
+        _COMPILED[key] = function
+        while len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.popitem(last=False)
+    except TypeError:
+        pass
+    return function
+
+
+def loss_params(loss_fn: Callable) -> tuple:
+    """The tensors `compiled` passes for ``loss_fn`` (empty for a plain loss)."""
+    return loss_fn.params if isinstance(loss_fn, ParametrizedLoss) else ()
