@@ -130,6 +130,20 @@ def test_njs_uses_the_given_samples_for_beta1(trained_a, batch):
                                rtol=1e-5)
 
 
+def test_precomputed_njs_beta1_gives_the_same_attack(trained_a, batch):
+    x, y = batch
+    model_fn = _fn(trained_a)
+    beta1 = temperature.njs_beta1(model_fn, x[:10], M=10)
+    kwargs = dict(eps=0.3, eps_iter=0.03, nb_iter=5, clip_min=0.0, clip_max=1.0, y=y[:16],
+                  variant="njs", seed=0)
+    from_samples = attacks.pgd_plus_plus(model_fn, x[:16], njs_samples=x[:10], njs_max_samples=10,
+                                         **kwargs)
+    given = attacks.pgd_plus_plus(model_fn, x[:16], njs_beta1=beta1, **kwargs)
+    np.testing.assert_allclose(given, from_samples, atol=1e-6)
+    with pytest.raises(ValueError, match="beta"):
+        attacks.pgd_plus_plus(model_fn, x[:2], njs_beta1=-1.0, **{**kwargs, "y": y[:2]})
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [

@@ -50,7 +50,9 @@ __all__ = [
     "jacobian_singular_values",
     "njs_beta1",
     "njs_beta2",
+    "njs_cross_entropy",
     "njs_loss",
+    "scaled_cross_entropy",
     "signal_propagation_stats",
     "temperature_scaled_loss",
 ]
@@ -505,13 +507,18 @@ def njs_loss(beta1, rho: float = 0.01) -> Callable[[tf.Tensor, tf.Tensor], tf.Te
     _check_rho("rho", rho)
 
     def loss_fn(labels, logits):
-        beta2 = tf.stop_gradient(njs_beta2(logits, labels, rho, beta1))
-        beta = _cast(beta1, logits.dtype) * beta2
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=labels, logits=beta[:, None] * logits
-        )
+        return njs_cross_entropy(labels, logits, beta1, rho)
 
     return loss_fn
+
+
+def njs_cross_entropy(labels, logits, beta1, rho: float = 0.01) -> tf.Tensor:
+    """Per-example NJS loss, ``-y^T log softmax(beta_2 beta_1 a)`` (see `njs_loss`)."""
+    beta2 = tf.stop_gradient(njs_beta2(logits, labels, rho, beta1))
+    beta = _cast(beta1, logits.dtype) * beta2
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=labels, logits=beta[:, None] * logits
+    )
 
 
 def temperature_scaled_loss(beta) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
@@ -535,11 +542,16 @@ def temperature_scaled_loss(beta) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
     _check_beta_value(beta)
 
     def loss_fn(labels, logits):
-        return tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=labels, logits=_per_example(beta, logits) * logits
-        )
+        return scaled_cross_entropy(labels, logits, beta)
 
     return loss_fn
+
+
+def scaled_cross_entropy(labels, logits, beta) -> tf.Tensor:
+    """Per-example ``-y^T log softmax(beta a)``; ``beta`` a number or one per example."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=labels, logits=_per_example(beta, logits) * logits
+    )
 
 
 # --------------------------------------------------------------------------- HNS

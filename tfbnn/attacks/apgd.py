@@ -46,7 +46,7 @@ def _check_classes(logits: tf.Tensor, minimum: int, name: str) -> None:
 
 def _max_other(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     """``max_{i != label} z_i`` per example."""
-    mask = tf.one_hot(tf.cast(labels, tf.int32), tf.shape(logits)[-1], dtype=tf.bool)
+    mask = tf.equal(tf.range(tf.shape(logits)[-1]), tf.cast(labels, tf.int32)[:, None])
     lowest = tf.fill(tf.shape(logits), tf.constant(-np.inf, logits.dtype))
     return tf.reduce_max(tf.where(mask, lowest, logits), axis=-1)
 

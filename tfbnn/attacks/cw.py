@@ -274,7 +274,10 @@ def _cw_search_step(model_fn, _loss_fn, targeted, confidence, learning_rate, max
                 l2 = tf.reduce_sum(tf.square(x_new - x), axes)
                 f, success = _margin(logits, onehot, targeted, confidence)
                 loss = l2 + const * f
-            grad = tape.gradient(tf.reduce_sum(loss), w)
+                # The sum must be taken under the tape: a target computed outside it
+                # is not connected to w and its gradient is None.
+                total = tf.reduce_sum(loss)
+            grad = tape.gradient(total, w)
             success = tf.logical_and(success, active)
             better = tf.logical_and(success, l2 < best_l2)
             best_l2 = tf.where(better, l2, best_l2)

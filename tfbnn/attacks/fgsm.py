@@ -58,6 +58,20 @@ def fast_gradient_method(
     loss_fn = loss_fn or utils.default_loss
     if y is None:
         y = utils.predicted_labels(model_fn, x)
-    grad, _ = utils.loss_gradient(model_fn, loss_fn, x, y, targeted)
-    x_adv = x + utils.steepest_step(grad, utils.broadcast_eps(eps, x), norm)
-    return utils.clip_to_range(x_adv, clip_min, clip_max)
+    eps_t = utils.broadcast_eps(eps, x)
+    static = (norm, clip_min, clip_max, bool(targeted))
+    if tf.executing_eagerly():
+        run = utils.compiled(_fgsm, model_fn, loss_fn, static)
+        return run(x, tf.convert_to_tensor(y), eps_t, utils.loss_params(loss_fn))
+    return _fgsm(model_fn, loss_fn, *static)(x, y, eps_t)
+
+
+def _fgsm(model_fn, loss_fn, norm, clip_min, clip_max, targeted):
+    """One fast gradient step as a function of tensors (x, y, eps)."""
+
+    def attack(x, y, eps_t):
+        grad, _ = utils.loss_gradient(model_fn, loss_fn, x, y, targeted)
+        x_adv = x + utils.steepest_step(grad, eps_t, norm)
+        return utils.clip_to_range(x_adv, clip_min, clip_max)
+
+    return attack

@@ -106,21 +106,53 @@ def _check_pgd_kwargs(pgd_kwargs: dict) -> None:
             raise ValueError(f"nb_restarts must be an int >= 1, got {value!r}.")
 
 
+def _hns_core(model_fn, _loss_fn, targeted, grid, spacing, rho_low, rho_high):
+    """HNS's beta at the clean inputs as a function of tensors (for `utils.compiled`)."""
+
+    def beta(x, y):
+        jac, logits = temperature._jacobian_and_logits(model_fn, x)
+        predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        labels = tf.cast(y, tf.int32)
+        done = tf.equal(predicted, labels) if targeted else tf.not_equal(predicted, labels)
+        return temperature._hns_from_jacobian(logits, jac, done, grid, spacing, rho_low, rho_high)
+
+    return beta
+
+
+def _njs_core(model_fn, _loss_fn, max_samples):
+    """NJS's beta_1 as a function of tensors (for `utils.compiled`)."""
+    return lambda samples: temperature.njs_beta1(model_fn, samples, max_samples)
+
+
+def _run(core, model_fn, static, *tensors):
+    """``core`` traced once per model and configuration when called eagerly."""
+    if tf.executing_eagerly():
+        return utils.compiled(core, model_fn, None, static)(*tensors, ())
+    return core(model_fn, None, *static)(*tensors)
+
+
 def _temperature_loss(model_fn, x, y, targeted, variant, rho, njs_samples, njs_max_samples,
-                      hns_grid, hns_spacing, hns_rho_low, hns_rho_high) -> Callable:
-    """The attack loss of the chosen variant, with ``beta`` computed at the clean ``x``."""
+                      hns_grid, hns_spacing, hns_rho_low, hns_rho_high,
+                      njs_beta1=None) -> Callable:
+    """The attack loss of the chosen variant, with ``beta`` computed at the clean ``x``.
+
+    Returned as a `utils.ParametrizedLoss`: beta is an input of the attack's compiled
+    function, so attacking batch after batch reuses one traced graph.
+    """
     if variant == "njs":
-        samples = x if njs_samples is None else njs_samples
-        beta1 = temperature.njs_beta1(model_fn, samples, njs_max_samples)
-        return temperature.njs_loss(beta1, rho)
-    jac, logits = temperature._jacobian_and_logits(model_fn, x)
-    predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    labels = tf.cast(y, tf.int32)
-    done = tf.equal(predicted, labels) if targeted else tf.not_equal(predicted, labels)
-    beta = temperature._hns_from_jacobian(
-        logits, jac, done, hns_grid, hns_spacing, hns_rho_low, hns_rho_high
-    )
-    return temperature.temperature_scaled_loss(tf.stop_gradient(beta))
+        if njs_beta1 is not None:
+            temperature._check_beta_value(njs_beta1)
+            beta1 = tf.convert_to_tensor(njs_beta1, tf.float32)
+        else:
+            samples = x if njs_samples is None else tf.convert_to_tensor(njs_samples, tf.float32)
+            beta1 = _run(_njs_core, model_fn, (int(njs_max_samples),), samples[:njs_max_samples])
+        return utils.ParametrizedLoss(
+            lambda labels, logits, b1: temperature.njs_cross_entropy(labels, logits, b1, rho),
+            beta1, key=("njs", float(rho)))
+    static = (bool(targeted), int(hns_grid), hns_spacing, float(hns_rho_low),
+              None if hns_rho_high is None else float(hns_rho_high))
+    beta = tf.stop_gradient(_run(_hns_core, model_fn, static, x, tf.convert_to_tensor(y)))
+    return utils.ParametrizedLoss(temperature.scaled_cross_entropy, beta, key="hns")
 
 
 def fgsm_plus_plus(
@@ -137,6 +169,7 @@ def fgsm_plus_plus(
     rho: float = 0.01,
     njs_samples=None,
     njs_max_samples: int = 100,
+    njs_beta1=None,
     hns_grid: int = 100,
     hns_spacing: str = "linear",
     hns_rho_low: float = temperature.HNS_RHO_LOW,
@@ -165,6 +198,10 @@ def fgsm_plus_plus(
         rho: NJS's gradient threshold, ``0 < rho < (d - 1) / d`` (the paper: 0.01).
         njs_samples: inputs to estimate NJS's ``beta_1`` on; ``None`` uses ``x``.
         njs_max_samples: how many of them (the paper: 100).
+        njs_beta1: NJS's ``beta_1`` when already known, e.g.
+            ``tfbnn.temperature.njs_beta1(model_fn, x_samples)`` computed once per model
+            and reused for every batch (the paper estimates it once); overrides
+            ``njs_samples``.
         hns_grid: number of HNS grid points, ``>= 2`` (the paper: 100).
         hns_spacing: ``"linear"`` (the paper's) or ``"log"``.
         hns_rho_low, hns_rho_high: rhos of the HNS grid's ends (the paper: 1e-72 and
@@ -194,7 +231,7 @@ def fgsm_plus_plus(
         y = utils.predicted_labels(model_fn, x)
     loss_fn = _temperature_loss(model_fn, x, y, targeted, variant, rho, njs_samples,
                                 njs_max_samples, hns_grid, hns_spacing, hns_rho_low,
-                                hns_rho_high)
+                                hns_rho_high, njs_beta1)
     return fast_gradient_method(model_fn, x, eps, norm, loss_fn, clip_min, clip_max, y, targeted)
 
 
@@ -216,6 +253,7 @@ def pgd_plus_plus(
     rho: float = 0.01,
     njs_samples=None,
     njs_max_samples: int = 100,
+    njs_beta1=None,
     hns_grid: int = 100,
     hns_spacing: str = "linear",
     hns_rho_low: float = temperature.HNS_RHO_LOW,
@@ -238,8 +276,8 @@ def pgd_plus_plus(
         rand_init: random start, one of `tfbnn.attacks.pgd.RAND_INITS`; ``"paper"`` is
             the paper's Uniform(-1, 1) noise projected onto the ball.
         seed: op-level seed of the random start.
-        variant, rho, njs_samples, njs_max_samples, hns_grid, hns_spacing, hns_rho_low,
-            hns_rho_high: as in `fgsm_plus_plus`.
+        variant, rho, njs_samples, njs_max_samples, njs_beta1, hns_grid, hns_spacing,
+            hns_rho_low, hns_rho_high: as in `fgsm_plus_plus`.
         **pgd_kwargs: further arguments of `projected_gradient_descent`, e.g.
             ``nb_restarts``.
 
@@ -275,7 +313,7 @@ def pgd_plus_plus(
         y = utils.predicted_labels(model_fn, x)
     loss_fn = _temperature_loss(model_fn, x, y, targeted, variant, rho, njs_samples,
                                 njs_max_samples, hns_grid, hns_spacing, hns_rho_low,
-                                hns_rho_high)
+                                hns_rho_high, njs_beta1)
     return projected_gradient_descent(
         model_fn, x, eps, eps_iter, nb_iter, norm, loss_fn, clip_min, clip_max, y, targeted,
         rand_init=rand_init, seed=seed, **pgd_kwargs,
