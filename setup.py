@@ -36,6 +36,8 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6"],
+        # Peer libraries that benchmarks/attack_throughput.py compares against.
+        "bench": ["adversarial-robustness-toolbox==1.20.1", "foolbox==3.3.4"],
     },
     entry_points={"console_scripts": ["tfbnn=tfbnn.cli:main"]},
     classifiers=[

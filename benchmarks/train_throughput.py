@@ -38,7 +38,7 @@ machine.
 
 Run (from the repository root; about 10 minutes on 2 CPU cores)::
 
-    python benchmarks/train_throughput.py --json /tmp/train_throughput.json
+    python benchmarks/train_throughput.py --write-docs
 
 Smoke check (under a minute)::
 
@@ -73,6 +73,9 @@ from tfbnn.data import load_mnist
 from tfbnn.models import VARIANTS, cleverhans_cnn
 from tfbnn.quantizers import StochasticSign
 from tfbnn.training import AdversarialTrainer, MadryPGD, compile_model
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _report import update_section  # noqa: E402
 
 BATCH_SIZE = 128
 QUICK = {"k1": 16, "steps": 20, "repeats": 1, "pgd_iter": 3}
@@ -440,6 +443,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="batches of the adversarial warm-up")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", metavar="PATH", help="also write the results here")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="replace this benchmark's section of docs/benchmarks.md")
     parser.add_argument("--quick", action="store_true",
                         help="smoke check: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
     args = parser.parse_args(argv)
@@ -486,7 +491,11 @@ def main(argv=None) -> dict:
         "throughput": throughput,
         "pgd": pgd,
     }
-    print(markdown(results))
+    text = markdown(results)
+    print(text)
+    if args.write_docs:
+        print("wrote", update_section("train_throughput", "## Training throughput\n\n" + text),
+              file=sys.stderr)
     if args.json:
         write_json_atomic(args.json, results)
         print(f"\nwrote {args.json}", file=sys.stderr)
