@@ -22,7 +22,7 @@ def mnist_small():
 
 @pytest.fixture(scope="session")
 def trained_a(mnist_small):
-    """A full-precision A model (k1=16) trained one epoch on 2,048 images."""
+    """A full-precision A model (k1=16) trained two epochs on 2,048 images."""
     (x, y), _ = mnist_small
     keras.utils.set_random_seed(0)
     model = models.cleverhans_cnn("A", k1=16)

@@ -153,7 +153,8 @@ def oracle_labels(oracle: Callable, x, num_classes: int | None = None,
             width = int(answer.shape[1])
             labels.append(np.argmax(answer, axis=1))
         elif answer.shape == (len(chunk),):
-            if not np.all(np.isfinite(answer)) or not np.array_equal(answer, np.round(answer)):
+            numeric = np.issubdtype(answer.dtype, np.number) and not np.iscomplexobj(answer)
+            if not numeric or not np.all(np.isfinite(answer)) or not np.array_equal(answer, np.round(answer)):
                 raise ValueError(
                     "The oracle returned a vector that is not integer class labels; return "
                     "labels of shape (n,) or logits/probabilities of shape (n, classes)."
@@ -327,7 +328,9 @@ def train_substitute(
             weights are drawn from ``seed``.
         seed: seed of the substitute's initial weights and of the batch shuffling.
             For a given seed (and a deterministic oracle) the result is the same on
-            every run; the global random state is not touched.
+            every run on CPU (on a GPU, also call
+            ``tf.config.experimental.enable_op_determinism()``); the global random
+            state is not touched.
 
     # Returns
         ``(substitute, info)``. ``info`` holds ``sizes`` (training-set size in each

@@ -85,6 +85,11 @@ def check_labels(y, batch_size: int | None, num_classes: int | None) -> None:
     if y is None or not (tf.executing_eagerly() or isinstance(y, np.ndarray)):
         return
     labels = np.asarray(y)
+    if labels.size and labels.dtype.kind not in "iu":
+        raise ValueError(
+            f"y must hold integer class indices, got dtype {labels.dtype}; pass labels, not "
+            "one-hot vectors or probabilities."
+        )
     if labels.ndim != 1:
         raise ValueError(
             f"y must be a vector of class indices of shape (batch,), got shape {labels.shape}."
