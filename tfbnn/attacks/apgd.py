@@ -12,9 +12,11 @@ to shifting and to positive rescaling of the logits, so it cannot saturate the w
 cross-entropy does on overconfident models (a model whose logits are multiplied by
 1000 has zero cross-entropy gradients almost everywhere, but the same DLR).
 
-The iterations of one restart run in a ``tf.while_loop`` inside one ``tf.function``,
-traced once per call and reused for every restart (the restart's seed is a tensor
-argument). The whole attack can also be called inside a user's ``tf.function``.
+The iterations of each restart run in a ``tf.while_loop``; called eagerly, the whole
+attack (all restarts) runs as one ``tf.function`` cached per model, loss and
+configuration (`tfbnn.attacks.utils.compiled`), so a second call with new inputs,
+eps or seed reuses the traced graph. It can also be called inside a user's
+``tf.function``.
 """
 
 from __future__ import annotations
@@ -264,9 +266,11 @@ class _Problem:
                                    tf.equal(f_max, s["f_max_ckpt"]))
             halve = tf.logical_or(cond1, cond2)
             eta = tf.where(halve, 0.5 * s["eta"], s["eta"])
-            # Halving restarts from x_max (line 12); the momentum term restarts at zero.
+            # Halving restarts from x_max (line 13). x^(k) stays the previous iterate, so
+            # the next momentum term is x_max - x^(k), as in Algorithm 1 and the
+            # reference code (which keeps x_adv_old).
             x_next = self.where(halve, x_max, x_new)
-            return (eta, s["eta"], f_max, x_next, self.where(halve, x_max, s["x_cur"]),
+            return (eta, s["eta"], f_max, x_next, s["x_cur"],
                     self.where(halve, g_max, g_new), tf.where(halve, f_max, f_new),
                     increase)
 
@@ -370,6 +374,7 @@ def auto_projected_gradient_descent(
         The adversarial batch, same shape as ``x``, ``float32``.
 
     # Raises
+        TypeError: when ``model_fn`` is not callable.
         ValueError: for a bad ``eps``, norm, loss, clip range, ``nb_iter < 1``,
             ``nb_restarts < 1``, ``rho`` or ``alpha`` outside [0, 1], a targeted attack
             without ``y``, or ``x``/``y`` that do not fit.
@@ -379,6 +384,8 @@ def auto_projected_gradient_descent(
           diverse parameter-free attacks. ICML 2020: Algorithm 1 (APGD), section 3.2
           (checkpoints and conditions 1-2), section 4 (DLR loss, eq. 6-7).
     """
+    if not callable(model_fn):
+        raise TypeError(f"model_fn must be callable (inputs -> logits), got {model_fn!r}.")
     norm = utils.check_norm(norm)
     utils.check_eps("eps", eps)
     _check_int("nb_iter", nb_iter, 1)
@@ -406,22 +413,36 @@ def auto_projected_gradient_descent(
             num_classes = int(model_fn(x[:1]).shape[-1])
         utils.check_labels(y, x.shape[0], num_classes)
     y = tf.cast(tf.convert_to_tensor(y), tf.int64)
-    eps_t = tf.cast(eps, x.dtype)
-    if eps_t.shape.rank == 1:
-        eps_t = _per_example(eps_t, x.shape.rank)
-
-    problem = _Problem(model_fn, loss_fn, x, y, eps_t, norm, clip_min, clip_max, targeted,
-                       nb_iter, rho, alpha, rand_init)
-    run = tf.function(problem.run)
     if seed is None:
         seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+    # Scalar or (batch, 1, ..., 1) already here: the compiled function may see eps with
+    # an unknown rank (tf.function's reduce_retracing relaxes shapes).
+    eps_t = utils.broadcast_eps(eps, x)
+    seed_t = tf.constant(seed, tf.int64)
+    static = (int(nb_iter), norm, clip_min, clip_max, bool(targeted), bool(rand_init),
+              int(nb_restarts), float(rho), float(alpha))
+    if tf.executing_eagerly():
+        run = utils.compiled(_apgd, model_fn, loss_fn, static)
+        return run(x, y, eps_t, seed_t, utils.loss_params(loss_fn))
+    return _apgd(model_fn, loss_fn, *static)(x, y, eps_t, seed_t)
 
-    best, best_found, best_loss = run(tf.constant([seed, 0], tf.int64))
-    for restart in range(1, nb_restarts):
-        candidate, found, loss_value = run(tf.constant([seed, restart], tf.int64))
-        take = tf.logical_and(tf.logical_not(best_found),
-                              tf.logical_or(found, loss_value > best_loss))
-        best = problem.where(take, candidate, best)
-        best_loss = tf.where(take, loss_value, best_loss)
-        best_found = tf.logical_or(best_found, found)
-    return best
+
+def _apgd(model_fn, loss_fn, nb_iter, norm, clip_min, clip_max, targeted, rand_init,
+          nb_restarts, rho, alpha):
+    """APGD with restarts as a function of tensors (x, y, eps, seed)."""
+
+    def attack(x, y, eps, seed):
+        problem = _Problem(model_fn, loss_fn, x, y, eps, norm, clip_min, clip_max, targeted,
+                           nb_iter, rho, alpha, rand_init)
+        best, best_found, best_loss = problem.run(tf.stack([seed, tf.constant(0, tf.int64)]))
+        for restart in range(1, nb_restarts):
+            candidate, found, loss_value = problem.run(
+                tf.stack([seed, tf.constant(restart, tf.int64)]))
+            take = tf.logical_and(tf.logical_not(best_found),
+                                  tf.logical_or(found, loss_value > best_loss))
+            best = problem.where(take, candidate, best)
+            best_loss = tf.where(take, loss_value, best_loss)
+            best_found = tf.logical_or(best_found, found)
+        return best
+
+    return attack

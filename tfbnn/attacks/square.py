@@ -57,6 +57,9 @@ import tensorflow as tf
 
 from tfbnn.attacks import utils
 
+__all__ = ["LOSSES", "SCHEDULE_POINTS", "fraction_schedule", "margin_loss", "square_attack",
+           "window_sides"]
+
 LOSSES = ("margin", "ce")
 """Objectives by name: the logit margin (the paper's choice for untargeted attacks)
 and softmax cross-entropy."""
@@ -367,5 +370,3 @@ def square_attack(
         return x_adv, {"success": success, "queries": queries, "objective": value}
     return x_adv
 
-
-__all__ = ["LOSSES", "fraction_schedule", "margin_loss", "square_attack", "window_sides"]
