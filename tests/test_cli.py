@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tfbnn import cli, export
@@ -58,3 +59,83 @@ def test_console_script_help():
     )
     assert result.returncode == 0
     assert "--epochs" in result.stdout and "SavedModel" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, trained_a):
+    path = tmp_path_factory.mktemp("cli") / "saved_model"
+    export.export_saved_model(trained_a, path)
+    return path
+
+
+EVAL = ["--n", "48", "--nb-iter", "3", "--batch-size", "24", "--quiet"]
+
+
+def test_evaluate_end_to_end(exported, tmp_path, capsys):
+    out = tmp_path / "eval"
+    args = ["evaluate", str(exported), "--eps", "0.1", "0.3", "--attacks", "pgd", "fgsm",
+            "--diagnostic-n", "16", "--out", str(out), *EVAL]
+    assert cli.main(args) == cli.EXIT_OK
+    printed = capsys.readouterr().out
+    assert "robust accuracy (worst case)" in printed and "report.md" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert [r["eps"] for r in report["results"]] == [0.1, 0.3]
+    assert {c["name"] for c in report["diagnostics"]} >= {"iterations", "radius", "transfer"}
+    assert "Gradient-masking diagnostics" in (out / "report.md").read_text()
+    # the same command again reuses the finished run; other arguments are refused
+    assert cli.main(args) == cli.EXIT_OK
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(exported), "--eps", "0.2", "--out", str(out), *EVAL]) \
+        == cli.EXIT_USAGE
+    assert "another run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--attacks", "deepfool"], "deepfool"),
+        (["--data", "svhn"], "svhn"),
+        (["--n", "20000"], "larger than"),
+        (["--eps", "2.0"], "eps"),
+    ],
+)
+def test_evaluate_bad_input_exits_2_before_work(extra, message, exported, tmp_path, capsys):
+    args = ["evaluate", str(exported), "--out", str(tmp_path / "e"), "--quiet", *extra]
+    assert cli.main(args) == cli.EXIT_USAGE
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "e" / "report.json").exists()
+
+
+def test_evaluate_missing_model_and_wrong_shape(tmp_path, capsys, trained_a):
+    assert cli.main(["evaluate", str(tmp_path / "nope"), "--out", str(tmp_path / "e")]) \
+        == cli.EXIT_USAGE
+    assert "does not exist" in capsys.readouterr().err
+    np.savez(tmp_path / "small.npz", x_test=np.zeros((10, 20, 20, 1), np.float32),
+             y_test=np.zeros(10, np.int64))
+    path = tmp_path / "m.keras"
+    export.save_model(trained_a, path)
+    assert cli.main(["evaluate", str(path), "--data", str(tmp_path / "small.npz"), "--n", "10",
+                     "--out", str(tmp_path / "e2")]) == cli.EXIT_USAGE
+    assert "shape" in capsys.readouterr().err
+
+
+def test_attack_command_saves_examples(exported, tmp_path, capsys):
+    save = tmp_path / "adv.npz"
+    assert cli.main(["attack", str(exported), "pgdpp_njs", "--eps", "0.3", "--save", str(save),
+                     *EVAL]) == cli.EXIT_OK
+    assert "under attack" in capsys.readouterr().out
+    from tfbnn import data
+
+    _, (x_test, y_test) = data.load_mnist()
+    with np.load(save) as archive:
+        assert archive["x_adv"].shape == (48, 28, 28, 1)
+        np.testing.assert_array_equal(archive["y"], y_test[:48])
+        delta = np.abs(archive["x_adv"] - x_test[:48]).max()
+        assert 0.0 < delta <= 0.3 + 1e-6
+
+
+def test_evaluate_help_lists_attacks():
+    result = subprocess.run([sys.executable, "-m", "tfbnn.cli", "evaluate", "--help"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert "pgdpp_hns" in result.stdout and "--eps" in result.stdout and "example:" in result.stdout

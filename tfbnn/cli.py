@@ -1,7 +1,8 @@
-"""The ``tfbnn`` command line: ``tfbnn demo`` and ``tfbnn train``.
+"""The ``tfbnn`` command line: ``tfbnn demo``, ``tfbnn evaluate``, ``tfbnn attack``.
 
 Exit codes: 0 success, 2 bad arguments or input (the message says what to fix),
-1 any other failure.
+1 any other failure, 3 (``evaluate --strict`` only) the evaluation finished but a
+diagnostic warns of gradient masking.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_MASKING = 0, 1, 2, 3
+DATASETS = ("mnist", "cifar10", "cifar100")
 
 
 def _positive_int(text: str) -> int:
@@ -63,7 +65,205 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--overwrite", action="store_true", help="replace an earlier demo's outputs")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
+    _add_evaluate(sub)
+    _add_attack(sub)
     return parser
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _add_data_args(parser, attack_choices=None) -> None:
+    parser.add_argument("model", metavar="MODEL",
+                        help="a SavedModel directory (e.g. tfbnn_runs/demo/saved_model) or a "
+                             ".keras/.h5 file; it must return logits (probabilities are "
+                             "detected and their log taken)")
+    if attack_choices:
+        parser.add_argument("attack", metavar="ATTACK", choices=attack_choices,
+                            help=f"one of {', '.join(attack_choices)}")
+    parser.add_argument("--data", default="mnist",
+                        help=f"one of {', '.join(DATASETS)} (test split), or an .npz file with "
+                             "x_test/y_test (or x/y), values in [0, 1] (default: mnist)")
+    parser.add_argument("--n", type=_positive_int, default=1000,
+                        help="evaluate the first N test examples (default: 1000)")
+    parser.add_argument("--norm", choices=("linf", "l2"), default="linf",
+                        help="threat model (default: linf)")
+    parser.add_argument("--nb-iter", type=_positive_int, default=100,
+                        help="iterations per gradient attack (default: 100)")
+    parser.add_argument("--batch-size", type=_positive_int, default=250,
+                        help="examples attacked at a time (default: 250)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--eot-draws", type=_positive_int, default=10,
+                        help="forward passes averaged for stochastic models (default: 10)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_evaluate(sub) -> None:
+    from tfbnn.evaluation.catalog import ATTACKS, DEFAULT_ENSEMBLE
+
+    listing = "; ".join(f"{name}: {spec.description}" for name, spec in ATTACKS.items())
+    parser = sub.add_parser(
+        "evaluate",
+        help="worst-case robust accuracy over an attack ensemble, with masking diagnostics",
+        description=(
+            "Attack MODEL with an ensemble of attacks, each on the examples the ones before "
+            "left robust, and report per eps the worst-case robust accuracy (an upper bound "
+            "that none of the attacks beats), each attack's share, and gradient-masking "
+            "diagnostics with PASS/WARN verdicts. Results are written per batch into --out, "
+            "so a killed run started again with the same arguments resumes. "
+            f"Attacks: {listing}."),
+        epilog=("example: tfbnn evaluate tfbnn_runs/demo/saved_model --data mnist --eps 0.1 0.3 "
+                "--n 1000 --out tfbnn_runs/eval"),
+    )
+    _add_data_args(parser)
+    parser.add_argument("--eps", type=_positive_float, nargs="+", default=[0.1, 0.3],
+                        help="one or more radii in input units (default: 0.1 0.3)")
+    parser.add_argument("--attacks", nargs="+", default=list(DEFAULT_ENSEMBLE),
+                        metavar="NAME", help=f"attacks in order (default: "
+                                             f"{' '.join(DEFAULT_ENSEMBLE)})")
+    parser.add_argument("--mode", choices=("cascade", "standalone"), default="cascade",
+                        help="cascade: attack only still-robust examples (default); "
+                             "standalone: every attack on every example, for per-attack accuracy")
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="delete another run's results in --out and start over")
+    parser.add_argument("--no-diagnostics", action="store_true", help="skip the masking checks")
+    parser.add_argument("--diagnostic-n", type=_positive_int, default=200,
+                        help="examples the diagnostics run on (default: 200)")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit with code 3 when a diagnostic warns of gradient masking")
+    parser.set_defaults(func=_evaluate)
+
+
+def _add_attack(sub) -> None:
+    from tfbnn.evaluation.catalog import ATTACKS
+
+    parser = sub.add_parser(
+        "attack", help="run one attack and report accuracy under it",
+        description="Run one attack of the catalog on MODEL and report clean accuracy and "
+                    "accuracy under the attack; optionally save the adversarial examples.",
+        epilog="example: tfbnn attack tfbnn_runs/demo/saved_model pgdpp_hns --eps 0.3 --n 500",
+    )
+    _add_data_args(parser, attack_choices=sorted(ATTACKS))
+    parser.add_argument("--eps", type=_positive_float, default=0.3, help="radius (default: 0.3)")
+    parser.add_argument("--save", type=Path, default=None,
+                        help="write the adversarial examples to this .npz file")
+    parser.set_defaults(func=_attack)
+
+
+def _load_data(name: str, n: int, *, train: bool = False):
+    """``(x, y)`` of the test split (or train split) of a named data set or an .npz file."""
+    import numpy as np
+
+    from tfbnn import data
+
+    if name in DATASETS:
+        loader = {"mnist": data.load_mnist, "cifar10": data.load_cifar10,
+                  "cifar100": data.load_cifar100}[name]
+        x, y = loader("train" if train else "test")
+    else:
+        path = Path(name)
+        if path.suffix != ".npz" or not path.is_file():
+            raise ValueError(f"--data {name!r} is neither one of {DATASETS} nor an existing .npz "
+                             "file with x_test/y_test.")
+        with np.load(path, allow_pickle=False) as archive:
+            keys = ("x_train", "y_train") if train else ("x_test", "y_test")
+            if not all(k in archive for k in keys):
+                keys = ("x", "y")
+            if not all(k in archive for k in keys):
+                if train:
+                    return None
+                raise ValueError(f"--data {name!r} holds {sorted(archive.files)}; it needs "
+                                 "x_test and y_test (or x and y).")
+            x, y = archive[keys[0]], archive[keys[1]]
+        if x.dtype == np.uint8:
+            x = x.astype(np.float32) / 255.0
+    x, y = np.asarray(x, np.float32), np.asarray(y).reshape(-1)
+    if train:
+        return x[:10000], y[:10000]
+    if n > len(x):
+        raise ValueError(f"--n {n} is larger than the {len(x)} examples of --data {name}.")
+    return x[:n], y[:n]
+
+
+def _check_shape(metadata: dict, x) -> None:
+    shape = metadata.get("input_shape")
+    if shape and list(shape) != list(x.shape[1:]):
+        raise ValueError(f"The model takes inputs of shape {tuple(shape)} but --data gives "
+                         f"{tuple(x.shape[1:])}; choose the data set the model was trained on.")
+
+
+def _evaluate(args) -> int:
+    from tfbnn import evaluation
+    from tfbnn.evaluation import catalog
+
+    catalog.check_attack_names(args.attacks, args.norm)
+    x, y = _load_data(args.data, args.n)
+    model_fn, metadata = evaluation.load_model(args.model)
+    _check_shape(metadata, x)
+    surrogate = None if args.no_diagnostics else _load_data(args.data, 0, train=True)
+    report = evaluation.evaluate(
+        model_fn, x, y, eps=args.eps, norm=args.norm, attacks=args.attacks,
+        nb_iter=args.nb_iter, batch_size=args.batch_size, mode=args.mode, seed=args.seed,
+        out_dir=args.out, overwrite=args.overwrite, eot_draws=args.eot_draws,
+        run_diagnostics=not args.no_diagnostics, diagnostic_n=args.diagnostic_n,
+        x_surrogate=None if surrogate is None else surrogate[0],
+        progress=not args.quiet, model_name=str(args.model))
+    print(f"\n{report['n']} examples of {args.data}, clean accuracy "
+          f"{report['clean_accuracy']:.4f}")
+    for result in report["results"]:
+        print(f"eps {result['eps']:g} ({result['norm']}): robust accuracy (worst case) "
+              f"{result['robust_accuracy']:.4f}")
+    if "verdict" in report:
+        print(report["verdict"])
+    print(f"Report: {args.out / 'report.md'} (JSON: {args.out / 'report.json'})")
+    warned = any(c["verdict"] == "WARN" for c in report.get("diagnostics", []))
+    return EXIT_MASKING if args.strict and warned else EXIT_OK
+
+
+def _attack(args) -> int:
+    import numpy as np
+    import tf_keras as keras
+
+    from tfbnn import evaluation
+    from tfbnn.evaluation import catalog
+
+    catalog.check_attack_names([args.attack], args.norm)
+    if args.save is not None and args.save.suffix != ".npz":
+        raise ValueError(f"--save {str(args.save)!r} must end in .npz.")
+    x, y = _load_data(args.data, args.n)
+    model_fn, metadata = evaluation.load_model(args.model)
+    _check_shape(metadata, x)
+    target = evaluation.prepare(model_fn, x[:8], eot_draws=args.eot_draws)
+    spec = catalog.ATTACKS[args.attack]
+    box = {"clip_min": 0.0, "clip_max": 1.0}
+    bar = None if args.quiet else keras.utils.Progbar(len(x), unit_name="example")
+    adv = []
+    for i in range(0, len(x), args.batch_size):
+        adv.append(np.asarray(spec.run(target.attack_fn, x[i:i + args.batch_size],
+                                       y[i:i + args.batch_size], args.eps, args.norm,
+                                       args.nb_iter, args.seed + i, box)))
+        if bar is not None:
+            bar.add(len(adv[-1]))
+    adv = np.concatenate(adv)
+    clean, attacked = target.scores(x, y).mean(), target.scores(adv, y).mean()
+    print(f"{args.attack} eps {args.eps:g} ({args.norm}) on {len(x)} examples of {args.data}: "
+          f"clean accuracy {clean:.4f}, under attack {attacked:.4f}"
+          + (f" (mean over {target.draws} draws)" if target.stochastic else ""))
+    if args.save is not None:
+        import io
+
+        from tfbnn.export import atomic_write_bytes
+
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, x_adv=adv, y=y)
+        atomic_write_bytes(args.save, buffer.getvalue())
+        print(f"Adversarial examples: {args.save}")
+    return EXIT_OK
 
 
 def _demo(args) -> int:

@@ -25,7 +25,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-__all__ = ["export_saved_model", "load_saved_model", "save_model", "atomic_write_text"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "export_saved_model", "load_saved_model",
+           "save_model"]
 
 METADATA_FILE = "tfbnn.json"
 
@@ -60,11 +61,16 @@ def _replace(tmp: Path, path: Path) -> None:
 
 def atomic_write_text(path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` through a temporary file and a rename."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -1,0 +1,247 @@
+"""tfbnn.evaluation: worst case over the ensemble, masking diagnostics, resumable and
+lossless output directories, stochastic and probability-output models, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfbnn import evaluation, export
+from tfbnn.evaluation import catalog, diagnostics
+
+FAST = dict(nb_iter=5, batch_size=32, run_diagnostics=False, progress=False)
+
+
+@pytest.fixture(scope="module")
+def data(mnist_small, trained_a):
+    _, (x, y) = mnist_small
+    return x[:64], y[:64]
+
+
+def _fn(model, scale=1.0):
+    return lambda t: scale * model(t, training=False)
+
+
+def test_worst_case_is_the_per_example_minimum(trained_a, data):
+    x, y = data
+    report = evaluation.evaluate(_fn(trained_a), x, y, eps=[0.05, 0.2],
+                                 attacks=["fgsm", "pgd", "square"], mode="standalone", **FAST)
+    assert report["schema"] == evaluation.SCHEMA and report["n"] == 64
+    small, large = report["results"]
+    for result in report["results"]:
+        own = [a["accuracy"] for a in result["attacks"]]
+        assert result["robust_accuracy"] <= min(own) + 1e-12
+        assert result["robust_accuracy"] <= result["clean_accuracy"]
+        assert result["attacks"][-1]["accuracy_after"] == pytest.approx(result["robust_accuracy"])
+        fooled = sum(result["broken_by"].values())
+        # every example that is not robust was broken by some attack (or misclassified)
+        assert fooled + int(round(result["robust_accuracy"] * 64)) + result["broken_by"].get(
+            "clean", 0) <= 64
+    assert large["robust_accuracy"] <= small["robust_accuracy"]
+
+
+def test_cascade_attacks_only_examples_still_robust(trained_a, data):
+    x, y = data
+    report = evaluation.evaluate(_fn(trained_a), x, y, eps=0.3, attacks=["pgd", "fgsm"], **FAST)
+    result = report["results"][0]
+    pgd, fgsm = result["attacks"]
+    clean_correct = int(round(result["clean_accuracy"] * 64))
+    assert pgd["attacked"] == clean_correct
+    assert fgsm["attacked"] == clean_correct - pgd["fooled"]
+    assert result["robust_accuracy"] == pytest.approx(
+        (clean_correct - pgd["fooled"] - fgsm["fooled"]) / 64)
+    assert pgd["max_linf"] <= 0.3 + 1e-6
+
+
+def test_same_seed_same_numbers_and_seed_matters(trained_a, data):
+    x, y = data
+    kwargs = dict(eps=0.1, attacks=["pgd", "square"], **FAST)
+    first = evaluation.evaluate(_fn(trained_a), x, y, seed=3, **kwargs)["results"]
+    again = evaluation.evaluate(_fn(trained_a), x, y, seed=3, **kwargs)["results"]
+    assert first[0]["robust_per_example"] == again[0]["robust_per_example"]
+
+
+def test_finished_run_is_reused_and_never_overwritten(trained_a, data, tmp_path):
+    x, y = data
+    out = tmp_path / "run"
+    kwargs = dict(eps=0.1, attacks=["pgd"], out_dir=out, **FAST)
+    report = evaluation.evaluate(_fn(trained_a), x, y, **kwargs)
+    assert (out / "report.json").is_file() and (out / "report.md").is_file()
+    stamp = (out / "report.json").stat().st_mtime_ns
+    again = evaluation.evaluate(_fn(trained_a), x, y, **kwargs)
+    assert again["results"] == report["results"]
+    assert (out / "report.json").stat().st_mtime_ns == stamp
+    with pytest.raises(FileExistsError, match="another run"):
+        evaluation.evaluate(_fn(trained_a), x, y, **{**kwargs, "eps": 0.2})
+    replaced = evaluation.evaluate(_fn(trained_a), x, y, **{**kwargs, "eps": 0.2},
+                                   overwrite=True)
+    assert replaced["config"]["eps"] == [0.2]
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not empty"):
+        evaluation.evaluate(_fn(trained_a), x, y, **{**kwargs, "out_dir": tmp_path / "other"})
+
+
+_CHILD = """
+import sys, numpy as np
+import tfbnn
+from tfbnn import evaluation, models, training
+import tf_keras as keras
+x, y = np.load(sys.argv[1])["x"], np.load(sys.argv[1])["y"]
+model = keras.models.load_model(sys.argv[2], custom_objects=models.custom_objects())
+evaluation.evaluate(model, x, y, eps=[0.1, 0.3], attacks=["pgd", "square"], nb_iter=20,
+                    batch_size=16, run_diagnostics=False, progress=False, out_dir=sys.argv[3],
+                    seed=7)
+print("done")
+"""
+
+
+def test_killed_run_resumes_to_the_same_result(trained_a, data, tmp_path):
+    """kill -9 in the middle, start again: the same report as an uninterrupted run."""
+    x, y = data
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    model_path = export.save_model(trained_a, tmp_path / "model.keras")
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD)
+    args = [sys.executable, str(script), str(tmp_path / "data.npz"), str(model_path)]
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    killed = tmp_path / "killed"
+    child = subprocess.Popen(args + [str(killed)], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list((killed / "batches").glob("*.json"))) < 2:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    done_before = len(list((killed / "batches").glob("*.json")))
+    assert 2 <= done_before < 8 and not (killed / "report.json").exists()
+    for leftover in (killed / "batches").iterdir():  # only whole files, no temporaries
+        json.loads(leftover.read_text())
+    resumed = subprocess.run(args + [str(killed)], env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert "done" in resumed.stdout, resumed.stderr[-2000:]
+    straight = tmp_path / "straight"
+    subprocess.run(args + [str(straight)], env=env, capture_output=True, timeout=600, check=True)
+    a = json.loads((killed / "report.json").read_text())["results"]
+    b = json.loads((straight / "report.json").read_text())["results"]
+    for ra, rb in zip(a, b):
+        assert ra["robust_per_example"] == rb["robust_per_example"]
+        assert [r["fooled"] for r in ra["attacks"]] == [r["fooled"] for r in rb["attacks"]]
+
+
+def test_diagnostics_flag_a_model_built_to_mask_gradients(trained_a, mnist_small):
+    """Logits x1000 saturate the float32 softmax: zero gradients, PGD stalls. Flagged."""
+    (x_train, _), (x, y) = mnist_small
+    masked = _fn(trained_a, 1000.0)
+    report = evaluation.evaluate(masked, x[:200], y[:200], eps=0.3, nb_iter=10, batch_size=100,
+                                 attacks=["pgd", "pgdpp_hns", "apgd_dlr"], diagnostic_n=60,
+                                 x_surrogate=x_train, progress=False)
+    checks = {c["name"]: c for c in report["diagnostics"]}
+    assert checks["zero_gradients"]["verdict"] == "WARN"
+    assert checks["logit_scale"]["verdict"] == "WARN"
+    assert checks["radius"]["verdict"] == "WARN"
+    assert report["verdict"].startswith("WARN")
+    result = report["results"][0]
+    pgd = result["attacks"][0]
+    assert pgd["loss_unmoved_fraction"] > 0.5  # said, not reported as robustness
+    assert result["robust_accuracy"] < 0.5 * result["clean_accuracy"]  # PGD++/APGD break it
+    # the same model without the scale passes the checks that the scale fails
+    plain = {c["name"]: c["verdict"] for c in diagnostics.run_all(
+        evaluation.prepare(_fn(trained_a), x[:8]), x[:200], y[:200], eps=0.3, norm="linf",
+        n=60, seed=0, box={"clip_min": 0.0, "clip_max": 1.0}, x_surrogate=x_train)}
+    assert plain["zero_gradients"] == "PASS" and plain["logit_scale"] == "PASS"
+    assert plain["radius"] == "PASS"
+
+
+def test_stochastic_model_is_detected_and_scored_over_draws(trained_a, data):
+    x, y = data
+    rng = tf.random.Generator.from_seed(0)
+
+    def noisy(t):
+        return trained_a(t, training=False) + rng.normal([tf.shape(t)[0], 10], stddev=3.0)
+
+    report = evaluation.evaluate(noisy, x, y, eps=0.1, attacks=["pgd"], eot_draws=4, **FAST)
+    assert report["model"]["stochastic"] and report["model"]["draws"] == 4
+    assert any("stochastic" in note for note in report["model"]["notes"])
+    fractions = np.array(report["results"][0]["robust_per_example"])
+    assert np.all((fractions * 4) == np.round(fractions * 4))  # multiples of 1/draws
+    deterministic = evaluation.prepare(_fn(trained_a), x[:8])
+    assert not deterministic.stochastic and deterministic.draws == 1
+
+
+def test_probability_outputs_are_detected_and_logged(trained_a, data):
+    x, y = data
+    softmax = lambda t: tf.nn.softmax(trained_a(t, training=False))  # noqa: E731
+    target = evaluation.prepare(softmax, x[:8])
+    assert target.outputs == "probabilities" and target.notes
+    np.testing.assert_array_equal(np.argmax(target.logits_fn(x), -1),
+                                  np.argmax(trained_a(x), -1))
+    report = evaluation.evaluate(softmax, x, y, eps=0.3, attacks=["pgd"], **FAST)
+    assert report["model"]["outputs"] == "probabilities"
+    assert report["results"][0]["robust_accuracy"] < report["clean_accuracy"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"attacks": ["pgd", "deepfool"]}, ValueError, "deepfool"),
+        ({"attacks": ["square"], "norm": "l2"}, ValueError, "square"),
+        ({"eps": 1.5}, ValueError, "eps"),
+        ({"eps": -0.1}, ValueError, "eps"),
+        ({"eps": []}, ValueError, "eps"),
+        ({"norm": "l1"}, ValueError, "norm"),
+        ({"mode": "fast"}, ValueError, "mode"),
+        ({"nb_iter": 0}, ValueError, "nb_iter"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"outputs": "scores"}, ValueError, "outputs"),
+    ],
+)
+def test_bad_arguments(kwargs, error, match, trained_a, data):
+    x, y = data
+    with pytest.raises(error, match=match):
+        evaluation.evaluate(_fn(trained_a), x, y, **{**FAST, **kwargs})
+
+
+def test_bad_data(trained_a, data):
+    x, y = data
+    with pytest.raises(ValueError, match="outside"):
+        evaluation.evaluate(_fn(trained_a), x * 255, y, **FAST)
+    with pytest.raises(ValueError, match="one integer label"):
+        evaluation.evaluate(_fn(trained_a), x, y[:10], **FAST)
+    with pytest.raises(ValueError, match="integer"):
+        evaluation.evaluate(_fn(trained_a), x, y.astype(np.float32), **FAST)
+    with pytest.raises(ValueError, match="classes"):
+        evaluation.evaluate(_fn(trained_a), x, y + 10, **FAST)
+    with pytest.raises(ValueError, match="shape"):
+        evaluation.evaluate(_fn(trained_a), x[:, :20, :20], y, **FAST)
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        evaluation.load_model(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="saved_model.pb"):
+        evaluation.load_model(tmp_path / "empty")
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="could not be loaded"):
+        evaluation.load_model(broken)
+
+
+def test_catalog_runs_every_attack_inside_the_ball(trained_a, data):
+    x, y = data
+    box = {"clip_min": 0.0, "clip_max": 1.0}
+    for name, spec in catalog.ATTACKS.items():
+        for norm in spec.norms:
+            eps = 0.1 if norm == "linf" else 1.0
+            adv = np.asarray(spec.run(_fn(trained_a), x[:8], y[:8], eps, norm, 3, 0, box))
+            delta = (adv - x[:8]).reshape(8, -1)
+            size = np.abs(delta).max(1) if norm == "linf" else np.linalg.norm(delta, axis=1)
+            assert np.all(size <= eps + 1e-5), name
+            assert adv.min() >= 0.0 and adv.max() <= 1.0, name

@@ -1,0 +1,312 @@
+"""Worst-case robust accuracy over an ensemble of attacks, per example.
+
+For each eps, the examples are processed in batches. In a batch, the attacks run in
+order and each attacks only the examples that every attack before it left robust (as
+AutoAttack does): an example counts as robust only if no attack of the ensemble fooled
+it, so the reported accuracy is an upper bound on the true robust accuracy that no
+attack of the ensemble beats. ``mode="standalone"`` runs every attack on every example
+that is correct on clean inputs instead, which also gives each attack's own accuracy
+(at the cost of more attack runs); the worst case is the same either way.
+
+Stochastic models (two forward passes differ) are attacked through `EOT` and scored
+as the fraction of ``draws`` forward passes classified correctly, per example; their
+accuracy is the mean of those fractions, and the worst case is the lowest fraction an
+attack reached.
+
+Every batch's results are written to the output directory as soon as they are known
+(`RunDirectory`), and a batch's random seeds depend only on the run's seed, the eps
+and the batch, so a killed run started again with the same arguments ends with the
+same numbers as an uninterrupted one (for deterministic models; a stochastic model's
+own draws are not seeded by tfbnn).
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+import tfbnn
+from tfbnn.evaluation import catalog, diagnostics as diag
+from tfbnn.evaluation.state import RunDirectory
+from tfbnn.evaluation.target import Target, prepare
+
+__all__ = ["SCHEMA", "evaluate"]
+
+SCHEMA = "tfbnn.evaluation/1"
+NORMS = (catalog.LINF, catalog.L2)
+MODES = ("cascade", "standalone")
+_TOLERANCE = 1e-5
+
+
+def _check_args(x, y, eps, norm, attacks, batch_size, nb_iter, mode, clip_min, clip_max):
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}.")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+    names = catalog.check_attack_names(attacks, norm)
+    eps = [eps] if isinstance(eps, (int, float)) else list(eps)
+    if not eps:
+        raise ValueError("eps must hold at least one radius, e.g. eps=[0.1, 0.3].")
+    width = clip_max - clip_min
+    for value in eps:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"eps values must be numbers > 0, got {value!r}.")
+        if norm == catalog.LINF and value > width:
+            raise ValueError(f"eps {value} is larger than the input range [{clip_min}, "
+                             f"{clip_max}]: an L-inf radius above {width} changes nothing; "
+                             "for 0-255 pixel radii divide by 255.")
+    if len(set(eps)) != len(eps):
+        raise ValueError(f"eps holds a radius twice: {eps}.")
+    for name, value in (("batch_size", batch_size), ("nb_iter", nb_iter)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+    if not isinstance(x, np.ndarray) or x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"x must be a non-empty array of inputs (n, ...), got "
+                         f"{getattr(x, 'shape', type(x))}.")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x holds NaN or inf values.")
+    low, high = float(x.min()), float(x.max())
+    if low < clip_min - 1e-6 or high > clip_max + 1e-6:
+        raise ValueError(f"x lies in [{low:g}, {high:g}], outside [clip_min, clip_max] = "
+                         f"[{clip_min}, {clip_max}]; scale the data (e.g. bytes / 255) or pass "
+                         "the right range.")
+    if y.ndim != 1 or len(y) != len(x):
+        raise ValueError(f"y must hold one integer label per input: {len(x)} inputs, y of "
+                         f"shape {y.shape}.")
+    return names, [float(v) for v in eps]
+
+
+def _norms(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    flat = delta.reshape(len(delta), -1)
+    return np.abs(flat).max(1), np.linalg.norm(flat, axis=1)
+
+
+def _attack_batch(target: Target, names, x, y, eps, norm, nb_iter, seed, mode, box) -> dict:
+    """Run the ensemble on one batch; returns the batch's JSON-able record."""
+    clean = target.scores(x, y)
+    worst = clean.copy()
+    worst_attack = ["clean" if s < 0.5 else "" for s in clean]
+    clean_loss = None
+    record = {"n": len(x), "clean": clean.tolist(), "attacks": {}}
+    for index, name in enumerate(names):
+        spec = catalog.ATTACKS[name]
+        active = (worst > 0) if mode == "cascade" else (clean > 0)
+        idx = np.flatnonzero(active)
+        entry = {"attacked": int(idx.size), "seconds": 0.0, "idx": idx.tolist()}
+        if idx.size:
+            started = time.perf_counter()
+            x_adv = np.asarray(spec.run(target.attack_fn, x[idx], y[idx], eps, norm, nb_iter,
+                                        seed + index, box))
+            entry["seconds"] = time.perf_counter() - started
+            linf, l2 = _norms(x_adv - x[idx])
+            size = linf if norm == catalog.LINF else l2
+            if np.any(size > eps * (1 + _TOLERANCE) + _TOLERANCE) or np.any(
+                    x_adv < box["clip_min"] - _TOLERANCE) or np.any(x_adv > box["clip_max"] + _TOLERANCE):
+                raise RuntimeError(f"Attack {name!r} returned points outside the eps-ball or the "
+                                   f"input range (max size {size.max():g} > eps {eps}); this is "
+                                   "a bug in the attack, please report it.")
+            scores = target.scores(x_adv, y[idx])
+            if clean_loss is None:
+                clean_loss = target.loss(x, y)
+            loss = target.loss(x_adv, y[idx])
+            entry.update(scores=scores.tolist(), linf=linf.tolist(), l2=l2.tolist(),
+                         loss_moved=(np.abs(loss - clean_loss[idx]) > 1e-6).tolist())
+            better = scores < worst[idx]
+            for j in np.flatnonzero(better):
+                worst[idx[j]] = scores[j]
+                worst_attack[idx[j]] = name
+        record["attacks"][name] = entry
+    record["worst"] = worst.tolist()
+    record["worst_attack"] = worst_attack
+    return record
+
+
+def _summarise(records: list[dict], names, target: Target, eps, norm, mode) -> dict:
+    """Fold the batches of one eps into the report's entry for it."""
+    n = sum(r["n"] for r in records)
+    clean = np.concatenate([r["clean"] for r in records])
+    worst = np.concatenate([r["worst"] for r in records])
+    fooled_by = [a for r in records for a in r["worst_attack"]]
+    running = clean.copy()
+    rows = []
+    for name in names:
+        attacked, seconds, scores, moved, linf, l2 = 0, 0.0, [], [], [], []
+        own = clean.copy()
+        offset = 0
+        for r in records:
+            e = r["attacks"][name]
+            attacked += e["attacked"]
+            seconds += e["seconds"]
+            if e["attacked"]:
+                idx = np.array(e["idx"]) + offset
+                s = np.array(e["scores"])
+                own[idx] = np.minimum(own[idx], s)
+                running[idx] = np.minimum(running[idx], s)
+                fooled = s < 0.5
+                scores.extend(s)
+                moved.extend(e["loss_moved"])
+                linf.extend(np.array(e["linf"])[fooled])
+                l2.extend(np.array(e["l2"])[fooled])
+            offset += r["n"]
+        spec = catalog.ATTACKS[name]
+        row = {
+            "name": name, "description": spec.description, "uses_gradients": spec.uses_gradients,
+            "attacked": attacked, "fooled": int(np.sum(np.array(scores) < 0.5)),
+            "accuracy_after": float(running.mean()), "seconds": round(seconds, 2),
+            "loss_unmoved_fraction": float(1 - np.mean(moved)) if moved else None,
+            "mean_linf": float(np.mean(linf)) if linf else None,
+            "max_linf": float(np.max(linf)) if linf else None,
+            "mean_l2": float(np.mean(l2)) if l2 else None,
+            "max_l2": float(np.max(l2)) if l2 else None,
+        }
+        if mode == "standalone":
+            row["accuracy"] = float(own.mean())
+        rows.append(row)
+    return {
+        "eps": eps, "norm": norm, "n": n, "clean_accuracy": float(clean.mean()),
+        "robust_accuracy": float(worst.mean()), "attacks": rows,
+        "broken_by": {name: fooled_by.count(name) for name in names},
+        "robust_per_example": worst.tolist(),
+    }
+
+
+def evaluate(
+    model,
+    x,
+    y,
+    *,
+    eps: float | Sequence[float] = (0.1, 0.3),
+    norm: str = "linf",
+    attacks: Sequence[str] = catalog.DEFAULT_ENSEMBLE,
+    nb_iter: int = 100,
+    batch_size: int = 250,
+    mode: str = "cascade",
+    seed: int = 0,
+    out_dir=None,
+    overwrite: bool = False,
+    stochastic: bool | None = None,
+    eot_draws: int = 10,
+    outputs: str = "auto",
+    clip_min: float = 0.0,
+    clip_max: float = 1.0,
+    run_diagnostics: bool = True,
+    diagnostic_n: int = 200,
+    x_surrogate=None,
+    progress: bool = True,
+    model_name: str | None = None,
+) -> dict:
+    """Robust accuracy of ``model`` on ``(x, y)``: the per-example worst case over ``attacks``.
+
+    # Arguments
+        model: a Keras model, or any callable mapping a batch to logits (a SavedModel
+            callable from `tfbnn.evaluation.load_model` included); probabilities are
+            detected and their log taken.
+        x: inputs, ``(n, ...)``, inside ``[clip_min, clip_max]``.
+        y: integer labels, ``(n,)``.
+        eps: one radius or several.
+        norm: ``"linf"`` or ``"l2"``.
+        attacks: names from `tfbnn.evaluation.ATTACKS`, run in this order.
+        nb_iter: iterations of each gradient attack (Square: 10x as many queries).
+        batch_size: examples attacked at a time; memory stays flat in ``n``.
+        mode: ``"cascade"`` (attack only examples still robust) or ``"standalone"``.
+        seed: seeds every attack; the same arguments and seed give the same numbers.
+        out_dir: directory for per-batch results and the report (resumable); ``None``
+            keeps everything in memory.
+        overwrite: start over in an ``out_dir`` that holds another run.
+        stochastic, eot_draws, outputs: see `tfbnn.evaluation.target.prepare`.
+        clip_min, clip_max: the valid input range.
+        run_diagnostics: run the gradient-masking checks of `tfbnn.evaluation.diagnostics`
+            on ``diagnostic_n`` correctly classified examples at the largest eps.
+        x_surrogate: unlabelled inputs to train the black-box surrogate of the transfer
+            check on (labels come from the model); ``None`` uses the examples of ``x``
+            outside the diagnostic subset.
+        progress: show a progress bar.
+        model_name: a name for the report.
+
+    # Returns
+        The report, a dict following `SCHEMA` (see docs/evaluation.md); also written to
+        ``out_dir/report.json`` with ``report.md`` and plots.
+
+    # Raises
+        ValueError: for bad arguments or data (before any attack runs).
+        FileExistsError: when ``out_dir`` holds another run's results.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y)
+    if y.dtype.kind not in "iu":
+        raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}.")
+    y = y.astype(np.int64)
+    names, eps_list = _check_args(x, y, eps, norm, attacks, batch_size, nb_iter, mode,
+                                  clip_min, clip_max)
+    target = prepare(model, x[:8], stochastic=stochastic, eot_draws=eot_draws, outputs=outputs)
+    if y.min() < 0 or y.max() >= target.num_classes:
+        raise ValueError(f"y holds labels in [{y.min()}, {y.max()}], but the model has "
+                         f"{target.num_classes} classes.")
+    config = {
+        "n": len(x), "eps": eps_list, "norm": norm, "attacks": list(names), "nb_iter": nb_iter,
+        "batch_size": batch_size, "mode": mode, "seed": seed, "eot_draws": eot_draws,
+        "stochastic": target.stochastic, "outputs": target.outputs,
+        "clip": [clip_min, clip_max], "diagnostics": bool(run_diagnostics),
+        "diagnostic_n": diagnostic_n, "model": model_name,
+        "data_sha": _fingerprint(x, y),
+    }
+    run = RunDirectory(out_dir, config, overwrite=overwrite) if out_dir is not None else None
+    if run is not None and run.finished:
+        import json
+
+        return json.loads((run.path / "report.json").read_text())
+    box = {"clip_min": clip_min, "clip_max": clip_max}
+    batches = range(0, len(x), batch_size)
+    bar = keras.utils.Progbar(len(eps_list) * len(batches), unit_name="batch") if progress else None
+    started = time.time()
+    results = []
+    for e, eps_value in enumerate(eps_list):
+        key = f"eps{e}"
+        records = []
+        for b, start in enumerate(batches):
+            record = run.load_batch(key, b) if run is not None else None
+            if record is None:
+                batch_seed = seed * 1_000_003 + e * 10_007 + b * 101
+                sl = slice(start, start + batch_size)
+                record = _attack_batch(target, names, x[sl], y[sl], eps_value, norm, nb_iter,
+                                       batch_seed, mode, box)
+                if run is not None:
+                    run.save_batch(key, b, record)
+            records.append(record)
+            if bar is not None:
+                bar.add(1)
+        results.append(_summarise(records, names, target, eps_value, norm, mode))
+    report = {
+        "schema": SCHEMA, "tfbnn_version": tfbnn.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "config": config,
+        "model": {"name": model_name, "stochastic": target.stochastic, "draws": target.draws,
+                  "outputs": target.outputs, "num_classes": target.num_classes,
+                  "input_shape": list(x.shape[1:]), "notes": target.notes},
+        "n": len(x), "clean_accuracy": results[0]["clean_accuracy"], "results": results,
+        "attack_seconds": round(time.time() - started, 1),
+    }
+    if run_diagnostics:
+        report["diagnostics"] = diag.run_all(target, x, y, eps=max(eps_list), norm=norm,
+                                             n=diagnostic_n, seed=seed, box=box,
+                                             x_surrogate=x_surrogate, results=results[-1])
+        report["verdict"] = diag.verdict(report["diagnostics"])
+    if run is not None:
+        from tfbnn.evaluation import report as reporting
+
+        reporting.write(run, report)
+    return report
+
+
+def _fingerprint(x: np.ndarray, y: np.ndarray) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(x).tobytes())
+    digest.update(np.ascontiguousarray(y).tobytes())
+    return digest.hexdigest()[:16]

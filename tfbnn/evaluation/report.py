@@ -1,0 +1,121 @@
+"""Writers for an evaluation report: JSON (the record), Markdown (to read), PNG plots.
+
+The JSON follows `tfbnn.evaluation.SCHEMA`, documented in docs/evaluation.md. Plots
+need matplotlib; without it the report says so and the rest is written.
+"""
+
+from __future__ import annotations
+
+import json
+
+__all__ = ["markdown", "write"]
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|")
+
+
+def _fmt(value, spec=".3f"):
+    return "" if value is None else format(value, spec)
+
+
+def markdown(report: dict) -> str:
+    cfg, model = report["config"], report["model"]
+    lines = [
+        f"# Robustness report{': ' + model['name'] if model.get('name') else ''}",
+        "",
+        f"tfbnn {report['tfbnn_version']}, {report['created']}. {report['n']} examples, "
+        f"norm {cfg['norm']}, attacks in order {', '.join(cfg['attacks'])} ({cfg['mode']}; "
+        f"{cfg['nb_iter']} iterations each), seed {cfg['seed']}.",
+        "",
+        f"**Clean accuracy {report['clean_accuracy']:.4f}.** Robust accuracy is the per-example "
+        "worst case over the attacks: an upper bound that none of them beats, not a guarantee.",
+        "",
+    ]
+    lines += [f"- {note}" for note in model.get("notes", [])]
+    if model.get("notes"):
+        lines.append("")
+    lines += ["| eps | robust accuracy (worst case) |", "|---:|---:|"]
+    lines += [f"| {r['eps']:g} | **{r['robust_accuracy']:.4f}** |" for r in report["results"]]
+    for r in report["results"]:
+        standalone = cfg["mode"] == "standalone"
+        lines += [
+            "", f"## eps = {r['eps']:g} ({r['norm']})", "",
+            "| attack | attacked | fooled | accuracy after | "
+            + ("own accuracy | " if standalone else "")
+            + f"mean / max {r['norm']} of successes | loss unmoved | seconds |",
+            "|---|---:|---:|---:|" + ("---:|" if standalone else "") + "---:|---:|---:|",
+        ]
+        for a in r["attacks"]:
+            size = (a["mean_linf"], a["max_linf"]) if r["norm"] == "linf" else (a["mean_l2"], a["max_l2"])
+            unmoved = a["loss_unmoved_fraction"]
+            lines.append(
+                f"| {a['name']} | {a['attacked']} | {a['fooled']} | {a['accuracy_after']:.4f} | "
+                + (f"{a['accuracy']:.4f} | " if standalone else "")
+                + f"{_fmt(size[0], '.4f')} / {_fmt(size[1], '.4f')} | "
+                + ("" if unmoved is None else f"{unmoved:.1%}") + f" | {a['seconds']} |")
+        stuck = [a["name"] for a in r["attacks"]
+                 if a["loss_unmoved_fraction"] is not None and a["loss_unmoved_fraction"] > 0.5]
+        if stuck:
+            lines += ["", f"Attacks that did not move the loss on most examples they attacked: "
+                          f"{', '.join(stuck)}. Their failure is not evidence of robustness."]
+    if "diagnostics" in report:
+        lines += ["", "## Gradient-masking diagnostics", "", report["verdict"], "",
+                  "| check | verdict | explanation |", "|---|---|---|"]
+        lines += [f"| {c['name']} | {c['verdict']} | {_cell(c['explanation'])} |"
+                  for c in report["diagnostics"]]
+        signal = next((c for c in report["diagnostics"] if c["name"] == "signal_propagation"
+                       and c["verdict"] != "SKIP"), None)
+        if signal:
+            lines += ["", "Signal propagation (Gupta & Ajanthan, Table 13), mean over examples:",
+                      "", "| temperature | JSV mean | JSV std | ‖ψ‖ | ‖∂ℓ/∂x‖ | ‖sign(∂ℓ/∂x)‖ |",
+                      "|---|---:|---:|---:|---:|---:|"]
+            for name, s in signal["data"].items():
+                lines.append(f"| {name} | {s['jsv_mean']:.3g} | {s['jsv_std']:.3g} | "
+                             f"{s['psi_norm']:.3g} | {s['grad_norm']:.3g} | "
+                             f"{s['sign_grad_norm']:.3g} |")
+    for plot in report.get("plots", []):
+        lines += ["", f"![{plot}]({plot})"]
+    return "\n".join(lines) + "\n"
+
+
+def _plots(run, report) -> list:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    written = []
+    for check, xlabel, log in (("iterations", "PGD iterations", True),
+                               ("radius", "eps", False)):
+        c = next((c for c in report.get("diagnostics", []) if c["name"] == check
+                  and c["verdict"] != "SKIP"), None)
+        if c is None:
+            continue
+        xs = c["data"]["iterations" if check == "iterations" else "eps"]
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.plot(xs, c["data"]["accuracy"], marker="o")
+        if log:
+            ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("accuracy under PGD")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"{check}: {c['verdict']}")
+        fig.tight_layout()
+        name = f"diagnostic_{check}.png"
+        tmp = run.path / f".{name}.tmp.png"
+        fig.savefig(tmp, dpi=100)
+        plt.close(fig)
+        tmp.replace(run.path / name)
+        written.append(name)
+    return written
+
+
+def write(run, report: dict) -> None:
+    """Write plots, ``report.md`` and, last, ``report.json`` (marking the run finished)."""
+    report["plots"] = _plots(run, report)
+    run.write("report.md", markdown(report))
+    run.write("report.json", json.dumps(report, indent=2) + "\n")
