@@ -14,32 +14,50 @@ paper ("Attacking Binarized Neural Networks", section 3.1.2, Table 3, Figure 2) 
 
 # Why tfbnn does not use CleverHans 4's ``carlini_wagner_l2``
 
-CleverHans 4.0.0's ``cleverhans.tf2.attacks.carlini_wagner_l2`` has two bugs that
-change the numbers it reports (tests/test_cw_jsma_substitute.py demonstrates both):
+CleverHans 4.0.0's ``cleverhans.tf2.attacks.carlini_wagner_l2`` has bugs that change
+the numbers it reports (tests/test_cw.py demonstrates each):
 
 1. **The ``targeted`` argument is ignored** (CleverHans issue 1228).
    ``CarliniWagnerL2.__init__`` sets ``self.targeted = y is not None``, so the mode
    follows whether labels were given, not what was asked: an *untargeted* call that
    passes the true labels (``y=labels, targeted=False``) runs a *targeted* attack
    towards those labels. The clean input already "reaches" that target at iteration
-   0, so the attack returns the inputs unchanged and reports every example as
-   robust. A targeted call with ``y`` runs targeted, and an untargeted call without
-   ``y`` runs untargeted on the model's predictions, which is the one mode where the
-   semantics are right.
+   0, so the attack returns the inputs unchanged (up to the 1e-6 of the tanh
+   transform) and reports every example as robust. A targeted call with ``y`` runs
+   targeted, and an untargeted call without ``y`` runs untargeted on the model's
+   predictions, which is the one mode where the semantics are right.
 2. **The trade-off constant has the shape of the input, not of the batch.**
    ``const = tf.ones(shape) * initial_const`` is ``(batch, 28, 28, 1)`` and the loss
    computes ``reduce_sum(const * loss_1)`` with ``loss_1`` of shape ``(batch,)``,
-   which broadcasts to ``(batch, 28, 28, batch)``: every example's margin term is
-   weighted by the *sum of all constants of all examples and pixels*
-   (``batch * 784 * c`` on MNIST instead of ``c``) and the examples are coupled. The
-   binary-search update then mixes ``(batch,)`` bounds with the ``(batch, H, W, C)``
-   constant, so after the first step ``const`` grows to ``(batch, H, W, batch)`` and
-   the per-example search no longer means anything. The effective constant, and so
-   the attack's strength and L2, depend on the batch size.
+   which broadcasts to ``(batch, 28, 28, batch)`` and sums to
+   ``sum(const) * sum(loss_1)``: every example's margin term is weighted by the sum
+   of the constant over all examples and pixels, ``batch * 784 * c`` on MNIST instead
+   of ``c``. The binary-search update mixes the ``(batch,)`` bounds with this
+   constant, which becomes ``(batch, 28, 28, batch)``; its last axis then acts as the
+   example axis, so each example keeps its own search, but every constant keeps the
+   factor ``batch * 784``. The attack's strength and L2 therefore depend on the batch
+   size: with ``abort_early=False`` a batch of B at ``initial_const=c`` gives what
+   batches of one give at ``B * c``, and what tfbnn gives at ``B * 784 * c``. With
+   more than one channel the product does not broadcast at all unless the batch size
+   is 1 or equals the number of channels (RGB images fail at batch sizes but 1 and 3).
+3. **The binary search never lowers the constant.** The update tests ``best_score``
+   (the best over *all* steps so far) instead of the current step's, so once an
+   example has succeeded every later step counts as a success; and the final
+   ``const * 10`` is applied to every example not bisected in the failure branch,
+   successes included. After a first success at ``c`` (lower bound ``l``) the
+   constant goes to ``5 * (l + c)`` and stays there: extra binary-search steps rerun
+   at a larger constant instead of looking for a smaller one.
 
 Smaller points: the success check subtracts ``confidence`` from *every* logit (which
-leaves the argmax unchanged, so ``confidence`` is ignored when deciding success),
-early abort uses the whole batch's loss, and every call retraces its ``tf.function``.
+leaves the argmax unchanged, so ``confidence`` is ignored when deciding success and
+the examples returned need not have the requested margin), early abort uses the whole
+batch's loss (coupling the examples of a batch), every call retraces its
+``tf.function``, and a ``batch_size`` smaller than the input fails with Keras 2's
+Adam (each chunk makes a new ``tf.Variable`` that the optimizer, built for the first
+chunk, rejects with a ``KeyError``).
+
+With a batch of one, ``abort_early=False`` and one binary-search step, CleverHans's
+iterates match tfbnn's at ``initial_const`` times 784 (tests/test_cw.py checks this).
 
 tfbnn's implementation follows Carlini & Wagner's reference code: per-example
 constants and binary search (x10 until the first success, then bisection), the f6
@@ -212,7 +230,9 @@ def _attack_batch(search, model_fn, x, y, binary_search_steps, initial_const, cl
         labels = tf.convert_to_tensor(y)
     labels = tf.cast(labels, tf.int64)
     batch = tf.shape(x)[:1]
-    unit = (x - clip_min) / (clip_max - clip_min)
+    # Clip: inputs up to 1e-6 outside the box pass `utils.check_inputs`, and arctanh of
+    # anything at or beyond +-1 is inf or NaN, which would silently fail the attack.
+    unit = tf.clip_by_value((x - clip_min) / (clip_max - clip_min), 0.0, 1.0)
     w_x = tf.atanh((2.0 * unit - 1.0) * _TANH_SHRINK)
     lower = tf.zeros(batch)
     upper = tf.fill(batch, _NO_BOUND)

@@ -5,7 +5,9 @@
 ``nb_draws`` forward passes*, i.e. follows the average of the draws' gradients, which is
 what Athalye et al. prescribe against randomized defences. Called directly, the
 wrapper returns the mean of the draws' logits, which attacks use for default labels
-and success checks.
+and success checks; attacks that differentiate the logits themselves (CW-L2's margin,
+JSMA's saliency map) therefore differentiate the draw-averaged logits, the EOT
+estimate for a loss that is linear in the logits.
 
 `accuracy_over_draws` scores a stochastic model's predictions over repeated draws.
 

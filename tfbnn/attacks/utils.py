@@ -85,14 +85,14 @@ def check_labels(y, batch_size: int | None, num_classes: int | None) -> None:
     if y is None or not (tf.executing_eagerly() or isinstance(y, np.ndarray)):
         return
     labels = np.asarray(y)
+    if labels.ndim != 1:
+        raise ValueError(
+            f"y must be a vector of class indices of shape (batch,), got shape {labels.shape}."
+        )
     if labels.size and labels.dtype.kind not in "iu":
         raise ValueError(
             f"y must hold integer class indices, got dtype {labels.dtype}; pass labels, not "
             "one-hot vectors or probabilities."
-        )
-    if labels.ndim != 1:
-        raise ValueError(
-            f"y must be a vector of class indices of shape (batch,), got shape {labels.shape}."
         )
     if batch_size is not None and labels.shape[0] != batch_size:
         raise ValueError(f"y has {labels.shape[0]} labels for a batch of {batch_size} inputs.")
