@@ -1,0 +1,164 @@
+"""How `tfbnn evaluate` scales: wall time and peak memory against N, and what the cascade saves.
+
+Three runs of `tfbnn.evaluation.evaluate` with the default ensemble (PGD++ HNS, PGD++ NJS,
+APGD-DLR, Square) at L-inf eps 0.1 and 0.3 on one binary (B) MNIST model, each in its own
+process so that its peak resident memory is its own:
+
+1. N = ``--n-small`` (1,000), cascade (the default: each attack sees only the examples
+   still robust);
+2. N = ``--n-large`` (10,000), cascade: attack time should grow about linearly with N
+   (ratio to run 1 about ``n_large / n_small``) and peak memory stay flat (batches of 250
+   are attacked and written out one at a time);
+3. N = ``--n-small``, ``mode="standalone"``: every attack on every clean-correct example,
+   the cost without the cascade. The cascade should take at most half of it.
+
+Diagnostics run in runs 1 and 2 (on 200 examples, a cost that does not grow with N) and
+are reported apart from the attack time. The model is a B model at ``--k1`` trained
+``--epochs`` epochs on MNIST, as `tfbnn demo` trains it.
+
+    python benchmarks/evaluate_scaling.py --write-docs      # about 20 minutes on 2 cores
+    python benchmarks/evaluate_scaling.py --quick           # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+QUICK = {"n_small": 100, "n_large": 400, "k1": 8, "epochs": 1, "nb_iter": 5}
+
+_CHILD = """
+import json, resource, sys, time
+import tfbnn
+import tf_keras as keras
+from tfbnn import data, evaluation, models
+cfg = json.loads(sys.argv[1])
+_, (x, y) = data.load_mnist()
+model = keras.models.load_model(cfg["model"], custom_objects=models.custom_objects())
+started = time.time()
+report = evaluation.evaluate(model, x[:cfg["n"]], y[:cfg["n"]], eps=[0.1, 0.3],
+                             nb_iter=cfg["nb_iter"], mode=cfg["mode"], out_dir=cfg["out"],
+                             run_diagnostics=cfg["diagnostics"], progress=False, seed=0)
+wall = time.time() - started
+diag = sum(c.get("seconds", 0) for c in report.get("diagnostics", []))
+print(json.dumps({"wall_s": wall, "attack_s": report["attack_seconds"], "diagnostics_s": diag,
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "robust": [r["robust_accuracy"] for r in report["results"]],
+                  "clean": report["clean_accuracy"]}))
+"""
+
+
+def _train(args, path):
+    import tfbnn  # noqa: F401
+    import tf_keras as keras
+
+    from tfbnn import data, export, models, training
+
+    keras.utils.set_random_seed(0)
+    (x, y), _ = data.load_mnist()
+    model = models.cleverhans_cnn("B", k1=args.k1)
+    training.compile_model(model)
+    model.fit(x, y, epochs=args.epochs, batch_size=128, verbose=0)
+    export.save_model(model, path)
+
+
+def _child(cfg: dict) -> dict:
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(HERE)}
+    done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(cfg)], env=env,
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def markdown(result: dict, command: str) -> str:
+    cfg, runs = result["config"], result["runs"]
+    small, large, alone = runs["cascade_small"], runs["cascade_large"], runs["standalone_small"]
+    lines = [
+        "## Evaluation scaling", "", f"Command: `{command}`", "",
+        f"{result['machine']}; {result['date']}. B model, k1={cfg['k1']}, {cfg['epochs']} "
+        f"epoch(s) on MNIST; default ensemble at L-inf eps 0.1 and 0.3, {cfg['nb_iter']} "
+        "iterations per attack, batch 250, seed 0; each run in its own process.", "",
+        "| run | N | mode | attack time (s) | diagnostics (s) | wall (s) | peak RSS (MiB) "
+        "| robust acc. eps 0.1 / 0.3 |",
+        "|---|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for name, run in runs.items():
+        lines.append(f"| {name} | {run['n']} | {run['mode']} | {run['attack_s']:.1f} | "
+                     f"{run['diagnostics_s']:.1f} | {run['wall_s']:.1f} | {run['peak_rss_mib']:.0f} "
+                     f"| {run['robust'][0]:.3f} / {run['robust'][1]:.3f} |")
+    time_ratio = large["attack_s"] / small["attack_s"]
+    memory_ratio = large["peak_rss_mib"] / small["peak_rss_mib"]
+    cascade = small["attack_s"] / alone["attack_s"]
+    scale = large["n"] / small["n"]
+    lines += [
+        "", "| target | met | measured |", "|---|---|---|",
+        f"| attack time grows about linearly with N (ratio near {scale:.0f}) | "
+        f"{'yes' if time_ratio <= 1.3 * scale else 'no'} | {time_ratio:.2f}x for {scale:.0f}x N |",
+        f"| peak memory flat in N (ratio below 1.25) | {'yes' if memory_ratio < 1.25 else 'no'} "
+        f"| {memory_ratio:.2f}x |",
+        f"| cascade at most half of standalone | {'yes' if cascade <= 0.5 else 'no'} | "
+        f"{cascade:.2f}x |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--n-small", type=int, default=1000)
+    parser.add_argument("--n-large", type=int, default=10000)
+    parser.add_argument("--k1", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--nb-iter", type=int, default=100)
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
+    given = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(given)
+    if args.quick:
+        for key, value in QUICK.items():
+            setattr(args, key, value)
+    if not 0 < args.n_small < args.n_large <= 10000:
+        parser.error("need 0 < --n-small < --n-large <= 10000")
+    with tempfile.TemporaryDirectory() as tmp:
+        model = os.path.join(tmp, "b.keras")
+        _train(args, model)
+        runs = {}
+        for name, n, mode, diagnostics in (("cascade_small", args.n_small, "cascade", True),
+                                           ("cascade_large", args.n_large, "cascade", True),
+                                           ("standalone_small", args.n_small, "standalone", False)):
+            cfg = {"model": model, "n": n, "mode": mode, "nb_iter": args.nb_iter,
+                   "diagnostics": diagnostics, "out": os.path.join(tmp, name)}
+            runs[name] = {"n": n, "mode": mode, **_child(cfg)}
+            print(name, runs[name], flush=True)
+    import tensorflow as tf
+
+    result = {"config": vars(args), "runs": runs, "date": time.strftime("%Y-%m-%d"),
+              "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPU cores, "
+                         f"TensorFlow {tf.__version__}",
+              "parent_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    text = markdown(result, "python benchmarks/evaluate_scaling.py " + shlex.join(given))
+    print(text)
+    if args.json:
+        from tfbnn.export import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
+    if args.write_docs:
+        from _report import update_section
+
+        print("wrote", update_section("evaluate_scaling", text))
+    return result
+
+
+if __name__ == "__main__":
+    main()
