@@ -241,3 +241,38 @@ def test_eot_attack_on_stochastic_model(mnist_small):
         EOT(model_fn, 0)
     with pytest.raises(ValueError, match="labels"):
         accuracy_over_draws(model_fn, x[:4], y[:3])
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    batch_size=st.integers(1, 4),
+    shape=st.sampled_from([(4, 4, 1), (3, 5, 2)]),
+    eps=st.floats(0.0, 1.5),
+    low=st.floats(-2.0, 0.5),
+    width=st.floats(0.1, 3.0),
+    seed=st.integers(0, 1000),
+)
+def test_property_ball_and_range_newer_attacks(batch_size, shape, eps, low, width, seed):
+    """PGD++ (NJS, HNS), APGD (CE, DLR) and Square stay inside the ball and the range."""
+    rng = np.random.default_rng(seed)
+    high = low + width
+    dims = int(np.prod(shape))
+    weights = tf.constant(rng.normal(size=(dims, 4)).astype(np.float32))
+    model_fn = lambda t: tf.reshape(t, [-1, dims]) @ weights  # noqa: E731
+    x = rng.uniform(low, high, size=(batch_size, *shape)).astype(np.float32)
+    box = dict(clip_min=low, clip_max=high)
+    outputs = [
+        attacks.pgd_plus_plus(model_fn, x, eps, eps / 2, 2, np.inf, seed=seed, variant="njs", **box),
+        attacks.pgd_plus_plus(model_fn, x, eps, eps / 2, 2, np.inf, seed=seed, variant="hns",
+                              hns_grid=5, **box),
+        attacks.auto_projected_gradient_descent(model_fn, x, eps, 3, np.inf, "ce", seed=seed, **box),
+        attacks.auto_projected_gradient_descent(model_fn, x, eps, 3, np.inf, "dlr", seed=seed,
+                                                **box),
+        attacks.square_attack(model_fn, x, eps, nb_iter=5, seed=seed, **box),
+    ]
+    for x_adv in outputs:
+        x_adv = np.asarray(x_adv)
+        assert np.all(np.isfinite(x_adv))
+        assert x_adv.min() >= low - 1e-6 and x_adv.max() <= high + 1e-6
+        size = np.abs((x_adv - x).reshape(batch_size, -1)).max(1)
+        assert np.all(size <= eps * (1 + 1e-5) + 1e-6)
