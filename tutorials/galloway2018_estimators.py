@@ -24,7 +24,7 @@ from _zoo import trained_model
 from tfbnn import attacks, data, export
 
 HERE = Path(__file__).parent
-DEFAULT = {"k1": 64, "epochs": 15, "n": 1000, "eps": [0.1, 0.2, 0.3],
+DEFAULT = {"k1": 64, "epochs": 15, "train_size": 60000, "n": 1000, "eps": [0.1, 0.2, 0.3],
            "out": str(HERE / "results" / "galloway2018_estimators.json")}
 PAPER_TABLE1_K64 = {"A": [74, 39, 22], "B": [75, 64, 59]}  # FGSM accuracy %, eps 0.1/0.2/0.3
 
@@ -37,7 +37,8 @@ def main(config: dict) -> dict:
     for name, variant, estimator in [("A", "A", "passthrough"), ("B passthrough", "B", "passthrough"),
                                      ("B ste_sign", "B", "ste_sign")]:
         model, info = trained_model({"variant": variant, "k1": config["k1"],
-                                     "epochs": config["epochs"], "estimator": estimator})
+                                     "epochs": config["epochs"], "estimator": estimator,
+                                     "train_size": config["train_size"]})
         model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731
         logits = export.predict_in_batches(model_fn, x)
         row = {"clean_accuracy": float(np.mean(logits.argmax(-1) == y)),

@@ -39,7 +39,8 @@ from _zoo import trained_model
 from tfbnn import attacks, data, export
 
 HERE = Path(__file__).parent
-DEFAULT = {"models": ["A", "B", "C"], "k1": 64, "epochs": 15, "n": 1000, "batch": 250,
+DEFAULT = {"models": ["A", "B", "C"], "k1": 64, "epochs": 15, "train_size": 60000,
+           "n": 1000, "batch": 250,
            "linf_eps": [0.1, 0.3], "l2_eps": [2.0], "iters": 20, "seed": 0,
            "out": str(HERE / "results" / "gupta2022_attack_strength.json")}
 
@@ -93,13 +94,14 @@ def main(config: dict) -> dict:
     out = Path(config["out"])
     out.parent.mkdir(parents=True, exist_ok=True)
     results = json.loads(out.read_text()) if out.exists() else None
-    if not results or results["config"] != config:
+    if not results or {**DEFAULT, **results["config"]} != config:  # another run's: start over
         results = {"config": config, "models": {}}
     _, (x_test, y_test) = data.load_mnist()
     x, y = np.array(x_test[: config["n"]]), np.array(y_test[: config["n"]]).astype(np.int64)
     for variant in config["models"]:
         model, info = trained_model({"variant": variant, "k1": config["k1"],
-                                     "epochs": config["epochs"]})
+                                     "epochs": config["epochs"],
+                                     "train_size": config["train_size"]})
         model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731
         clean = export.predict_in_batches(model_fn, x).argmax(-1) == y
         entry = results["models"].setdefault(variant, {"clean_accuracy": float(clean.mean()),
@@ -126,7 +128,7 @@ def main(config: dict) -> dict:
                 worst &= robust
             setting["worst_case_accuracy"] = float(worst.mean())
             export.atomic_write_text(out, json.dumps(results) + "\n")
-    Path(out.with_suffix(".md")).write_text(markdown(results))
+    export.atomic_write_text(out.with_suffix(".md"), markdown(results))
     return results
 
 

@@ -1,0 +1,75 @@
+"""Every tutorial runs end to end at a tiny scale (its default scale is paper-sized).
+
+Each test points the model cache (TFBNN_CACHE) and the outputs at a temporary folder,
+runs the tutorial's ``main(config)`` on a few hundred images, and checks the shape of
+what it wrote; a second call must resume from the written results without retraining.
+"""
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
+TINY_MODEL = {"k1": 4, "epochs": 1, "train_size": 256}
+
+
+@pytest.fixture()
+def tutorial(monkeypatch, tmp_path):
+    monkeypatch.setenv("TFBNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.syspath_prepend(str(TUTORIALS))
+
+    def load(name):
+        sys.modules.pop(name, None)
+        return importlib.import_module(name)
+
+    return load
+
+
+def _trained_files(tmp_path):
+    return sorted((tmp_path / "cache").glob("*.keras"))
+
+
+def test_clean_variants(tutorial, tmp_path):
+    module = tutorial("galloway2018_clean_variants")
+    out = tmp_path / "clean.json"
+    config = {**TINY_MODEL, "variants": ["A", "S"], "n_test": 64, "draws": 3, "out": str(out)}
+    result = module.main(config)
+    assert set(result["models"]) == {"A", "S"}
+    assert result["models"]["S"]["draws"] == 3 and result["models"]["A"]["draws"] == 1
+    assert result["models"]["A"]["paper_error_pct"] is None  # k1=4 is no column of Table 6
+    trained = _trained_files(tmp_path)
+    again = module.main(config)  # resumes: nothing retrained, same numbers
+    assert again["models"] == json.loads(out.read_text())["models"] == result["models"]
+    assert _trained_files(tmp_path) == trained
+
+
+def test_attack_strength(tutorial, tmp_path):
+    module = tutorial("gupta2022_attack_strength")
+    out = tmp_path / "strength.json"
+    config = {**TINY_MODEL, "models": ["B"], "n": 16, "batch": 8, "linf_eps": [0.1],
+              "l2_eps": [1.0], "iters": 2, "out": str(out)}
+    result = module.main(config)
+    setting = result["models"]["B"]["settings"]["linf eps=0.1"]
+    accs = [a["accuracy"] for a in setting["attacks"].values()]
+    assert setting["worst_case_accuracy"] <= min(accs)
+    assert "PGD++ HNS (log grid)" in setting["attacks"]
+    assert out.with_suffix(".md").read_text().startswith("# PGD vs PGD++")
+    assert module.main(config)["models"] == result["models"]
+
+
+def test_estimators(tutorial, tmp_path):
+    module = tutorial("galloway2018_estimators")
+    config = {"k1": 4, "epochs": 1, "train_size": 256, "n": 32, "out": str(tmp_path / "e.json")}
+    result = module.main(config)
+    assert set(result["models"]) == {"A", "B passthrough", "B ste_sign"}
+    assert result["models"]["A"]["logit_scale_vs_A"] == pytest.approx(1.0)
+
+
+def test_make_results(tutorial, tmp_path, monkeypatch):
+    module = tutorial("make_results")
+    monkeypatch.setattr(module, "OUT", tmp_path / "RESULTS.md")
+    text = module.main().read_text()
+    assert text.startswith("# Results") and "| what | verdict |" in text
