@@ -1,6 +1,6 @@
 """How `tfbnn evaluate` scales: wall time and peak memory against N, and what the cascade saves.
 
-Three runs of `tfbnn.evaluation.evaluate` with the default ensemble (PGD++ HNS, PGD++ NJS,
+Three runs of `tfbnn.evaluation.evaluate` with the default ensemble (APGD-CE, PGD++ HNS, PGD++ NJS,
 APGD-DLR, Square) at L-inf eps 0.1 and 0.3 on one binary (B) MNIST model, each in its own
 process so that its peak resident memory is its own:
 

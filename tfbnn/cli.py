@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
         help="train a small binary (B) model on MNIST, attack it, export it",
         description=(
             "Train a small binary CleverHans CNN (variant B) on real MNIST, report clean, "
-            "FGSM and PGD accuracy on test images, and export a SavedModel. About 2-5 "
+            "FGSM and PGD accuracy on test images, and export a SavedModel. About 3-5 "
             "minutes on 2 CPU cores with the defaults."
         ),
     )
@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="model variant (default: B)")
     demo.add_argument("--k1", type=_positive_int, default=32,
                       help="kernels in the first layer (default: 32)")
-    demo.add_argument("--epochs", type=_positive_int, default=2, help="training epochs (default: 2)")
+    demo.add_argument("--epochs", type=_positive_int, default=4, help="training epochs (default: 4)")
     demo.add_argument("--train-size", type=_positive_int, default=60000,
                       help="training images used (default: all 60000)")
     demo.add_argument("--n", type=_positive_int, default=1000,

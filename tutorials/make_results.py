@@ -81,18 +81,18 @@ def attack_strength() -> tuple[list[str], str | None]:
               f"start, seed {cfg['seed']}. Paper: CIFAR-10/100 networks (not MNIST), so only the "
               "pattern is compared: on binary networks PGD++ beats PGD. Full tables: "
               "`tutorials/results/gupta2022_attack_strength.md`.", ""]
-    names = None
+    tables: dict[tuple, list[str]] = {}
     for variant, entry in result["models"].items():
         for key, setting in entry["settings"].items():
-            if names is None:
-                lines += ["| model | setting | clean | " + " | ".join(setting["attacks"])
-                          + " | worst case |", "|---|---|---:|" + "---:|" * (len(setting["attacks"]) + 1)]
-                names = list(setting["attacks"])
-            if list(setting["attacks"]) != names:
-                continue
+            names = tuple(setting["attacks"])
+            rows = tables.setdefault(names, [
+                "| model | setting | clean | " + " | ".join(names) + " | worst case |",
+                "|---|---|---:|" + "---:|" * (len(names) + 1)])
             cells = " | ".join(f"{setting['attacks'][n]['accuracy']:.3f}" for n in names)
-            lines.append(f"| {variant} | {key} | {entry['clean_accuracy']:.3f} | {cells} | "
-                         f"{setting.get('worst_case_accuracy', float('nan')):.3f} |")
+            rows.append(f"| {variant} | {key} | {entry['clean_accuracy']:.3f} | {cells} | "
+                        f"{setting.get('worst_case_accuracy', float('nan')):.3f} |")
+    for rows in tables.values():
+        lines += rows + [""]
     binary = [(v, k, s) for v, e in result["models"].items() if v != "A"
               for k, s in e["settings"].items() if k.startswith("linf")]
     verdict = None
