@@ -304,11 +304,6 @@ class _Problem:
 # --------------------------------------------------------------------------------------
 
 
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
-
-
 def _check_fraction(name: str, value) -> None:
     if (isinstance(value, bool) or not isinstance(value, (int, float, np.floating))
             or not 0.0 <= value <= 1.0):
@@ -388,8 +383,8 @@ def auto_projected_gradient_descent(
         raise TypeError(f"model_fn must be callable (inputs -> logits), got {model_fn!r}.")
     norm = utils.check_norm(norm)
     utils.check_eps("eps", eps)
-    _check_int("nb_iter", nb_iter, 1)
-    _check_int("nb_restarts", nb_restarts, 1)
+    utils.check_int("nb_iter", nb_iter, 1)
+    utils.check_int("nb_restarts", nb_restarts, 1)
     _check_fraction("rho", rho)
     _check_fraction("alpha", alpha)
     if not isinstance(rand_init, bool):
@@ -401,7 +396,7 @@ def auto_projected_gradient_descent(
     if targeted and y is None:
         raise ValueError("A targeted attack needs the target labels y.")
     if seed is not None:
-        _check_int("seed", seed, 0)
+        utils.check_int("seed", seed, 0)
     x = tf.convert_to_tensor(x, dtype=tf.float32)
     utils.check_inputs(x, clip_min, clip_max)
     utils.warn_if_probabilities(model_fn, x)

@@ -91,11 +91,6 @@ _TANH_SHRINK = 0.999999
 _NO_BOUND = 1e10
 
 
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
-
-
 def _check_number(name: str, value, *, positive: bool) -> None:
     bad = isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value)
     if bad or (value <= 0 if positive else value < 0):
@@ -172,13 +167,13 @@ def carlini_wagner_l2(
           section 3.1.2.
     """
     _check_box(clip_min, clip_max, "carlini_wagner_l2")
-    _check_int("binary_search_steps", binary_search_steps, 1)
-    _check_int("max_iterations", max_iterations, 1)
+    utils.check_int("binary_search_steps", binary_search_steps, 1)
+    utils.check_int("max_iterations", max_iterations, 1)
     _check_number("learning_rate", learning_rate, positive=True)
     _check_number("initial_const", initial_const, positive=True)
     _check_number("confidence", confidence, positive=False)
     if batch_size is not None:
-        _check_int("batch_size", batch_size, 1)
+        utils.check_int("batch_size", batch_size, 1)
     if not isinstance(targeted, (bool, np.bool_)):
         raise ValueError(f"targeted must be True or False, got {targeted!r}.")
     if targeted and y is None:

@@ -24,6 +24,8 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from tfbnn.attacks import utils
+
 
 class EOT:
     """Wrap ``model_fn`` so that attacks average gradients over ``nb_draws`` passes.
@@ -41,8 +43,7 @@ class EOT:
     def __init__(self, model_fn: Callable, nb_draws: int = 10):
         if not callable(model_fn):
             raise TypeError(f"model_fn must be callable, got {model_fn!r}.")
-        if isinstance(nb_draws, bool) or not isinstance(nb_draws, (int, np.integer)) or nb_draws < 1:
-            raise ValueError(f"nb_draws must be an int >= 1, got {nb_draws!r}.")
+        utils.check_int("nb_draws", nb_draws, 1)
         self.model_fn = model_fn
         self.eot_draws = int(nb_draws)
 
@@ -63,8 +64,7 @@ def accuracy_over_draws(
         ``(mean, std, per_example)``: mean and standard deviation of the accuracy over
         draws, and each example's fraction of draws classified correctly.
     """
-    if isinstance(nb_draws, bool) or not isinstance(nb_draws, (int, np.integer)) or nb_draws < 1:
-        raise ValueError(f"nb_draws must be an int >= 1, got {nb_draws!r}.")
+    utils.check_int("nb_draws", nb_draws, 1)
     x = np.asarray(x)
     y = np.asarray(y)
     if len(x) != len(y):

@@ -49,15 +49,7 @@ def fast_gradient_method(
     norm = utils.check_norm(norm)
     utils.check_eps("eps", eps)
     utils.check_clip(clip_min, clip_max)
-    if targeted and y is None:
-        raise ValueError("A targeted attack needs the target labels y.")
-    x = tf.convert_to_tensor(x, dtype=tf.float32)
-    utils.check_inputs(x, clip_min, clip_max)
-    utils.check_labels(y, x.shape[0], None)
-    utils.warn_if_probabilities(model_fn, x)
-    loss_fn = loss_fn or utils.default_loss
-    if y is None:
-        y = utils.predicted_labels(model_fn, x)
+    x, y, loss_fn = utils.prepare_batch(model_fn, x, y, targeted, clip_min, clip_max, loss_fn)
     eps_t = utils.broadcast_eps(eps, x)
     static = (norm, clip_min, clip_max, bool(targeted))
     if tf.executing_eagerly():

@@ -57,14 +57,6 @@ import tensorflow as tf
 from tfbnn.attacks import utils
 
 
-def _check_int(name: str, value, minimum: int, *, allow_none: bool = False) -> None:
-    if allow_none and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        suffix = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be an int >= {minimum}{suffix}, got {value!r}.")
-
-
 def _check_real(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}.")
@@ -144,8 +136,8 @@ def jacobian_saliency_map_method(
         )
     if not isinstance(use_logits, (bool, np.bool_)):
         raise ValueError(f"use_logits must be True or False, got {use_logits!r}.")
-    _check_int("seed", seed, 0, allow_none=True)
-    _check_int("batch_size", batch_size, 1, allow_none=True)
+    utils.check_int("seed", seed, 0, allow_none=True)
+    utils.check_int("batch_size", batch_size, 1, allow_none=True)
 
     x = tf.convert_to_tensor(x, dtype=tf.float32)
     if x.shape.rank is None or x.shape.rank < 2 or None in x.shape[1:]:

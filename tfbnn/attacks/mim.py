@@ -38,8 +38,7 @@ def momentum_iterative_method(
     norm = utils.check_norm(norm)
     utils.check_eps("eps", eps, allow_tensor=False)
     utils.check_eps("eps_iter", eps_iter, allow_tensor=False)
-    if isinstance(nb_iter, bool) or not isinstance(nb_iter, (int, np.integer)) or nb_iter < 0:
-        raise ValueError(f"nb_iter must be an int >= 0, got {nb_iter!r}.")
+    utils.check_int("nb_iter", nb_iter, 0)
     if not isinstance(decay_factor, (int, float)) or decay_factor < 0:
         raise ValueError(f"decay_factor must be a number >= 0, got {decay_factor!r}.")
     utils.check_clip(clip_min, clip_max)

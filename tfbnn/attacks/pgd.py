@@ -84,23 +84,13 @@ def projected_gradient_descent(
     norm = utils.check_norm(norm)
     utils.check_eps("eps", eps)
     utils.check_eps("eps_iter", eps_iter)
-    if isinstance(nb_iter, bool) or not isinstance(nb_iter, (int, np.integer)) or nb_iter < 0:
-        raise ValueError(f"nb_iter must be an int >= 0, got {nb_iter!r}.")
-    if isinstance(nb_restarts, bool) or not isinstance(nb_restarts, (int, np.integer)) or nb_restarts < 1:
-        raise ValueError(f"nb_restarts must be an int >= 1, got {nb_restarts!r}.")
+    utils.check_int("nb_iter", nb_iter, 0)
+    utils.check_int("nb_restarts", nb_restarts, 1)
     _check_rand_init(rand_init)
     if nb_restarts > 1 and rand_init is False:
         raise ValueError("nb_restarts > 1 needs a random start; set rand_init=True or 'paper'.")
     utils.check_clip(clip_min, clip_max)
-    if targeted and y is None:
-        raise ValueError("A targeted attack needs the target labels y.")
-    x = tf.convert_to_tensor(x, dtype=tf.float32)
-    utils.check_inputs(x, clip_min, clip_max)
-    utils.check_labels(y, x.shape[0], None)
-    utils.warn_if_probabilities(model_fn, x)
-    loss_fn = loss_fn or utils.default_loss
-    if y is None:
-        y = utils.predicted_labels(model_fn, x)
+    x, y, loss_fn = utils.prepare_batch(model_fn, x, y, targeted, clip_min, clip_max, loss_fn)
     eps_t = utils.broadcast_eps(eps, x)
     step = utils.broadcast_eps(eps_iter, x)
     static = (int(nb_iter), norm, clip_min, clip_max, bool(targeted), rand_init,

@@ -297,8 +297,7 @@ def pgd_plus_plus(
     norm = utils.check_norm(norm)
     utils.check_eps("eps", eps)
     utils.check_eps("eps_iter", eps_iter)
-    if isinstance(nb_iter, bool) or not isinstance(nb_iter, (int, np.integer)) or nb_iter < 0:
-        raise ValueError(f"nb_iter must be an int >= 0, got {nb_iter!r}.")
+    utils.check_int("nb_iter", nb_iter, 0)
     if not any(rand_init is option or (isinstance(option, str) and rand_init == option)
                for option in RAND_INITS):
         raise ValueError(f"rand_init must be one of {RAND_INITS}, got {rand_init!r}.")

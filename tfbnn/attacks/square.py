@@ -249,11 +249,6 @@ def _square(model_fn, loss_fn, image_shape, nb_iter, p_init, clip_min, clip_max,
 # --------------------------------------------------------------------------------------
 
 
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
-
-
 def square_attack(
     model_fn: Callable,
     x,
@@ -328,8 +323,8 @@ def square_attack(
     if not callable(model_fn):
         raise TypeError(f"model_fn must be callable (inputs -> logits), got {model_fn!r}.")
     utils.check_eps("eps", eps)
-    _check_int("nb_iter", nb_iter, 1)
-    _check_int("nb_restarts", nb_restarts, 1)
+    utils.check_int("nb_iter", nb_iter, 1)
+    utils.check_int("nb_restarts", nb_restarts, 1)
     if (isinstance(p_init, bool) or not isinstance(p_init, (int, float, np.floating))
             or not 0.0 < p_init <= 1.0):
         raise ValueError(f"p_init must be a number in (0, 1], got {p_init!r}.")
@@ -338,7 +333,7 @@ def square_attack(
     if targeted and y is None:
         raise ValueError("A targeted attack needs the target labels y.")
     if seed is not None:
-        _check_int("seed", seed, 0)
+        utils.check_int("seed", seed, 0)
     if not isinstance(return_details, bool):
         raise ValueError(f"return_details must be True or False, got {return_details!r}.")
     x = tf.convert_to_tensor(x, dtype=tf.float32)

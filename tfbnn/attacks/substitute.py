@@ -82,14 +82,6 @@ _EVAL_BATCH = 512
 # ----------------------------------------------------------------------------- checks
 
 
-def _check_int(name: str, value, minimum: int, *, allow_none: bool = False) -> None:
-    if allow_none and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        suffix = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be an int >= {minimum}{suffix}, got {value!r}.")
-
-
 def _check_positive(name: str, value) -> None:
     bad = isinstance(value, bool) or not isinstance(value, numbers.Real)
     if bad or not np.isfinite(value) or value <= 0:
@@ -346,15 +338,15 @@ def train_substitute(
             range, oracle answers that are not labels or logits.
     """
     _check_oracle(oracle)
-    _check_int("rounds", rounds, 1)
+    utils.check_int("rounds", rounds, 1)
     _check_positive("lmbda", lmbda)
-    _check_int("lmbda_period", lmbda_period, 1, allow_none=True)
-    _check_int("epochs", epochs, 1)
-    _check_int("batch_size", batch_size, 1)
+    utils.check_int("lmbda_period", lmbda_period, 1, allow_none=True)
+    utils.check_int("epochs", epochs, 1)
+    utils.check_int("batch_size", batch_size, 1)
     _check_positive("learning_rate", learning_rate)
     utils.check_clip(clip_min, clip_max)
-    _check_int("num_classes", num_classes, 2, allow_none=True)
-    _check_int("seed", seed, 0)
+    utils.check_int("num_classes", num_classes, 2, allow_none=True)
+    utils.check_int("seed", seed, 0)
     if substitute is not None and not isinstance(substitute, keras.Model):
         raise TypeError(
             f"substitute must be a keras.Model mapping inputs to logits, got "

@@ -34,6 +34,15 @@ def _is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def check_int(name: str, value, minimum: int, *, allow_none: bool = False) -> None:
+    """Raise ``ValueError`` unless ``value`` is an int >= ``minimum`` (or None if allowed)."""
+    if allow_none and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        suffix = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be an int >= {minimum}{suffix}, got {value!r}.")
+
+
 def check_eps(name: str, value, *, allow_tensor: bool = True) -> None:
     """Raise ``ValueError`` unless ``value`` is a finite number >= 0 (or a tensor)."""
     if allow_tensor and isinstance(value, (tf.Tensor, tf.Variable, np.ndarray)):
@@ -124,6 +133,22 @@ def warn_if_probabilities(model_fn: Callable, x, *, name: str = "model_fn") -> N
             UserWarning,
             stacklevel=3,
         )
+
+
+def prepare_batch(model_fn: Callable, x, y, targeted: bool, clip_min, clip_max,
+                  loss_fn: Callable | None = None):
+    """The common start of a gradient attack: check the inputs and labels, warn about
+    probabilities, and return ``(x, y, loss_fn)`` with ``x`` a float32 tensor, ``y`` the
+    model's own predictions when None, and ``loss_fn`` cross-entropy when None."""
+    if targeted and y is None:
+        raise ValueError("A targeted attack needs the target labels y.")
+    x = tf.convert_to_tensor(x, dtype=tf.float32)
+    check_inputs(x, clip_min, clip_max)
+    check_labels(y, x.shape[0], None)
+    warn_if_probabilities(model_fn, x)
+    if y is None:
+        y = predicted_labels(model_fn, x)
+    return x, y, loss_fn or default_loss
 
 
 def is_adversarial(logits: tf.Tensor, y: tf.Tensor, targeted: bool) -> tf.Tensor:
