@@ -139,3 +139,15 @@ def test_evaluate_help_lists_attacks():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     assert "pgdpp_hns" in result.stdout and "--eps" in result.stdout and "example:" in result.stdout
+
+
+def test_range_and_outputs_overrides(exported, capsys):
+    # MNIST lies in [0, 1]: a claimed range of [0.5, 1] is refused before any attack runs
+    assert cli.main(["attack", str(exported), "fgsm", "--clip-min", "0.5", *EVAL]) \
+        == cli.EXIT_USAGE
+    assert "outside" in capsys.readouterr().err
+    assert cli.main(["attack", str(exported), "fgsm", "--clip-min", "1", "--clip-max", "0",
+                     *EVAL]) == cli.EXIT_USAGE
+    assert "--clip-min" in capsys.readouterr().err
+    # an explicit --outputs skips the detection
+    assert cli.main(["attack", str(exported), "fgsm", "--outputs", "logits", *EVAL]) == cli.EXIT_OK

@@ -99,6 +99,15 @@ def _add_data_args(parser, attack_choices=None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--eot-draws", type=_positive_int, default=10,
                         help="forward passes averaged for stochastic models (default: 10)")
+    parser.add_argument("--clip-min", type=float, default=None,
+                        help="smallest valid input value (default: the model's recorded range, "
+                             "else 0)")
+    parser.add_argument("--clip-max", type=float, default=None,
+                        help="largest valid input value (default: the model's recorded range, "
+                             "else 1)")
+    parser.add_argument("--outputs", choices=("auto", "logits", "probabilities"), default="auto",
+                        help="what the model returns; auto detects probabilities and takes "
+                             "their log (default: auto)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -197,6 +206,16 @@ def _check_shape(metadata: dict, x) -> None:
                          f"{tuple(x.shape[1:])}; choose the data set the model was trained on.")
 
 
+def _box(args, metadata: dict) -> dict:
+    """The valid input range: --clip-min/--clip-max, else the model's recorded range, else [0, 1]."""
+    low, high = metadata.get("value_range", (0.0, 1.0))
+    low = low if args.clip_min is None else args.clip_min
+    high = high if args.clip_max is None else args.clip_max
+    if not low < high:
+        raise ValueError(f"--clip-min {low} must be smaller than --clip-max {high}.")
+    return {"clip_min": float(low), "clip_max": float(high)}
+
+
 def _evaluate(args) -> int:
     from tfbnn import evaluation
     from tfbnn.evaluation import catalog
@@ -206,13 +225,14 @@ def _evaluate(args) -> int:
     model_fn, metadata = evaluation.load_model(args.model)
     _check_shape(metadata, x)
     surrogate = None if args.no_diagnostics else _load_data(args.data, 0, train=True)
+    box = _box(args, metadata)
     report = evaluation.evaluate(
         model_fn, x, y, eps=args.eps, norm=args.norm, attacks=args.attacks,
         nb_iter=args.nb_iter, batch_size=args.batch_size, mode=args.mode, seed=args.seed,
         out_dir=args.out, overwrite=args.overwrite, eot_draws=args.eot_draws,
         run_diagnostics=not args.no_diagnostics, diagnostic_n=args.diagnostic_n,
-        x_surrogate=None if surrogate is None else surrogate[0],
-        progress=not args.quiet, model_name=str(args.model))
+        x_surrogate=None if surrogate is None else surrogate[0], outputs=args.outputs,
+        progress=not args.quiet, model_name=str(args.model), **box)
     print(f"\n{report['n']} examples of {args.data}, clean accuracy "
           f"{report['clean_accuracy']:.4f}")
     for result in report["results"]:
@@ -238,9 +258,14 @@ def _attack(args) -> int:
     x, y = _load_data(args.data, args.n)
     model_fn, metadata = evaluation.load_model(args.model)
     _check_shape(metadata, x)
-    target = evaluation.prepare(model_fn, x[:8], eot_draws=args.eot_draws)
+    box = _box(args, metadata)
+    low, high = float(x.min()), float(x.max())
+    if low < box["clip_min"] - 1e-6 or high > box["clip_max"] + 1e-6:
+        raise ValueError(f"--data lies in [{low:g}, {high:g}], outside the model's input range "
+                         f"[{box['clip_min']}, {box['clip_max']}]; rescale it or pass "
+                         "--clip-min/--clip-max.")
+    target = evaluation.prepare(model_fn, x[:8], eot_draws=args.eot_draws, outputs=args.outputs)
     spec = catalog.ATTACKS[args.attack]
-    box = {"clip_min": 0.0, "clip_max": 1.0}
     bar = None if args.quiet else keras.utils.Progbar(len(x), unit_name="example")
     adv = []
     for i in range(0, len(x), args.batch_size):

@@ -20,7 +20,6 @@ __all__ = ["ATTACKS", "AttackSpec", "DEFAULT_ENSEMBLE", "check_attack_names"]
 
 LINF, L2 = "linf", "l2"
 _NORM = {LINF: np.inf, L2: 2}
-_BOX = {"clip_min": 0.0, "clip_max": 1.0}
 
 
 @dataclass(frozen=True)
