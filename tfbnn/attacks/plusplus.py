@@ -9,8 +9,12 @@ the Jacobian is badly scaled (binarized networks, over-confident models).
 
 # Reading of the paper
 
-The released code was not consulted; where the text leaves a choice open, tfbnn
-follows the paper's pseudo-code and equations as stated below.
+tfbnn follows the paper's pseudo-code and equations as stated below. The authors'
+public code (kartikgupta-at-anu/attack-bnn, read for comparison, not copied) differs in
+two places, where tfbnn follows the paper: its random start is uniform in
+``[-eps, eps]`` (tfbnn's ``rand_init="uniform"``) where Algorithms 1-2 write
+``P(x + Uniform(-1, 1))`` (``rand_init="paper"``); and it falls back to ``beta = 1`` when
+the best HNS grid point is an end of the grid, where the paper keeps the maximiser.
 
 - NJS (Algorithm 1): ``beta_1 = 1 / mean singular value of J``, estimated once on
   ``njs_samples`` (the paper: 100 random test samples; tfbnn: the first
