@@ -44,6 +44,10 @@ def test_variant_layers():
     s = models.cleverhans_cnn("S", k1=4)
     assert isinstance(s.get_layer("conv3").kernel_quantizer, StochasticSign)
     assert isinstance(s.get_layer("conv2").kernel_quantizer, PassThroughSign)
+    w = models.cleverhans_cnn("W", k1=4)
+    assert isinstance(w.get_layer("conv2").kernel_quantizer, PassThroughSign)
+    assert w.get_layer("conv2").input_quantizer is None
+    assert w.count_params() == models.cleverhans_cnn("B", k1=4).count_params()
     ste = models.cleverhans_cnn("B", k1=4, estimator="ste_sign")
     assert isinstance(ste.get_layer("conv2").kernel_quantizer, lq.quantizers.SteSign)
 

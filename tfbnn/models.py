@@ -43,7 +43,9 @@ from tfbnn.quantizers import PassThroughSign, StochasticSign
 __all__ = [
     "ESTIMATORS",
     "LearnedScale",
+    "ALL_VARIANTS",
     "VARIANTS",
+    "WEIGHTS_ONLY",
     "and_mlp",
     "build_model",
     "cleverhans_cnn",
@@ -53,6 +55,13 @@ __all__ = [
 ]
 
 VARIANTS = ("A", "B", "C", "S")
+"""The first paper's variants."""
+
+WEIGHTS_ONLY = "W"
+"""B with full-precision activations: only the hidden layers' weights are binary (the
+"BNN-WQ" networks of Gupta & Ajanthan, 2022, on the CleverHans CNN)."""
+
+ALL_VARIANTS = VARIANTS + (WEIGHTS_ONLY,)
 ESTIMATORS = ("passthrough", "ste_sign")
 """Straight-through estimators for the binary layers.
 
@@ -150,7 +159,8 @@ def cleverhans_cnn(
         variant: ``"A"`` full precision; ``"B"`` binary weights and activations in the
             hidden layers; ``"C"`` B plus a learned scalar after each binary ReLU;
             ``"S"`` C with the third convolution's weights binarized stochastically at
-            train and test time.
+            train and test time; ``"W"`` (not in the first paper) B with full-precision
+            activations, only the hidden weights binary, as Gupta & Ajanthan's BNN-WQ.
         k1: number of kernels in the first layer ("KLayer1"); later layers have 2*k1.
         input_shape: (height, width, channels) of the images, values in [0, 1].
         num_classes: number of logits.
@@ -171,10 +181,10 @@ def cleverhans_cnn(
         - Galloway, Taylor, Moussa. Attacking Binarized Neural Networks. ICLR 2018,
           section 3 and Table 6.
     """
-    if variant not in VARIANTS:
+    if variant not in ALL_VARIANTS:
         raise ValueError(
-            f"variant must be one of {VARIANTS} (A full precision, B binary, C binary with "
-            f"learned scalar, S stochastic), got {variant!r}."
+            f"variant must be one of {ALL_VARIANTS} (A full precision, B binary, C binary with "
+            f"learned scalar, S stochastic, W binary weights only), got {variant!r}."
         )
     _check_positive_int("k1", k1)
     _check_positive_int("num_classes", num_classes)
@@ -202,7 +212,7 @@ def cleverhans_cnn(
                 kernel,
                 strides=stride,
                 padding="valid",
-                input_quantizer=_sign_quantizer(estimator),
+                input_quantizer=None if variant == WEIGHTS_ONLY else _sign_quantizer(estimator),
                 kernel_quantizer=(
                     StochasticSign(seed=stochastic_seed)
                     if stochastic
@@ -288,7 +298,7 @@ def substitute_mlp(
 
 
 _BUILDERS: dict[str, Callable[..., keras.Model]] = {
-    **{v: (lambda v: lambda **kw: cleverhans_cnn(v, **kw))(v) for v in VARIANTS},
+    **{v: (lambda v: lambda **kw: cleverhans_cnn(v, **kw))(v) for v in ALL_VARIANTS},
     "and_mlp": and_mlp,
     "substitute_mlp": substitute_mlp,
 }
