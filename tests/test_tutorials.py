@@ -73,3 +73,22 @@ def test_make_results(tutorial, tmp_path, monkeypatch):
     monkeypatch.setattr(module, "OUT", tmp_path / "RESULTS.md")
     text = module.main().read_text()
     assert text.startswith("# Results") and "| what | verdict |" in text
+
+
+@pytest.mark.parametrize("table", ["1", "2"])
+def test_fgsm_tables(tutorial, tmp_path, table):
+    module = tutorial("galloway2018_fgsm_tables")
+    out = tmp_path / f"t{table}.json"
+    config = {**TINY_MODEL, "table": table, "n": 64, "pgd_last_epochs": 1, "out": str(out)}
+    result = module.main(config)
+    models = module.TABLES[table]["models"]
+    assert list(result["models"]) == models
+    for row in result["models"].values():
+        assert set(row["fgsm_accuracy"]) == {"0.1", "0.2", "0.3"}
+        if row["spec"]["adversary"]:
+            assert row["spec"]["adversary"]["kind"] == ("fgsm" if table == "1" else "pgd")
+    assert result["summary"]["verdict"] == "not comparable"  # k1=4 is no paper column
+    assert len(result["summary"]["table"]) == 2 + 3 * len(models)
+    trained = _trained_files(tmp_path)
+    assert module.main(config)["models"] == result["models"]
+    assert _trained_files(tmp_path) == trained
