@@ -1,0 +1,206 @@
+"""Can a better PGD step size break BNNs? Gupta & Ajanthan, Figure 3.
+
+Mirrors Figure 3 (Appendix C.3) of Gupta & Ajanthan, "Improved Gradient based
+Adversarial Attacks for Quantized Networks" (AAAI 2022): L-inf PGD accuracy for a
+sweep of step sizes eta at a fixed bound (8/255 on ResNet-18 / CIFAR-10). The paper:
+"tuning the step size lowers adversarial accuracy a bit in some cases but still cannot
+reach zero for BNNs unlike our proposed variants" (PGD++), because L-inf PGD only uses
+the sign of the input gradient, which is zero where the gradient vanishes.
+
+tfbnn's side is MNIST: the cached CleverHans CNNs of `tutorials/_zoo.py` (k1 = 64, 15
+epochs): A (full precision), B and C (binary weights and activations in the hidden
+layers, the BNN-WAQ pattern; C adds a learned scale). PGD L-inf, eps 0.1, 20
+iterations, uniform random start, seed 0, one restart, for steps eps/40, eps/20,
+eps/10, eps/4 (the paper's default ratio, Table 6), eps/2, eps and 2 eps (log-spaced
+apart from eps/4); PGD++ NJS and HNS at the default step eps/4 for reference.
+
+Default: the first n = 1000 MNIST test images; about 4-8 minutes on 2 CPU cores once
+the models are cached. ``--full``: the whole 10,000-image test set and a denser sweep.
+Results are written after every (model, attack), so a killed run resumes.
+
+    python tutorials/gupta2022_step_size.py [--full] [--n 1000] [--models A B C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
+from _common import RESULTS, load, markdown_table, paper, save, summary
+from _zoo import trained_model
+from tfbnn import attacks, data, export
+
+NAME = "gupta2022_step_size"
+DEFAULT = {"models": ["A", "B", "C"], "k1": 64, "epochs": 15, "train_size": 60000,
+           "n": 1000, "batch": 250, "eps": 0.1, "iters": 20,
+           "step_fractions": [0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0],
+           "default_step_fraction": 0.25, "plusplus": ["njs", "hns"], "rand_init": "uniform",
+           "seed": 0, "out": str(RESULTS / f"{NAME}.json")}
+FULL = {"n": 10000, "step_fractions": [0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.35, 0.5, 0.75,
+                                       1.0, 1.5, 2.0]}
+LABELS = {"A": "A (full precision)", "B": "B (BNN-WAQ pattern)",
+          "C": "C (BNN-WAQ pattern, learned scale)", "W": "W (BNN-WQ pattern)"}
+BOX = {"clip_min": 0.0, "clip_max": 1.0}
+
+
+def _accuracy(model_fn, attack, x, y, batch):
+    adv = np.concatenate([np.asarray(attack(model_fn, x[i:i + batch], y[i:i + batch]))
+                          for i in range(0, len(x), batch)])
+    return float((export.predict_in_batches(model_fn, adv).argmax(-1) == y).mean())
+
+
+def _units(config):
+    eps = config["eps"]
+    pgd = dict(eps=eps, nb_iter=config["iters"], norm=np.inf, rand_init=config["rand_init"],
+               seed=config["seed"], **BOX)
+    for fraction in config["step_fractions"]:
+        yield "pgd", str(fraction), (lambda f, x, y, s=fraction * eps:
+                                     attacks.projected_gradient_descent(f, x, y=y, eps_iter=s,
+                                                                        **pgd))
+    step = config["default_step_fraction"] * eps
+    for variant in config["plusplus"]:
+        yield "plusplus", variant.upper(), (lambda f, x, y, v=variant: attacks.pgd_plus_plus(
+            f, x, y=y, eps_iter=step, variant=v, **pgd))
+
+
+def main(config: dict) -> dict:
+    config = {**DEFAULT, **config}
+    out = Path(config["out"])
+    results = load(out, config)
+    results.setdefault("models", {})
+    _, (x_test, y_test) = data.load_mnist()
+    x = np.array(x_test[: config["n"]])
+    y = np.array(y_test[: config["n"]]).astype(np.int64)
+    for variant in config["models"]:
+        model, info = trained_model({"variant": variant, "k1": config["k1"],
+                                     "epochs": config["epochs"],
+                                     "train_size": config["train_size"]})
+        model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731
+        entry = results["models"].setdefault(variant, {"model": info["spec"], "pgd": {},
+                                                       "plusplus": {}})
+        if "clean_accuracy" not in entry:
+            entry["clean_accuracy"] = float(
+                (export.predict_in_batches(model_fn, x).argmax(-1) == y).mean())
+            save(out, results)
+        for group, key, attack in _units(config):
+            if key in entry[group]:
+                continue
+            started = time.time()
+            acc = _accuracy(model_fn, attack, x, y, config["batch"])
+            entry[group][key] = {"accuracy": acc, "seconds": round(time.time() - started, 1)}
+            save(out, results)
+            print(f"{variant} {group:8s} {key:6s} acc {acc:.3f}", flush=True)
+    plots = _plots(results, out)
+    results["summary"] = _summary(results, plots)
+    save(out, results)
+    return results
+
+
+def _plots(results, out) -> list:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg = results["config"]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for i, (variant, entry) in enumerate(results["models"].items()):
+        steps = [f for f in cfg["step_fractions"] if str(f) in entry["pgd"]]
+        ax.plot([cfg["eps"] * f for f in steps],
+                [100 * entry["pgd"][str(f)]["accuracy"] for f in steps], "o-", color=f"C{i}",
+                label=f"{variant}: PGD")
+        for marker, (name, row) in zip("s^v", entry["plusplus"].items()):
+            ax.plot([cfg["eps"] * cfg["default_step_fraction"]], [100 * row["accuracy"]], marker,
+                    color=f"C{i}", markersize=9, label=f"{variant}: PGD++ {name}")
+    ax.axvline(cfg["eps"] * cfg["default_step_fraction"], color="grey", lw=0.8, ls=":")
+    ax.set(xscale="log", xlabel=f"step size (eps = {cfg['eps']})", ylabel="accuracy (%)",
+           ylim=(0, 100),
+           title=f"Figure 3 pattern, MNIST: PGD-{cfg['iters']} L-inf vs step size")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    name = f"{out.stem}.png"
+    fig.savefig(out.parent / name, dpi=120)
+    plt.close(fig)
+    return [name]
+
+
+def _verdict(results):
+    cfg, rows = results["config"], results["models"]
+    bnns = [v for v in rows if v != "A"]
+    if not bnns or not cfg["plusplus"]:
+        return "not comparable", ("Needs at least one binary model and one PGD++ variant; this "
+                                  f"run has models {list(rows)} and PGD++ {cfg['plusplus']}.")
+    tol = max(2.0 / cfg["n"], 0.01)
+    holds, parts = [], []
+    for v in bnns:
+        best_step = min(rows[v]["pgd"], key=lambda k: rows[v]["pgd"][k]["accuracy"])
+        best_pgd = rows[v]["pgd"][best_step]["accuracy"]
+        best_pp_name = min(rows[v]["plusplus"], key=lambda k: rows[v]["plusplus"][k]["accuracy"])
+        best_pp = rows[v]["plusplus"][best_pp_name]["accuracy"]
+        holds.append(best_pgd > 0 and best_pp < best_pgd - tol)
+        parts.append(f"{v}: best PGD {100 * best_pgd:.1f} at step eps*{best_step}, PGD++ "
+                     f"{best_pp_name} {100 * best_pp:.1f}")
+    verdict = "reproduced" if all(holds) else "not reproduced"
+    why = (f"Rule: reproduced when, on every binary model, PGD's lowest accuracy over all "
+           f"{len(cfg['step_fractions'])} step sizes stays above 0 and the better PGD++ "
+           f"variant at the default step eps*{cfg['default_step_fraction']} is lower than it "
+           f"by more than {100 * tol:.1f} points (two examples or 1 %), i.e. no step size "
+           f"lets PGD do what PGD++ does — {'holds' if verdict == 'reproduced' else 'fails'} "
+           f"({'; '.join(parts)}). Accuracies in %.")
+    return verdict, why
+
+
+def _summary(results, plots):
+    cfg, rows = results["config"], results["models"]
+    bound = paper("gupta2022_figures")["rows"][
+        "Fig 3: L_inf bound for the step-size sweep (pixels of 255)"][0]
+    header = ["model", "paper (ResNet-18, CIFAR-10)", "tfbnn clean %"]
+    header += [f"PGD eta=eps*{f:g}" for f in cfg["step_fractions"]]
+    header += [f"PGD++ {v.upper()} (eta=eps*{cfg['default_step_fraction']:g})"
+               for v in cfg["plusplus"]]
+    body = []
+    for variant, entry in rows.items():
+        body.append([LABELS.get(variant, variant),
+                     "above 0 at every eta" if variant != "A" else "— (BNN claim only)",
+                     f"{100 * entry['clean_accuracy']:.1f}"]
+                    + [f"{100 * entry['pgd'][str(f)]['accuracy']:.1f}"
+                       for f in cfg["step_fractions"]]
+                    + [f"{100 * entry['plusplus'][v.upper()]['accuracy']:.1f}"
+                       for v in cfg["plusplus"]])
+    lines = [f"Accuracy % under attack (paper: eps {bound}/255, curve values not in the text; "
+             f"tfbnn: eps {cfg['eps']}):", ""] + markdown_table(header, body)
+    verdict, why = _verdict(results)
+    return summary(
+        title="Gupta & Ajanthan, Figure 3 (PGD step-size sweep on BNNs)",
+        command=f"python tutorials/{NAME}.py",
+        paper_scale=(f"CIFAR-10, ResNet-18 (REF and BNNs), PGD L-inf eps {bound}/255, varying "
+                     "step size; iterations and image count not stated for the figure; curve "
+                     "values not in the text"),
+        tfbnn_scale=(f"MNIST CleverHans CNNs (k1={cfg['k1']}, {cfg['epochs']} epochs; A full "
+                     f"precision, B/C BNN-WAQ pattern), first {cfg['n']} test images, PGD L-inf "
+                     f"eps {cfg['eps']}, {cfg['iters']} iterations, {cfg['rand_init']} start, "
+                     f"one restart, seed {cfg['seed']}"),
+        table=lines, verdict=verdict, why=why, plots=plots)
+
+
+def _parser():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="paper scale: " + str(FULL))
+    parser.add_argument("--n", type=int)
+    parser.add_argument("--models", nargs="+")
+    parser.add_argument("--k1", type=int)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--out")
+    return parser
+
+
+if __name__ == "__main__":
+    args = vars(_parser().parse_args())
+    config = {**(FULL if args.pop("full") else {}),
+              **{k: v for k, v in args.items() if v is not None}}
+    result = main(config)
+    print(f"verdict: {result['summary']['verdict']}. {result['summary']['why']}")
