@@ -1,0 +1,117 @@
+"""The Gupta & Ajanthan signal-propagation, rho-ablation and timing tutorials run end to
+end at a tiny scale (k1 = 4, one epoch on 256 images, a handful of test images).
+
+Each test points the model cache (TFBNN_CACHE) at a folder shared by this module's tests
+(so the tiny models train once) and the outputs at a temporary folder, checks the JSON it
+wrote (a summary with a computed verdict, PNGs where the tutorial draws figures), and
+calls ``main`` again with the computing functions replaced by ones that fail: the second
+call must resume from the saved results, neither recomputing nor retraining.
+"""
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
+TINY_MODEL = {"k1": 4, "epochs": 1, "train_size": 256}
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("model_cache")
+
+
+@pytest.fixture()
+def tutorial(monkeypatch, cache):
+    monkeypatch.setenv("TFBNN_CACHE", str(cache))
+    monkeypatch.syspath_prepend(str(TUTORIALS))
+
+    def load(name):
+        sys.modules.pop(name, None)
+        return importlib.import_module(name)
+
+    return load
+
+
+def _fail(*args, **kwargs):
+    raise AssertionError("recomputed instead of resuming")
+
+
+def _check_summary(result, out: Path, plots: int):
+    import _common
+
+    s = result["summary"]
+    assert s["verdict"] in _common.VERDICTS
+    assert s["why"].startswith("Rule:")
+    assert any(line.startswith("| ") and "paper" in line and "tfbnn" in line
+               for line in s["table"])
+    assert all("||" not in line for line in s["table"] if line.startswith("|"))  # Markdown-safe
+    assert len(s["plots"]) == plots
+    for name in s["plots"]:
+        assert (out.parent / name).stat().st_size > 0
+    assert json.loads(out.read_text())["summary"] == s
+
+
+def _resume(module, monkeypatch, config, names, result, cache):
+    trained = sorted(cache.glob("*.keras"))
+    for name in names:
+        monkeypatch.setattr(module, name, _fail)
+    again = module.main(config)
+    assert again["models"] == result["models"]
+    assert again["summary"]["verdict"] == result["summary"]["verdict"]
+    assert sorted(cache.glob("*.keras")) == trained
+
+
+def test_signal_propagation(tutorial, tmp_path, monkeypatch, cache):
+    module = tutorial("gupta2022_signal_propagation")
+    out = tmp_path / "signal.json"
+    config = {**TINY_MODEL, "models": ["A", "W"], "n": 12, "sweep_n": 6, "beta_points": 9,
+              "out": str(out)}
+    result = module.main(config)
+    for name in ("A", "W"):
+        entry = result["models"][name]
+        assert set(entry["table13"]["stats"]) == {"Orig.", "NJS", "HNS"}
+        stats = entry["table13"]["stats"]["Orig."]
+        assert set(stats) == set(module.STATS) and 0 < stats["sign_grad_norm"] <= 28.0
+        sweep = entry["sweep"]
+        assert len(sweep["betas"]) == 9 and set(sweep["curves"]) == set(module.CURVES)
+        assert all(len(c["median"]) == 9 for c in sweep["curves"].values())
+    _check_summary(result, out, plots=2)
+    _resume(module, monkeypatch, config, ["_table13", "_sweep"], result, cache)
+
+
+def test_rho_ablation(tutorial, tmp_path, monkeypatch, cache):
+    module = tutorial("gupta2022_rho_ablation")
+    out = tmp_path / "rho.json"
+    config = {**TINY_MODEL, "models": ["B"], "adv_models": ["W"], "n": 16, "batch": 8,
+              "iters": 2, "njs_rhos": [1e-5, 0.2], "prop1_rhos": [1e-15, 0.5], "out": str(out)}
+    result = module.main(config)
+    assert set(result["models"]) == {"B", "W*"}
+    assert result["models"]["W*"]["model"]["adversary"]["kind"] == "pgd"
+    attacks = result["models"]["B"]["attacks"]
+    assert set(attacks) == {"PGD", "PGD++ NJS rho=1e-05", "PGD++ NJS rho=2e-01",
+                            "PGD++ Prop1 rho=1e-15", "PGD++ Prop1 rho=5e-01"}
+    assert all(0 <= a["accuracy"] <= 1 for a in attacks.values())
+    assert attacks["PGD++ Prop1 rho=1e-15"]["diagnostic"] > attacks["PGD++ Prop1 rho=5e-01"][
+        "diagnostic"]  # a smaller rho allows a larger beta (Proposition 1)
+    _check_summary(result, out, plots=1)
+    _resume(module, monkeypatch, config, ["_attack_accuracy"], result, cache)
+
+
+def test_timing(tutorial, tmp_path, monkeypatch, cache):
+    module = tutorial("gupta2022_timing")
+    out = tmp_path / "timing.json"
+    config = {**TINY_MODEL, "models": ["B"], "n": 8, "batch1_n": 2, "repeats": 2,
+              "batch1_repeats": 1, "iters": 2, "out": str(out)}
+    result = module.main(config)
+    entry = result["models"]["B"]
+    for setting in ("batch", "batch1"):
+        assert set(entry[setting]) == set(module._attacks({**module.DEFAULT, **config}, 1.0))
+        assert all(row["median_s"] > 0 and len(row["times_s"]) == (2 if setting == "batch" else 1)
+                   for row in entry[setting].values())
+    assert entry["beta1"] > 0 and entry["beta1_seconds"] > 0
+    _check_summary(result, out, plots=0)
+    _resume(module, monkeypatch, config, ["_time_attack", "_time_beta1"], result, cache)

@@ -1,0 +1,364 @@
+"""Signal propagation with and without temperature scaling (Table 13, Figures 4 and 5).
+
+Mirrors: Gupta & Ajanthan, "Improved Gradient based Adversarial Attacks for Quantized
+Networks" (AAAI 2022), Appendix C.5:
+
+- Table 13: mean and standard deviation of the Jacobian singular values (of ``beta J``),
+  mean ``||psi||_2``, mean ``||dl/dx||_2`` and mean ``||sign(dl/dx)||_2`` for the original
+  network (``beta = 1``), NJS (``beta = beta_1 beta_2``, rho 0.01, ``beta_1`` from 100
+  random test images) and HNS (per-image ``beta`` from the paper's 100-point linear
+  grid), on 500 correctly classified test images;
+- Figures 4 and 5: the same quantities, the mean singular value of the softmax Jacobian
+  ``diag(p) - p p^T`` and the Frobenius norm of the input Hessian
+  (`tfbnn.temperature.hessian_frobenius_norm`, HNS's objective) swept over a log grid
+  of ``beta``. The paper plots one image; here the median (and inter-quartile band) over
+  images is plotted, with the first image as a dotted line.
+
+The paper's networks are CIFAR-10 ResNet-18s (REF, BNN-WQ, BNN-WAQ, an adversarially
+trained one); tfbnn's are the MNIST CleverHans CNNs of tutorials/_zoo.py: A (full
+precision, like REF), W (binary weights only, like BNN-WQ), B and C (binary weights and
+activations, like BNN-WAQ; C adds a learned scalar). Everything runs in float32, as the
+attacks do (HNS's Hessian norm is float64 inside the library), so "vanishing" means
+what it means to an attack: exactly zero entries after underflow.
+
+Default: A, B, C and W at k1 = 64, 15 epochs; the first 500 correctly classified test
+images (the paper's count) for the table and the sweep; 81 betas from 1e-4 to 1e4.
+About 5 minutes on 2 CPU cores once the models are cached; W is trained on first use
+(about 5 more minutes; cached and shared with gupta2022_rho_ablation.py). ``--full``
+only makes the beta grid denser (161 points): the default already uses the paper's
+500 images. Results are saved after every model, so a killed run resumes.
+
+    python tutorials/gupta2022_signal_propagation.py [--full] [--models A B C W] [--n 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
+import tensorflow as tf
+
+import _common
+from _zoo import trained_model
+from tfbnn import data, export, temperature
+
+NAME = "gupta2022_signal_propagation"
+DEFAULT = {"models": ["A", "B", "C", "W"], "k1": 64, "epochs": 15, "train_size": 60000,
+           "n": 500, "njs_samples": 100, "rho": 0.01, "hns_grid": 100, "seed": 0,
+           "beta_low": 1e-4, "beta_high": 1e4, "beta_points": 81, "sweep_n": 500,
+           "full": False, "out": str(_common.RESULTS / f"{NAME}.json")}
+FULL = {"beta_points": 161}
+METHODS = ("Orig.", "NJS", "HNS")
+STATS = {"jsv_mean": "JSV (Mean)", "jsv_std": "JSV (Std.)", "psi_norm": "||psi||_2",
+         "grad_norm": "||dl/dx0||_2", "sign_grad_norm": "||sign(dl/dx0)||_2"}
+CURVES = ("psi_norm", "softmax_jsv_mean", "hessian_norm", "grad_norm", "sign_grad_norm",
+          "jsv_mean")
+PAPER_COLUMN = {"A": "REF", "W": "BNN-WQ", "B": "BNN-WAQ", "C": "BNN-WAQ"}
+"""tfbnn model -> the paper's network of the same kind (C: BNN-WAQ with learned scalars)."""
+SIGN_AT_PEAK = 0.99
+"""Figure rule: ||sign(dl/dx)|| at the Hessian-norm peak is at least this share of its
+maximum over the grid (the paper: the peak sits where the gradient does not vanish)."""
+
+
+def _model_fn(config, variant):
+    model, info = trained_model({"variant": variant, "k1": config["k1"],
+                                 "epochs": config["epochs"], "train_size": config["train_size"]})
+    return (lambda t, m=model: m(t, training=False)), info
+
+
+def _correct(model_fn, x_test, y_test, n, chunk=1000):
+    """Indices of the first ``n`` correctly classified test images."""
+    found = []
+    for start in range(0, len(x_test), chunk):
+        pred = export.predict_in_batches(model_fn, x_test[start:start + chunk]).argmax(-1)
+        found += list(start + np.flatnonzero(pred == y_test[start:start + chunk]))
+        if len(found) >= n:
+            break
+    return np.array(found[:n], dtype=np.int64)
+
+
+def _table13(model_fn, x, y, x_njs, config) -> dict:
+    """Table 13's statistics for beta = 1, NJS and HNS on the images ``x``."""
+    beta1 = float(temperature.njs_beta1(model_fn, x_njs, config["njs_samples"]))
+    logits = tf.constant(export.predict_in_batches(model_fn, x))
+    beta2 = temperature.njs_beta2(logits, y, config["rho"], beta1).numpy()
+    hns = temperature.hns_beta(model_fn, x, y, grid=config["hns_grid"]).numpy()
+    betas = {"Orig.": 1.0, "NJS": beta1 * beta2, "HNS": hns}
+    stats = {m: temperature.signal_propagation_stats(model_fn, x, y, b) for m, b in betas.items()}
+    return {"stats": stats, "njs_beta1": beta1, "njs_beta2_below_1": float(np.mean(beta2 < 1)),
+            "njs_beta_median": float(np.median(betas["NJS"])),
+            "hns_beta": [float(b) for b in hns]}
+
+
+def _softmax_jsv_mean(logits: np.ndarray, beta: float) -> np.ndarray:
+    """Mean singular value of ``diag(p) - p p^T`` (symmetric PSD: its eigenvalues)."""
+    p = tf.nn.softmax(beta * logits, axis=-1).numpy().astype(np.float64)
+    a = np.einsum("bi,ij->bij", p, np.eye(p.shape[-1])) - p[:, :, None] * p[:, None, :]
+    return np.abs(np.linalg.eigvalsh(a)).mean(-1)
+
+
+def _sweep(model_fn, x, y, betas) -> dict:
+    """Figures 4 and 5: every quantity per image and beta, kept as median / quartiles."""
+    jac = temperature.input_logit_jacobian(model_fn, x)
+    logits = tf.constant(export.predict_in_batches(model_fn, x))
+    logits64 = tf.cast(logits, tf.float64)
+    sv_mean = temperature.jacobian_singular_values(jac).numpy().mean(-1)
+    curves = {k: np.zeros((len(betas), len(x))) for k in CURVES}
+    for i, beta in enumerate(float(b) for b in betas):
+        psi = temperature.error_signal(logits, y, beta)  # float32, as the attack's gradient
+        grad = beta * tf.einsum("bj,bjn->bn", psi, jac)
+        curves["psi_norm"][i] = tf.norm(psi, axis=-1).numpy()
+        curves["grad_norm"][i] = tf.norm(grad, axis=-1).numpy()
+        curves["sign_grad_norm"][i] = np.sqrt(np.count_nonzero(grad.numpy(), axis=-1))
+        curves["hessian_norm"][i] = temperature.hessian_frobenius_norm(logits64, jac, beta).numpy()
+        curves["softmax_jsv_mean"][i] = _softmax_jsv_mean(logits.numpy(), beta)
+        curves["jsv_mean"][i] = beta * sv_mean
+    out = {"betas": [float(b) for b in betas], "images": len(x), "curves": {}}
+    for k, v in curves.items():
+        q25, med, q75 = np.percentile(v, [25, 50, 75], axis=1)
+        out["curves"][k] = {"median": med.tolist(), "q25": q25.tolist(), "q75": q75.tolist(),
+                            "example": v[:, 0].tolist()}
+    last = len(betas) - 1
+    for k in ("hessian_norm", "grad_norm"):
+        peak = curves[k].argmax(0)
+        out[f"{k}_peak"] = {
+            "beta_median": float(np.median(np.asarray(betas)[peak])),
+            "interior_fraction": float(np.mean((peak > 0) & (peak < last))),
+            "below_beta_1_fraction": float(np.mean(np.asarray(betas)[peak] < 1.0))}
+    peak = curves["hessian_norm"].argmax(0)
+    sign = curves["sign_grad_norm"]
+    best = np.maximum(sign.max(0), 1e-30)
+    out["sign_at_hessian_peak_over_max_median"] = float(
+        np.median(sign[peak, np.arange(len(x))] / best))
+    out["hessian_peak_betas"] = np.asarray(betas)[peak].tolist()
+    return out
+
+
+def _figure_checks(sweep) -> dict:
+    """The figure rule on the median curves: interior peaks, gradient alive at the peak."""
+    c, last = sweep["curves"], len(sweep["betas"]) - 1
+    h = int(np.argmax(c["hessian_norm"]["median"]))
+    g = int(np.argmax(c["grad_norm"]["median"]))
+    sign = np.asarray(c["sign_grad_norm"]["median"])
+    return {"hessian peak inside the grid": 0 < h < last,
+            "||dl/dx|| peak inside the grid": 0 < g < last,
+            "||sign(dl/dx)|| alive at the Hessian peak":
+                bool(sign[h] >= SIGN_AT_PEAK * max(sign.max(), 1e-30))}
+
+
+def _table_checks(stats) -> dict:
+    """Table 13's pattern: NJS and HNS raise ||psi|| and ||dl/dx||, keep ||sign(dl/dx)||."""
+    o, checks = stats["Orig."], {}
+    for m in ("NJS", "HNS"):
+        checks[f"{m} ||psi||"] = stats[m]["psi_norm"] > o["psi_norm"]
+        checks[f"{m} ||dl/dx||"] = stats[m]["grad_norm"] > o["grad_norm"]
+        checks[f"{m} ||sign||"] = stats[m]["sign_grad_norm"] >= o["sign_grad_norm"] - 1e-6
+    return checks
+
+
+def _paper_stats(paper, column) -> dict:
+    j = paper["columns"].index(column)
+    return {m: {k: paper["rows"][f"{label} {m}"][j] for k, label in STATS.items()}
+            for m in METHODS}
+
+
+def _fmt(v) -> str:
+    return "—" if v is None else f"{v:.3g}"
+
+
+def _cells(rows: list) -> list:
+    """Markdown-safe cells: a literal ``|`` would split a table cell, ``‖`` does not."""
+    return [[str(c).replace("||", "‖") for c in row] for row in rows]
+
+
+def _plots(results, out: Path) -> list:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = [m for m in results["config"]["models"] if "sweep" in results["models"].get(m, {})]
+    names = []
+    panels = {"fig4": [("psi_norm", "||psi(beta)||_2 (solid) and mean SV of dp/da (dashed)",
+                        "softmax_jsv_mean"), ("hessian_norm", "||d2 l / dx2||_F", None)],
+              "fig5": [("grad_norm", "||dl(beta)/dx||_2", None),
+                       ("sign_grad_norm", "||sign(dl(beta)/dx)||_2", None)]}
+    for fig_name, spec in panels.items():
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for ax, (key, label, extra) in zip(axes, spec):
+            for i, m in enumerate(models):
+                sweep = results["models"][m]["sweep"]
+                b, c = sweep["betas"], sweep["curves"][key]
+                color = f"C{i}"
+                ax.plot(b, c["median"], color=color, label=f"{m} (median)")
+                ax.fill_between(b, c["q25"], c["q75"], color=color, alpha=0.15)
+                ax.plot(b, c["example"], color=color, lw=0.8, ls=":")
+                if extra:
+                    ax.plot(b, sweep["curves"][extra]["median"], color=color, ls="--")
+            ax.axvline(1.0, color="gray", lw=0.6)
+            ax.set_xscale("log")
+            if key != "sign_grad_norm":  # log scale, cut 12 decades below the highest median
+                top = max(max(results["models"][m]["sweep"]["curves"][key]["median"])
+                          for m in models)
+                ax.set_yscale("log")
+                if top > 0:
+                    ax.set_ylim(top * 1e-12, top * 10)
+            ax.set_xlabel("beta")
+            ax.set_title(label, fontsize=9)
+            ax.legend(fontsize=7)
+        fig.suptitle(f"{'Figure 4' if fig_name == 'fig4' else 'Figure 5'} pattern, MNIST "
+                     f"CNNs (median over images, dotted: first image; grey line: beta = 1)",
+                     fontsize=9)
+        fig.tight_layout()
+        name = f"{out.stem}_{fig_name}.png"
+        fig.savefig(out.parent / name, dpi=110)
+        plt.close(fig)
+        names.append(name)
+    return names
+
+
+def _command(config) -> str:
+    base = f"python tutorials/{NAME}.py"
+    if config == {**DEFAULT, **FULL, "full": True, "out": config["out"]}:
+        return base + " --full"
+    diff = {k: v for k, v in config.items() if k != "out" and DEFAULT.get(k) != v}
+    return base + (f" (config {json.dumps(diff)})" if diff else "")
+
+
+def _summary(results, plots) -> dict:
+    config = results["config"]
+    paper = _common.paper("gupta2022_table13")
+    models = [m for m in config["models"] if "table13" in results["models"].get(m, {})]
+    header = (["quantity", "method"] + [f"paper {c}" for c in ("REF", "BNN-WQ", "BNN-WAQ")]
+              + [f"tfbnn {m}" for m in models])
+    paper_stats = {c: _paper_stats(paper, c) for c in ("REF", "BNN-WQ", "BNN-WAQ")}
+    rows = []
+    for key, label in STATS.items():
+        for m in METHODS:
+            rows.append([label, m] + [_fmt(paper_stats[c][m][key]) for c in paper_stats]
+                        + [_fmt(results["models"][v]["table13"]["stats"][m][key]) for v in models])
+    rows.append(["beta (median)", "NJS", "—", "—", "—"]
+                + [_fmt(results["models"][v]["table13"]["njs_beta_median"]) for v in models])
+    rows.append(["beta (median)", "HNS", "—", "—", "—"]
+                + [_fmt(float(np.median(results["models"][v]["table13"]["hns_beta"])))
+                   for v in models])
+    swept = [m for m in models if "sweep" in results["models"][m]]
+    fig4 = ["Fig. 4b, one image (network not stated): {}", "", ""]
+    fig5 = ["", "Fig. 5, one image: {}", ""]
+    fig_rows = [("Hessian-norm peak beta, median over images", "hessian_norm_peak", "beta_median",
+                 fig4, "small"),
+                ("Hessian-norm peak inside the grid, share of images", "hessian_norm_peak",
+                 "interior_fraction", fig4, "concave, interior peak"),
+                ("Hessian-norm peak below beta = 1, share of images", "hessian_norm_peak",
+                 "below_beta_1_fraction", ["—", "—", "—"], ""),
+                ("||dl/dx|| peak inside the grid, share of images", "grad_norm_peak",
+                 "interior_fraction", fig5, "concave, interior peak")]
+    for label, group, key, ref, text in fig_rows:
+        rows.append([label, "sweep"] + [r.format(text) for r in ref] + [
+            _fmt(results["models"][v]["sweep"][group][key]) if v in swept else "—"
+            for v in models])
+    for label, index in (("median ||sign(dl/dx)|| at the smallest beta", 0),
+                         ("median ||sign(dl/dx)|| at the largest beta", -1)):
+        rows.append([label, "sweep"] + [r.format("→ 0") for r in fig5] + [
+            _fmt(results["models"][v]["sweep"]["curves"]["sign_grad_norm"]["median"][index])
+            if v in swept else "—" for v in models])
+
+    binary = [m for m in models if m != "A"]
+    paper_ok = all(all(_table_checks(paper_stats[c]).values()) for c in ("BNN-WQ", "BNN-WAQ"))
+    table_checks = {f"{m} {k}": v for m in binary
+                    for k, v in _table_checks(results["models"][m]["table13"]["stats"]).items()}
+    figure_checks = {f"{m} {k}": v for m in binary if m in swept
+                     for k, v in _figure_checks(results["models"][m]["sweep"]).items()}
+    failed = [k for k, v in {**table_checks, **figure_checks}.items() if not v]
+    if not binary or len(figure_checks) < 3 * len(binary):
+        verdict = "not comparable"
+    elif sum(not v for v in table_checks.values()) > len(table_checks) / 2:
+        verdict = "refuted"
+    elif not failed:
+        verdict = "reproduced"
+    else:
+        verdict = "not reproduced"
+    why = (f"Rule: on every binary tfbnn model ({', '.join(binary) or 'none'}) NJS and HNS must "
+           f"give a larger mean ||psi||_2 and ||dl/dx||_2 than beta = 1 and no smaller "
+           f"||sign(dl/dx)||_2 (Table 13's pattern, which the paper's BNN-WQ and BNN-WAQ columns "
+           f"{'satisfy' if paper_ok else 'do not all satisfy'}), and the median Hessian-norm and "
+           f"||dl/dx|| curves over beta must peak inside the grid at a beta where "
+           f"||sign(dl/dx)||_2 is at least {SIGN_AT_PEAK:.0%} of its maximum (Figures 4b and 5), "
+           f"'refuted' if more than half of the Table 13 checks fail; "
+           f"{sum(table_checks.values())} of {len(table_checks)} Table 13 checks and "
+           f"{sum(figure_checks.values())} of {len(figure_checks)} figure checks hold"
+           + (f" (failing: {'; '.join(failed)})." if failed else "."))
+    n_used = {m: results["models"][m]["table13_images"] for m in models}
+    return _common.summary(
+        title="Gupta & Ajanthan, Table 13 and Figures 4-5 (signal propagation with NJS / HNS, "
+              "MNIST)",
+        command=_command(config),
+        paper_scale="CIFAR-10 ResNet-18 (REF, BNN-WQ, BNN-WAQ; the adversarially trained column "
+                    "is left out), 500 correctly classified test images, 32x32x3 inputs so "
+                    "||sign(dl/dx)||_2 <= 55.4; Figures 4-5 show one image, no values printed",
+        tfbnn_scale=f"MNIST CleverHans CNNs k1={config['k1']}, {config['epochs']} epochs "
+                    "(A full precision ~ REF, W binary weights ~ BNN-WQ, B and C binary weights "
+                    "and activations ~ BNN-WAQ), the first correctly classified test images "
+                    f"({', '.join(f'{m}: {k}' for m, k in n_used.items())}), 28x28 inputs so "
+                    f"||sign(dl/dx)||_2 <= 28.0; NJS rho {config['rho']}, beta_1 from "
+                    f"{config['njs_samples']} random test images; HNS {config['hns_grid']}-point "
+                    f"linear grid; sweep: {config['beta_points']} log-spaced betas in "
+                    f"[{config['beta_low']:g}, {config['beta_high']:g}] over up to "
+                    f"{config['sweep_n']} of those images, float32",
+        table=_common.markdown_table(header, _cells(rows)), verdict=verdict, why=why, plots=plots)
+
+
+def main(config: dict) -> dict:
+    config = {**DEFAULT, **config}
+    out = Path(config["out"])
+    results = _common.load(out, config)
+    results.setdefault("models", {})
+    _, (x_test, y_test) = data.load_mnist()
+    x_test, y_test = np.asarray(x_test), np.asarray(y_test).astype(np.int64)
+    rng = np.random.default_rng(config["seed"])
+    njs_idx = rng.choice(len(x_test), size=config["njs_samples"], replace=False)
+    betas = np.geomspace(config["beta_low"], config["beta_high"], config["beta_points"])
+    for variant in config["models"]:
+        entry = results["models"].setdefault(variant, {})
+        if "table13" in entry and "sweep" in entry:
+            continue
+        model_fn, info = _model_fn(config, variant)
+        idx = _correct(model_fn, x_test, y_test, config["n"])
+        entry.update({"model": info["spec"], "table13_images": int(len(idx))})
+        if len(idx) == 0:
+            print(f"{variant}: no correctly classified test image", flush=True)
+            continue
+        x, y = x_test[idx], y_test[idx]
+        if "table13" not in entry:
+            entry["table13"] = _table13(model_fn, x, y, x_test[njs_idx], config)
+            _common.save(out, results)
+            print(variant, {m: {k: round(v, 4) for k, v in s.items()}
+                            for m, s in entry["table13"]["stats"].items()}, flush=True)
+        if "sweep" not in entry:
+            k = min(config["sweep_n"], len(idx))
+            entry["sweep"] = _sweep(model_fn, x[:k], y[:k], betas)
+            _common.save(out, results)
+            print(variant, "sweep: Hessian peak", entry["sweep"]["hessian_norm_peak"], flush=True)
+    plots = _plots(results, out)
+    results["summary"] = _summary(results, plots)
+    _common.save(out, results)
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="denser beta grid (161 points)")
+    parser.add_argument("--models", nargs="+", default=DEFAULT["models"])
+    parser.add_argument("--n", type=int, default=DEFAULT["n"])
+    parser.add_argument("--k1", type=int, default=DEFAULT["k1"])
+    parser.add_argument("--epochs", type=int, default=DEFAULT["epochs"])
+    parser.add_argument("--out", default=DEFAULT["out"])
+    args = parser.parse_args()
+    cfg = {"models": args.models, "n": args.n, "k1": args.k1, "epochs": args.epochs,
+           "out": args.out}
+    if args.full:
+        cfg.update(FULL, full=True)
+    main(cfg)

@@ -1,0 +1,231 @@
+"""Cost of FGSM++ (NJS, HNS) relative to FGSM, per adversarial example (Table 7).
+
+Mirrors: Gupta & Ajanthan, "Improved Gradient based Adversarial Attacks for Quantized
+Networks" (AAAI 2022), Appendix C.1, Table 7: seconds to generate one adversarial
+example with FGSM, FGSM++ (NJS) and FGSM++ (HNS) on a CIFAR-10 ResNet-18, on an RTX 2080
+GPU at batch size 1. Absolute times depend on the hardware; the comparable quantity is
+the ratio to FGSM on the same machine, which is what the verdict uses.
+
+Timed here, on the MNIST binary model B (k1 = 64, 15 epochs, the cached model of
+tutorials/_zoo.py), L-inf eps 0.1, wall clock, median of ``repeats`` runs after
+``warmup`` untimed runs (the first traces the attack's graph):
+
+- at batch 250 (one batch of the first 250 test images) and at the paper's batch
+  size 1 (the first ``batch1_n`` test images one at a time);
+- FGSM; FGSM++ NJS with ``beta_1`` estimated once per model beforehand (the paper
+  estimates it once, from 100 test images, App. C.1; that one-off cost is timed
+  separately) and, for reference, FGSM++ NJS estimating ``beta_1`` from every batch
+  (tfbnn's default without ``njs_beta1``); FGSM++ HNS (the paper's 100-point grid);
+- for reference, PGD, PGD++ NJS and PGD++ HNS (20 iterations of step eps / 4).
+
+Default: B only, 5 timed repeats at batch 250, 3 repeats over 20 single images: about
+3 minutes on 2 CPU cores once B is cached. ``--full`` times A, B, C and W as well and
+uses 10 repeats and 100 single images (W is trained on first use). Times measured on a
+shared machine are noisy; the medians and all repeats are saved.
+
+    python tutorials/gupta2022_timing.py [--full] [--models B] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
+import tensorflow as tf
+
+import _common
+from _zoo import trained_model
+from tfbnn import attacks, data, temperature
+
+NAME = "gupta2022_timing"
+DEFAULT = {"models": ["B"], "k1": 64, "epochs": 15, "train_size": 60000, "n": 250,
+           "batch1_n": 20, "repeats": 5, "batch1_repeats": 3, "warmup": 1, "eps": 0.1,
+           "iters": 20, "njs_samples": 100, "full": False,
+           "out": str(_common.RESULTS / f"{NAME}.json")}
+FULL = {"models": ["A", "B", "C", "W"], "repeats": 10, "batch1_n": 100}
+PAPER_ATTACKS = {"FGSM": "FGSM", "FGSM++ NJS": "FGSM++ (NJS)", "FGSM++ HNS": "FGSM++ (HNS)"}
+NJS_CHEAP = 2.0
+"""Rule: FGSM++ NJS costs less than this many FGSMs (the paper: 1.08)."""
+
+
+def _attacks(config, beta1):
+    eps, box = config["eps"], dict(clip_min=0.0, clip_max=1.0)
+    pgd = dict(eps=eps, eps_iter=eps / 4, nb_iter=config["iters"], norm=np.inf,
+               rand_init="paper", seed=0, **box)
+    return {
+        "FGSM": lambda f, x, y: attacks.fast_gradient_method(f, x, eps, np.inf, y=y, **box),
+        "FGSM++ NJS": lambda f, x, y: attacks.fgsm_plus_plus(
+            f, x, eps, np.inf, y=y, variant="njs", njs_beta1=beta1, **box),
+        "FGSM++ NJS (beta_1 from each batch)": lambda f, x, y: attacks.fgsm_plus_plus(
+            f, x, eps, np.inf, y=y, variant="njs", njs_max_samples=config["njs_samples"], **box),
+        "FGSM++ HNS": lambda f, x, y: attacks.fgsm_plus_plus(
+            f, x, eps, np.inf, y=y, variant="hns", **box),
+        "PGD": lambda f, x, y: attacks.projected_gradient_descent(f, x, y=y, **pgd),
+        "PGD++ NJS": lambda f, x, y: attacks.pgd_plus_plus(
+            f, x, y=y, variant="njs", njs_beta1=beta1, **pgd),
+        "PGD++ HNS": lambda f, x, y: attacks.pgd_plus_plus(f, x, y=y, variant="hns", **pgd),
+    }
+
+
+def _time_attack(attack, model_fn, x, y, batch, repeats, warmup) -> list:
+    """Seconds per adversarial example of each timed repeat (all of x, ``batch`` at a time)."""
+    def run():
+        for i in range(0, len(x), batch):
+            np.asarray(attack(model_fn, x[i:i + batch], y[i:i + batch]))  # wait for the result
+
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - started) / len(x))
+    return times
+
+
+def _time_beta1(model_fn, x, repeats) -> float:
+    """Median seconds of one NJS beta_1 estimate (after one untimed call)."""
+    temperature.njs_beta1(model_fn, x)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        float(temperature.njs_beta1(model_fn, x))
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+def _ratios(entry, setting) -> dict:
+    rows = entry[setting]
+    base = rows["FGSM"]["median_s"]
+    return {name: row["median_s"] / base for name, row in rows.items()}
+
+
+def _command(config) -> str:
+    base = f"python tutorials/{NAME}.py"
+    if config == {**DEFAULT, **FULL, "full": True, "out": config["out"]}:
+        return base + " --full"
+    diff = {k: v for k, v in config.items() if k != "out" and DEFAULT.get(k) != v}
+    return base + (f" (config {json.dumps(diff)})" if diff else "")
+
+
+def _summary(results, config) -> dict:
+    paper = _common.paper("gupta2022_table7")
+    ref = dict(zip(paper["columns"], paper["rows"]["seconds per adversarial sample"]))
+    models = [m for m in config["models"] if m in results["models"]
+              and all(s in results["models"][m] for s in ("batch", "batch1"))]
+    header = ["attack", "paper s/sample (RTX 2080, batch 1)", "paper ratio to FGSM"]
+    for m in models:
+        header += [f"tfbnn {m} s/sample (batch {config['n']})", f"tfbnn {m} ratio (batch "
+                   f"{config['n']})", f"tfbnn {m} ratio (batch 1)"]
+    rows = []
+    names = list(_attacks(config, 1.0))
+    for name in names:
+        paper_s = ref.get(PAPER_ATTACKS.get(name))
+        row = [name, "—" if paper_s is None else f"{paper_s:.4g}",
+               "—" if paper_s is None else f"{paper_s / ref['FGSM']:.2f}"]
+        for m in models:
+            e = results["models"][m]
+            row += [f"{e['batch'][name]['median_s']:.3g}", f"{_ratios(e, 'batch')[name]:.2f}",
+                    f"{_ratios(e, 'batch1')[name]:.2f}"]
+        rows.append(row)
+    row = [f"NJS beta_1 estimate, once per model ({config['njs_samples']} images), s", "—", "—"]
+    for m in models:
+        row += [f"{results['models'][m]['beta1_seconds']:.3g}", "", ""]
+    rows.append(row)
+    checks, notes = {}, []
+    for m in models:
+        r = _ratios(results["models"][m], "batch")
+        njs, hns = r["FGSM++ NJS"], r["FGSM++ HNS"]
+        checks[m] = ("holds" if njs < NJS_CHEAP and hns > njs else
+                     "refuted" if njs > hns else "fails")
+        notes.append(f"{m}: NJS {njs:.2f}x, HNS {hns:.2f}x FGSM ({checks[m]})")
+    if not checks:
+        verdict = "not comparable"
+    elif all(c == "holds" for c in checks.values()):
+        verdict = "reproduced"
+    elif all(c == "refuted" for c in checks.values()):
+        verdict = "refuted"
+    else:
+        verdict = "not reproduced"
+    njs_ref, hns_ref = (ref[f"FGSM++ ({v})"] / ref["FGSM"] for v in ("NJS", "HNS"))
+    why = (f"Rule: at batch {config['n']}, FGSM++ NJS (beta_1 estimated once) must cost less "
+           f"than {NJS_CHEAP:g}x FGSM and FGSM++ HNS more than FGSM++ NJS, as in the paper "
+           f"({njs_ref:.2f}x and {hns_ref:.2f}x), 'refuted' if NJS costs more than HNS; "
+           + "; ".join(notes) + ".")
+    machine = results.get("machine", {})
+    return _common.summary(
+        title="Gupta & Ajanthan, Table 7 (cost of FGSM++ relative to FGSM, MNIST)",
+        command=_command(config),
+        paper_scale="CIFAR-10 ResNet-18 (which precision not stated), NVIDIA RTX 2080, batch "
+                    "size 1, seconds per adversarial example",
+        tfbnn_scale=f"MNIST CleverHans CNN(s) {', '.join(models)} k1={config['k1']}, "
+                    f"{config['epochs']} epochs, {machine.get('cpus', '?')} CPU cores "
+                    f"({machine.get('processor') or machine.get('machine', '?')}, TensorFlow "
+                    f"{machine.get('tensorflow', '?')}), L-inf eps {config['eps']}, wall-clock "
+                    f"median of {config['repeats']} repeats of one batch of {config['n']} test "
+                    f"images and of {config['batch1_repeats']} repeats over {config['batch1_n']} "
+                    f"single images, after {config['warmup']} warm-up run(s)",
+        table=_common.markdown_table(header, rows), verdict=verdict, why=why)
+
+
+def main(config: dict) -> dict:
+    config = {**DEFAULT, **config}
+    out = Path(config["out"])
+    results = _common.load(out, config)
+    results.setdefault("models", {})
+    results.setdefault("machine", {"cpus": os.cpu_count(), "processor": platform.processor(),
+                                   "machine": platform.machine(), "tensorflow": tf.__version__})
+    _, (x_test, y_test) = data.load_mnist()
+    x_test, y_test = np.asarray(x_test), np.asarray(y_test).astype(np.int64)
+    settings = {"batch": (config["n"], config["n"], config["repeats"]),
+                "batch1": (config["batch1_n"], 1, config["batch1_repeats"])}
+    for variant in config["models"]:
+        model, info = trained_model({"variant": variant, "k1": config["k1"],
+                                     "epochs": config["epochs"],
+                                     "train_size": config["train_size"]})
+        model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731
+        entry = results["models"].setdefault(variant, {"model": info["spec"]})
+        if "beta1" not in entry:
+            samples = x_test[: config["njs_samples"]]
+            entry["beta1"] = float(temperature.njs_beta1(model_fn, samples))
+            entry["beta1_seconds"] = _time_beta1(model_fn, samples, config["batch1_repeats"])
+            _common.save(out, results)
+        table = _attacks(config, entry["beta1"])
+        for setting, (count, batch, repeats) in settings.items():
+            rows = entry.setdefault(setting, {})
+            x, y = x_test[:count], y_test[:count]
+            for name, attack in table.items():
+                if name in rows:
+                    continue
+                times = _time_attack(attack, model_fn, x, y, batch, repeats, config["warmup"])
+                rows[name] = {"median_s": float(np.median(times)), "times_s": times}
+                _common.save(out, results)
+                print(f"{variant} {setting:6s} {name:36s} {rows[name]['median_s']:.3g} s/example",
+                      flush=True)
+    results["summary"] = _summary(results, config)
+    _common.save(out, results)
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true",
+                        help="A, B, C and W, 10 repeats, 100 single images")
+    parser.add_argument("--models", nargs="+", default=DEFAULT["models"])
+    parser.add_argument("--repeats", type=int, default=DEFAULT["repeats"])
+    parser.add_argument("--k1", type=int, default=DEFAULT["k1"])
+    parser.add_argument("--epochs", type=int, default=DEFAULT["epochs"])
+    parser.add_argument("--out", default=DEFAULT["out"])
+    args = parser.parse_args()
+    cfg = {"models": args.models, "repeats": args.repeats, "k1": args.k1, "epochs": args.epochs,
+           "out": args.out}
+    if args.full:
+        cfg.update(FULL, full=True)
+    main(cfg)
