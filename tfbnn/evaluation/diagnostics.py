@@ -24,7 +24,7 @@ import tf_keras as keras
 from tfbnn import attacks, models, temperature, training
 from tfbnn.evaluation import catalog
 
-__all__ = ["run_all", "verdict"]
+__all__ = ["pgd_accuracy", "run_all", "tolerance", "verdict"]
 
 PASS, WARN, SKIP = "PASS", "WARN", "SKIP"
 ITERATIONS = (1, 5, 10, 20, 50, 100)
@@ -33,7 +33,7 @@ SATURATION_WARN = 0.05  # fraction of examples whose float32 softmax is exactly 
 REVIVAL_WARN = 0.9  # sign-gradient norm at beta = 1 below this share of the scaled one
 
 
-def _tolerance(n: int) -> float:
+def tolerance(n: int) -> float:
     """Accuracy differences smaller than two examples (or 1 %) are noise."""
     return max(2.0 / n, 0.01)
 
@@ -48,7 +48,7 @@ def _run_in_batches(fn, x, y, batch=250):
                            for i in range(0, len(x), batch)])
 
 
-def _pgd_accuracy(target, x, y, eps, norm, nb_iter, seed, box, fn=None):
+def pgd_accuracy(target, x, y, eps, norm, nb_iter, seed, box, fn=None):
     """Accuracy of ``target`` under CE PGD (FGSM for one iteration) crafted on ``fn``."""
     fn = fn or target.attack_fn
     p = catalog._NORM[norm]
@@ -61,8 +61,8 @@ def _pgd_accuracy(target, x, y, eps, norm, nb_iter, seed, box, fn=None):
 
 
 def check_iterations(target, x, y, eps, norm, seed, box):
-    accs = {t: _pgd_accuracy(target, x, y, eps, norm, t, seed, box) for t in ITERATIONS}
-    tol = _tolerance(len(x))
+    accs = {t: pgd_accuracy(target, x, y, eps, norm, t, seed, box) for t in ITERATIONS}
+    tol = tolerance(len(x))
     worse = [(a, b) for a in ITERATIONS for b in ITERATIONS if b > a and accs[b] > accs[a] + tol]
     return _check(
         "iterations", not worse,
@@ -82,8 +82,8 @@ def full_radius(norm, box, shape) -> float:
 def check_radius(target, x, y, eps, norm, seed, box):
     top = full_radius(norm, box, x.shape[1:])
     radii = sorted({min(r, top) for r in (eps / 4, eps / 2, eps, 2 * eps, 4 * eps)} | {top})
-    accs = [_pgd_accuracy(target, x, y, r, norm, 20, seed, box) for r in radii]
-    tol = _tolerance(len(x))
+    accs = [pgd_accuracy(target, x, y, r, norm, 20, seed, box) for r in radii]
+    tol = tolerance(len(x))
     rising = [i for i in range(1, len(radii)) if accs[i] > accs[i - 1] + tol]
     ok = accs[-1] == 0.0 and not rising
     if accs[-1] > 0:
@@ -116,15 +116,25 @@ def _surrogate(target, x_surrogate, seed):
     return lambda t: model(t, training=False), labels
 
 
-def check_transfer(target, x, y, eps, norm, seed, box, x_surrogate):
-    if x_surrogate is None or len(x_surrogate) < 500:
+def check_transfer(target, x, y, eps, norm, seed, box, x_surrogate, source_fn=None):
+    """White-box PGD against PGD crafted on a source model and transferred.
+
+    ``source_fn`` (logits) is the source when given (the paper: the full-precision
+    twin of a binary network); otherwise a surrogate is trained on ``x_surrogate`` with
+    the target's own labels, so that it never sees the target's gradients.
+    """
+    if source_fn is not None:
+        surrogate, size = source_fn, None
+    elif x_surrogate is None or len(x_surrogate) < 500:
         return {"name": "transfer", "verdict": SKIP, "data": {},
                 "explanation": "Fewer than 500 inputs to train a surrogate on; pass more data "
                                "(x_surrogate) to compare black-box and white-box attacks."}
-    surrogate, _ = _surrogate(target, x_surrogate[:10000], seed)
-    white = _pgd_accuracy(target, x, y, eps, norm, 20, seed, box)
-    black = _pgd_accuracy(target, x, y, eps, norm, 20, seed, box, fn=surrogate)
-    tol = _tolerance(len(x))
+    else:
+        surrogate, _ = _surrogate(target, x_surrogate[:10000], seed)
+        size = int(min(len(x_surrogate), 10000))
+    white = pgd_accuracy(target, x, y, eps, norm, 20, seed, box)
+    black = pgd_accuracy(target, x, y, eps, norm, 20, seed, box, fn=surrogate)
+    tol = tolerance(len(x))
     return _check(
         "transfer", black >= white - tol,
         f"White-box PGD ({white:.3f}) is at least as strong as PGD transferred from a "
@@ -132,7 +142,7 @@ def check_transfer(target, x, y, eps, norm, seed, box, x_surrogate):
         f"PGD transferred from a surrogate that never saw the model's gradients ({black:.3f}) "
         f"beats white-box PGD ({white:.3f}): the model's own gradients mislead the attack.",
         {"white_box_accuracy": white, "black_box_accuracy": black,
-         "surrogate_train_size": int(min(len(x_surrogate), 10000))})
+         "surrogate_train_size": size})
 
 
 def check_gradient_free(target, x, y, eps, norm, seed, box, results):
@@ -142,9 +152,9 @@ def check_gradient_free(target, x, y, eps, norm, seed, box, results):
     square = _run_in_batches(lambda a, b: attacks.square_attack(
         target.attack_fn, a, eps, nb_iter=1000, y=b, seed=seed, **box), x, y)
     square_acc = float(target.scores(square, y).mean())
-    pgd_acc = _pgd_accuracy(target, x, y, eps, norm, 100, seed, box)
+    pgd_acc = pgd_accuracy(target, x, y, eps, norm, 100, seed, box)
     only_square = (results or {}).get("broken_by", {}).get("square", 0)
-    tol = _tolerance(len(x))
+    tol = tolerance(len(x))
     ok = square_acc >= pgd_acc - tol
     return _check(
         "gradient_free", ok,
