@@ -252,7 +252,8 @@ def main(argv=None) -> dict:
     started = time.time()
     result = benchmark(args)
     result["machine"] = (f"{platform.processor() or platform.machine()}, "
-                         f"{len(os.sched_getaffinity(0))} CPU cores, TensorFlow {tf.__version__}")
+                         f"{len(os.sched_getaffinity(0))} CPU cores, TensorFlow {tf.__version__}, "
+                         f"load average at the end {[round(v, 2) for v in os.getloadavg()]}")
     result["date"] = datetime.date.today().isoformat()
     result["runtime_s"] = time.time() - started
     given = argv if argv is not None else sys.argv[1:]

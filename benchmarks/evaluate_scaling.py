@@ -155,7 +155,8 @@ def main(argv=None) -> dict:
 
     result = {"config": vars(args), "runs": runs, "date": time.strftime("%Y-%m-%d"),
               "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPU cores, "
-                         f"TensorFlow {tf.__version__}",
+                         f"TensorFlow {tf.__version__}, load average at the end "
+                         f"{[round(v, 2) for v in os.getloadavg()]}",
               "parent_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     text = markdown(result, "python benchmarks/evaluate_scaling.py " + shlex.join(given))
     print(text)
