@@ -241,12 +241,15 @@ def and_mlp(
 
     Two inputs, two hidden layers of ``hidden_units`` sigmoid units, one output logit
     (apply a sigmoid for the probability of "x1 AND x2"). With ``quantized=True`` the
-    middle layer's inputs and weights are binarized to ±1 with a straight-through
-    estimator, as the paper's "quantized" MLP.
+    middle layer is the paper's "quantized" layer: "its weights and activations are
+    thresholded to +1 and -1", i.e. ``sign(sign(W) h + b)`` in place of
+    ``sigmoid(W h + b)``, with a straight-through estimator for both signs. (Binarizing
+    the middle layer's *inputs* instead would threshold the first layer's sigmoid
+    outputs, which are always positive: the network would be constant.)
 
     # Arguments
         hidden_units: units in each hidden layer (the paper: 2, and 4 in Figure 4).
-        quantized: binarize the middle layer.
+        quantized: binarize the middle layer's weights and activations.
         estimator: straight-through estimator of the binarized layer, one of `ESTIMATORS`.
         name: model name.
     """
@@ -258,12 +261,11 @@ def and_mlp(
     if quantized:
         x = lq.layers.QuantDense(
             hidden_units,
-            activation="sigmoid",
-            input_quantizer=_sign_quantizer(estimator),
             kernel_quantizer=_sign_quantizer(estimator),
             kernel_constraint="weight_clip",
             name="hidden2",
         )(x)
+        x = keras.layers.Activation(_sign_quantizer(estimator), name="hidden2_sign")(x)
     else:
         x = keras.layers.Dense(hidden_units, activation="sigmoid", name="hidden2")(x)
     logit = keras.layers.Dense(1, name="logit")(x)

@@ -1,0 +1,354 @@
+"""Decision surface and forward derivative of the AND toy MLP. Galloway et al., Figures 3 and 4.
+
+Mirrors Appendix B of Galloway, Taylor, Moussa, "Attacking Binarized Neural Networks"
+(ICLR 2018): Figure 3 (two hidden units in the first two layers: decision surface and
+forward derivative with respect to x2, full precision vs a binarized middle layer) and
+Figure 4 (four hidden units, quantized middle layer). The network is
+`tfbnn.models.and_mlp` (2 inputs, two sigmoid hidden layers, one output logit; with
+``quantized=True`` the middle layer's inputs and weights are binarized to +-1 with a
+straight-through estimator). All four configurations are trained: full precision and
+quantized, 2 and 4 hidden units (the paper shows no full-precision 4-unit model; it is
+the control for Figure 4).
+
+Training, as Appendix B states: Adam, learning rate 0.1, 1,000 epochs. What the text
+does not state and tfbnn chooses: the training set follows Papernot et al. (2016)'s toy
+problem as tfbnn reads it, ``train_size`` = 1,000 points drawn uniformly from [0, 1]^2
+labelled round(x1) AND round(x2) (label 1 iff x1 >= 0.5 and x2 >= 0.5); full-batch
+updates (one Adam step per epoch); sigmoid cross-entropy; several initialisation seeds
+(the data set is the same for every seed), each metric reported as the median over
+seeds.
+
+What is measured, on a ``grid`` x ``grid`` lattice over [0, 1]^2, of the sigmoid output
+s(x) = sigmoid(logit(x)):
+- the decision surface s; ``grid_accuracy``: agreement of s > 0.5 with the rounded AND;
+  ``transition_band``: fraction of the grid with 0.1 < s < 0.9 (smaller = sharper
+  boundary); ``distinct_outputs``: number of distinct values of s (rounded to 1e-6): a
+  network whose output passes through a binary bottleneck takes at most 2^units values;
+- the forward derivative as an attacker computes it: autodiff ds/dx through the model
+  (straight-through estimator in the binary layer), the paper's panels show ds/dx2;
+  ``near_zero_dx2``: fraction of the grid with |ds/dx2| < ``near_zero``;
+  ``jump_frac_dx2``: fraction of neighbouring grid pairs where ds/dx2 changes by more
+  than half its largest magnitude on the grid in one grid step (sharp edges; a steep
+  but smooth surface sampled coarsely also counts);
+- the true local slope: central finite differences of s (step ``fd_h``);
+  ``near_zero_grad_fd``: fraction of the grid with |grad s| < ``near_zero``;
+  ``autodiff_vs_fd_mismatch``: fraction of the grid where the autodiff gradient differs
+  from the finite-difference one by more than 10 % (+ ``near_zero``), i.e. where the
+  gradient an attacker gets is not the function's slope.
+
+The verdict is computed from the medians over seeds (see `_verdict`). Default = the
+paper's scale (1,000 epochs), 5 seeds, 101 x 101 grid: about 1-2 minutes on 2 CPU cores.
+Finished (configuration, seed) pairs are stored with their trained weights, so a killed
+run resumes and the plot is redrawn without retraining.
+
+    python tutorials/galloway2018_and_toy.py [--seeds 0 1 2 3 4] [--epochs 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
+import tensorflow as tf
+import tf_keras
+from _common import RESULTS, load, markdown_table, paper, save, summary
+from tfbnn import models
+
+NAME = "galloway2018_and_toy"
+DEFAULT = {"hidden_units": [2, 4], "quantized": [False, True], "seeds": [0, 1, 2, 3, 4],
+           "train_size": 1000, "data_seed": 0, "epochs": 1000, "learning_rate": 0.1,
+           "batch_size": None, "estimator": "passthrough", "grid": 101, "fd_h": 1e-3,
+           "near_zero": 1e-3, "out": str(RESULTS / f"{NAME}.json")}
+LABELS = {(False, 2): "full precision, 2 units (Fig. 3a/b)",
+          (True, 2): "quantized middle layer, 2 units (Fig. 3c/d)",
+          (False, 4): "full precision, 4 units (control)",
+          (True, 4): "quantized middle layer, 4 units (Fig. 4)"}
+METRICS = ("train_accuracy", "grid_accuracy", "transition_band", "output_range",
+           "distinct_outputs", "near_zero_dx2", "near_zero_grad", "near_zero_grad_fd",
+           "jump_frac_dx2", "autodiff_vs_fd_mismatch")
+
+
+def _key(quantized: bool, units: int) -> str:
+    return f"{'q' if quantized else 'fp'}-{units}"
+
+
+def and_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points uniform in [0, 1]^2, labelled round(x1) AND round(x2)."""
+    x = np.random.default_rng(seed).uniform(0.0, 1.0, (n, 2)).astype(np.float32)
+    return x, np.all(x >= 0.5, axis=1).astype(np.float32)
+
+
+def build(units: int, quantized: bool, estimator: str) -> tf_keras.Model:
+    """The network under test (the library's `models.and_mlp`)."""
+    return models.and_mlp(units, quantized=quantized, estimator=estimator)
+
+
+def train(units: int, quantized: bool, seed: int, config: dict) -> tuple[tf_keras.Model, float]:
+    """Train one AND MLP as Appendix B says; returns the model and its training accuracy."""
+    x, y = and_data(config["train_size"], config["data_seed"])
+    tf_keras.utils.set_random_seed(seed)
+    model = build(units, quantized, config["estimator"])
+    model.compile(tf_keras.optimizers.Adam(config["learning_rate"]),
+                  tf_keras.losses.BinaryCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=config["epochs"], batch_size=config["batch_size"] or len(x),
+              verbose=0)
+    accuracy = float(np.mean((model(x).numpy().ravel() > 0) == (y > 0.5)))
+    return model, accuracy
+
+
+def grid_points(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The lattice: ``axis`` (n values in [0, 1]) and the points, x1 along columns."""
+    axis = np.linspace(0.0, 1.0, n, dtype=np.float32)
+    x1, x2 = np.meshgrid(axis, axis)
+    return axis, np.stack([x1.ravel(), x2.ravel()], axis=1)
+
+
+def fields(model, n: int, fd_h: float) -> dict:
+    """Output s, autodiff gradient and finite-difference gradient of s on the n x n grid."""
+    _, points = grid_points(n)
+    x = tf.constant(points)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        s = tf.sigmoid(model(x, training=False))
+    autodiff = tape.gradient(s, x).numpy()
+    s = s.numpy().ravel()
+    fd = np.zeros_like(points)
+    for i in range(2):
+        step = np.zeros((1, 2), np.float32)
+        step[0, i] = fd_h
+        up = tf.sigmoid(model(points + step, training=False)).numpy().ravel()
+        down = tf.sigmoid(model(points - step, training=False)).numpy().ravel()
+        fd[:, i] = (up - down) / (2 * fd_h)
+    shape = (n, n)
+    return {"s": s.reshape(shape), "ad": autodiff.reshape(shape + (2,)),
+            "fd": fd.reshape(shape + (2,)), "points": points}
+
+
+def metrics(f: dict, n: int, near_zero: float) -> dict:
+    """The quantitative proxies of one model's fields (see the module docstring)."""
+    s, ad, fd = f["s"], f["ad"], f["fd"]
+    truth = np.all(f["points"] >= 0.5, axis=1).reshape(s.shape)
+    dx2 = ad[..., 1]
+    scale = float(np.max(np.abs(dx2)))
+    jumps = [np.abs(np.diff(dx2, axis=a)) for a in (0, 1)]
+    jump_frac = (float(sum(np.sum(j > 0.5 * scale) for j in jumps) / sum(j.size for j in jumps))
+                 if scale > 0 else 0.0)
+    ad_norm, fd_norm = np.linalg.norm(ad, axis=-1), np.linalg.norm(fd, axis=-1)
+    mismatch = np.linalg.norm(ad - fd, axis=-1) > 0.1 * (ad_norm + fd_norm) + near_zero
+    return {
+        "grid_accuracy": float(np.mean((s > 0.5) == truth)),
+        "transition_band": float(np.mean((s > 0.1) & (s < 0.9))),
+        "output_range": float(s.max() - s.min()),
+        "distinct_outputs": int(np.unique(np.round(s, 6)).size),
+        "near_zero_dx2": float(np.mean(np.abs(dx2) < near_zero)),
+        "near_zero_grad": float(np.mean(ad_norm < near_zero)),
+        "near_zero_grad_fd": float(np.mean(fd_norm < near_zero)),
+        "jump_frac_dx2": jump_frac,
+        "autodiff_vs_fd_mismatch": float(np.mean(mismatch)),
+    }
+
+
+def _restore(units: int, quantized: bool, config: dict, weights: list) -> tf_keras.Model:
+    model = build(units, quantized, config["estimator"])
+    model.set_weights([np.array(w, np.float32) for w in weights])
+    return model
+
+
+def main(config: dict) -> dict:
+    config = {**DEFAULT, **config}
+    out = Path(config["out"])
+    results = load(out, config)
+    results.setdefault("models", {})
+    for units in config["hidden_units"]:
+        for quantized in config["quantized"]:
+            key = _key(quantized, units)
+            entry = results["models"].setdefault(
+                key, {"hidden_units": units, "quantized": quantized,
+                      "label": LABELS.get((quantized, units), key), "seeds": {}})
+            for seed in config["seeds"]:
+                if str(seed) in entry["seeds"]:
+                    continue
+                started = time.time()
+                model, train_accuracy = train(units, quantized, seed, config)
+                row = {"train_accuracy": train_accuracy,
+                       **metrics(fields(model, config["grid"], config["fd_h"]), config["grid"],
+                                 config["near_zero"]),
+                       "seconds": round(time.time() - started, 1),
+                       "weights": [w.tolist() for w in model.get_weights()]}
+                entry["seeds"][str(seed)] = row
+                save(out, results)
+                print(f"{key} seed {seed}: grid acc {row['grid_accuracy']:.3f}, near-zero "
+                      f"ds/dx2 {row['near_zero_dx2']:.3f}, jumps {row['jump_frac_dx2']:.4f}, "
+                      f"{row['distinct_outputs']} distinct outputs ({row['seconds']} s)",
+                      flush=True)
+            entry["median"] = {m: float(np.median([entry["seeds"][str(s)][m]
+                                                   for s in config["seeds"]]))
+                               for m in METRICS}
+    plots = _plots(results, out)
+    results["summary"] = _summary(results, plots)
+    save(out, results)
+    return results
+
+
+def _plots(results: dict, out: Path) -> list:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg = results["config"]
+    seed = str(cfg["seeds"][0])
+    keys = list(results["models"])
+    titles = ["decision surface s = sigmoid(logit)", "forward derivative ds/dx2 (autodiff)",
+              "|grad s| (autodiff, STE)", "|grad s| (finite differences)"]
+    fig, axes = plt.subplots(len(keys), 4, figsize=(15, 3.3 * len(keys)), squeeze=False)
+    for row, key in enumerate(keys):
+        entry = results["models"][key]
+        model = _restore(entry["hidden_units"], entry["quantized"], cfg,
+                         entry["seeds"][seed]["weights"])
+        f = fields(model, cfg["grid"], cfg["fd_h"])
+        panels = [f["s"], f["ad"][..., 1], np.linalg.norm(f["ad"], axis=-1),
+                  np.linalg.norm(f["fd"], axis=-1)]
+        for col, (title, image) in enumerate(zip(titles, panels)):
+            ax = axes[row, col]
+            kwargs = {"vmin": 0.0, "vmax": 1.0} if col == 0 else {}
+            im = ax.imshow(image, origin="lower", extent=(0, 1, 0, 1), cmap="viridis", **kwargs)
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+            ax.set(xlabel="x1", ylabel="x2")
+            ax.set_title(f"{title}\n{entry['label']}" if col == 0 else title, fontsize=8)
+    fig.suptitle(f"AND toy MLP (Galloway et al. App. B, Figs. 3-4): seed {seed}, "
+                 f"{cfg['epochs']} epochs of Adam lr {cfg['learning_rate']}", fontsize=10)
+    fig.tight_layout()
+    name = f"{out.stem}.png"
+    fig.savefig(out.parent / name, dpi=90)
+    plt.close(fig)
+    return [name]
+
+
+def _claims(results: dict) -> list:
+    """Per claim: (claim, tfbnn's numbers, verdict or None when not measured)."""
+    rows = {k: e["median"] for k, e in results["models"].items()}
+    claims = []
+    if len(rows) == 4:
+        worst = min(rows, key=lambda k: rows[k]["grid_accuracy"])
+        ok = rows[worst]["grid_accuracy"] >= 0.9
+        claims.append((
+            "C1: all configurations learn a reasonable decision boundary (App. B)",
+            "grid accuracy " + ", ".join(f"{k} {v['grid_accuracy']:.3f}" for k, v in rows.items()),
+            "reproduced" if ok else "not reproduced",
+            "every configuration's median grid accuracy >= 0.9"))
+    else:
+        claims.append(("C1: all configurations learn a reasonable decision boundary (App. B)",
+                       "needs all four configurations", None, ""))
+    if {"fp-2", "q-2"} <= set(rows):
+        q, fp = rows["q-2"]["jump_frac_dx2"], rows["fp-2"]["jump_frac_dx2"]
+        claims.append((
+            "C2: the quantized 2-unit MLP's forward derivative is highly non-linear, with sharp "
+            "edges (Fig. 3d vs 3b)", f"jump fraction of ds/dx2: q-2 {q:.4f} vs fp-2 {fp:.4f}",
+            "reproduced" if q > fp else "not reproduced", "q-2 jump fraction > fp-2's"))
+    if {"fp-4", "q-4"} <= set(rows):
+        q, fp = rows["q-4"]["near_zero_dx2"], rows["fp-4"]["near_zero_dx2"]
+        claims.append((
+            "C3: with 4 hidden units the quantized MLP's forward derivative is almost entirely "
+            "destroyed (Fig. 4b)", f"near-zero fraction of ds/dx2: q-4 {q:.3f} vs fp-4 {fp:.3f}",
+            "reproduced" if q >= 0.9 and q > fp else "not reproduced",
+            "q-4 near-zero fraction >= 0.9 and > fp-4's"))
+    if {"fp-2", "q-2"} <= set(rows):
+        qa, fa = rows["q-2"]["grid_accuracy"], rows["fp-2"]["grid_accuracy"]
+        qb, fb = rows["q-2"]["transition_band"], rows["fp-2"]["transition_band"]
+        claims.append((
+            "C4: the binary MLP's decision boundary better represents AND (Sec. 4, Fig. 3)",
+            f"grid accuracy q-2 {qa:.3f} vs fp-2 {fa:.3f}; transition band q-2 {qb:.3f} vs "
+            f"fp-2 {fb:.3f}", "reproduced" if qa >= fa and qb <= fb else "not reproduced",
+            "q-2 grid accuracy >= fp-2's and q-2 transition band <= fp-2's"))
+    return claims
+
+
+def _verdict(results: dict, claims: list) -> tuple[str, str]:
+    measured = [c for c in claims if c[2] is not None]
+    if len(measured) < 4:
+        return "not comparable", ("Rule: needs all four configurations (fp/q x 2/4 units) to "
+                                  "test claims C1-C4; this run has "
+                                  f"{sorted(results['models'])}.")
+    rows = {k: e["median"] for k, e in results["models"].items()}
+    inverted = (measured[0][2] == "reproduced"
+                and rows["q-2"]["jump_frac_dx2"] < rows["fp-2"]["jump_frac_dx2"]
+                and rows["q-4"]["near_zero_dx2"] < rows["fp-4"]["near_zero_dx2"])
+    if all(c[2] == "reproduced" for c in measured):
+        verdict = "reproduced"
+    elif inverted:
+        verdict = "refuted"
+    else:
+        verdict = "not reproduced"
+    failed = [c[0].split(":")[0] for c in measured if c[2] != "reproduced"]
+    why = ("Rule: reproduced when all four claims hold on the medians over seeds (C1 every "
+           "median grid accuracy >= 0.9; C2 q-2 jump fraction of ds/dx2 > fp-2's; C3 q-4 "
+           "near-zero fraction of ds/dx2 >= 0.9 and > fp-4's; C4 q-2 grid accuracy >= fp-2's "
+           "and transition band <= fp-2's), refuted when C1 holds but both derivative proxies "
+           "point the other way (quantized smoother and less often near zero than full "
+           "precision), otherwise not reproduced — "
+           + (f"{', '.join(failed)} failed" if failed else "all four hold")
+           + f"; the quantized models take {rows['q-2']['distinct_outputs']:.0f} (2 units) and "
+           f"{rows['q-4']['distinct_outputs']:.0f} (4 units) distinct output values over the "
+           "grid (median).")
+    return verdict, why
+
+
+def _summary(results: dict, plots: list) -> dict:
+    cfg = results["config"]
+    settings = paper("galloway2018_figures")["rows"][
+        "Fig 3 (App B): MLP hidden units in first two layers / Adam epochs / learning rate"][0]
+    claims = _claims(results)
+    n_seeds = len(cfg["seeds"])
+    lines = markdown_table(
+        ["claim (paper: one model per figure, read off a plot)",
+         f"tfbnn (median of {n_seeds} seeds, {cfg['grid']}x{cfg['grid']} grid)", "rule",
+         "verdict"],
+        [[c[0], c[1], c[3] or "—", c[2] or "not measured"] for c in claims])
+    lines += ["", "Per configuration (medians over seeds):", ""]
+    lines += markdown_table(
+        ["model", "train acc", "grid acc", "transition band", "distinct outputs",
+         "near-zero ds/dx2", "near-zero grad (FD)", "jump frac ds/dx2", "autodiff vs FD mismatch"],
+        [[e["label"], f"{m['train_accuracy']:.3f}", f"{m['grid_accuracy']:.3f}",
+          f"{m['transition_band']:.3f}", f"{m['distinct_outputs']:.0f}",
+          f"{m['near_zero_dx2']:.3f}", f"{m['near_zero_grad_fd']:.3f}",
+          f"{m['jump_frac_dx2']:.4f}", f"{m['autodiff_vs_fd_mismatch']:.3f}"]
+         for e in results["models"].values() for m in [e["median"]]])
+    verdict, why = _verdict(results, claims)
+    command = f"python tutorials/{NAME}.py"
+    diff = {k: v for k, v in cfg.items() if k != "out" and DEFAULT.get(k) != v}
+    if diff:
+        command += f" (config {diff})"
+    return summary(
+        title="Galloway et al., Figures 3 and 4 (AND toy MLP: decision surface and forward "
+              "derivative)",
+        command=command,
+        paper_scale=(f"3-hidden-layer MLP for two-input AND, {settings[0]} (Fig. 3) and 4 "
+                     f"(Fig. 4) hidden units, Adam lr {settings[2]}, {settings[1]} epochs; "
+                     "training set, batch size and seeds not stated; figures only, no numbers"),
+        tfbnn_scale=(f"`models.and_mlp` ({cfg['estimator']} STE), {cfg['train_size']} points "
+                     f"uniform in [0,1]^2 labelled round(x1) AND round(x2), Adam lr "
+                     f"{cfg['learning_rate']}, {cfg['epochs']} epochs, batch "
+                     f"{cfg['batch_size'] or 'full'}, seeds {cfg['seeds']}; metrics on a "
+                     f"{cfg['grid']}x{cfg['grid']} grid, near zero = {cfg['near_zero']:g}, "
+                     f"finite-difference step {cfg['fd_h']:g}"),
+        table=lines, verdict=verdict, why=why, plots=plots)
+
+
+def _parser():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--train-size", type=int, dest="train_size")
+    parser.add_argument("--grid", type=int)
+    parser.add_argument("--estimator", choices=list(models.ESTIMATORS))
+    parser.add_argument("--out")
+    return parser
+
+
+if __name__ == "__main__":
+    args = vars(_parser().parse_args())
+    main({k: v for k, v in args.items() if v is not None})

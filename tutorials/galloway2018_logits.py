@@ -1,0 +1,395 @@
+"""Logits of the binary (B) and full-precision (A) CNNs under FGSM. Galloway et al., Figure 5.
+
+Mirrors Appendix C / Figure 5 of Galloway, Taylor, Moussa, "Attacking Binarized Neural
+Networks" (ICLR 2018), which redraws Goodfellow et al. (2015)'s plot: the ten logits of
+one MNIST digit (true class "1") as the FGSM perturbation eps varies, for the non-scaled
+binary network at softmax temperature T = 0.6 and 0.7 (panels a, b) and the
+full-precision network at T = 0.1 and 1.0 (c, d); and section 4's remark that the
+binary 64-kernel CNN's logits are "about 4x larger than the scaled or full-precision
+networks". The claims tested:
+
+- L1 (Sec. 4): unscaled binary logits are ~4x the full-precision ones. Statistic: mean
+  |logit| over the clean images (the ratio of mean L1 norms of the logit vectors).
+- L2 (App. C): for the binary network, changing T flips the direction in which
+  increasing the perturbation produces an adversarial example; "no similar effect for
+  full-precision models". Per image and temperature, the FGSM direction
+  d_T = sign(grad_x CE(softmax(logits / T), y)) is "forward" when the true-class margin
+  (true logit minus the best other) is lower at +``ref_eps`` than at -``ref_eps`` along
+  d_T, "reversed" when higher; an image *flips* when it is forward at one temperature of
+  the grid and reversed at another. Flip rate = fraction of the n images that flip.
+- L3 (App. C): full-precision logits respond to the perturbation "in an approximately
+  linear manner", binary logits change very little (tfbnn reads "scaling" as scaling of
+  the perturbation eps). Statistics at T = 1: R^2 of a straight-line fit of each logit
+  against eps on each side of 0 (mean over images, classes and sides), and the relative
+  logit change at +-``far_eps`` (mean |z(eps) - z(0)| / mean |z(0)|).
+
+Each perturbed image is clip(x + eps * d_T, 0, 1) for signed eps in [-eps_max, eps_max]
+(negative eps = the opposite direction, as in Goodfellow et al.'s plot); labels are the
+true labels; d_T comes from `tfbnn.attacks.fast_gradient_method` with
+`tfbnn.temperature.temperature_scaled_loss(1 / T)`. Per model, temperature and eps the
+tutorial records mean |logit|, mean max logit, mean top1-top2 gap, mean true-class
+margin and accuracy. Models: the cached 15-epoch k1 = 64 A, B and C of
+`tutorials/_zoo.py` (C, the scaled binary model, is the paper's other comparison).
+
+Default: the first n = 500 test images, T in {0.1, 0.3, 0.6, 0.7, 1, 3, 10, 100} (the
+paper's four values, the 1/10/100 decades and a few between), eps step 0.05 up to 0.4;
+about 2-4 minutes on 2 CPU cores once the models are cached. ``--full``: the whole
+10,000-image test set (the paper plots one digit). Results are written after each
+(model, temperature), so a killed run resumes.
+
+    python tutorials/galloway2018_logits.py [--full] [--n 500] [--models A B C]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
+from _common import RESULTS, load, markdown_table, paper, save, summary
+from _zoo import trained_model
+from tfbnn import attacks, data, export, temperature
+
+NAME = "galloway2018_logits"
+DEFAULT = {"models": ["A", "B", "C"], "k1": 64, "epochs": 15, "train_size": 60000,
+           "n": 500, "batch": 250,
+           "temperatures": [0.1, 0.3, 0.6, 0.7, 1.0, 3.0, 10.0, 100.0],
+           "eps_max": 0.4, "eps_step": 0.05, "ref_eps": 0.1, "far_eps": 0.3,
+           "out": str(RESULTS / f"{NAME}.json")}
+FULL = {"n": 10000}
+PAPER_PANELS = {("B", 0.6): "(a)", ("B", 0.7): "(b)", ("A", 0.1): "(c)", ("A", 1.0): "(d)"}
+LABELS = {"A": "A (full precision)", "B": "B (binary, unscaled)", "C": "C (binary, scaled)"}
+
+
+def eps_grid(config: dict) -> list:
+    """Signed eps values: multiples of eps_step up to eps_max, plus +-ref_eps and +-far_eps."""
+    step, top = config["eps_step"], config["eps_max"]
+    steps = int(round(top / step))
+    values = {round(k * step, 6) for k in range(-steps, steps + 1)}
+    for e in (config["ref_eps"], config["far_eps"]):
+        values |= {round(e, 6), round(-e, 6)}
+    return sorted(values)
+
+
+def fgsm_direction(model_fn, x, y, temp: float, batch: int) -> np.ndarray:
+    """sign(grad_x CE(softmax(logits / temp), y)) per image (0 where the gradient is 0)."""
+    loss_fn = temperature.temperature_scaled_loss(1.0 / temp)
+    steps = [np.asarray(attacks.fast_gradient_method(model_fn, x[i:i + batch], 1.0, np.inf,
+                                                     loss_fn=loss_fn, y=y[i:i + batch]))
+             - x[i:i + batch] for i in range(0, len(x), batch)]
+    return np.sign(np.concatenate(steps)).astype(np.float32)
+
+
+def logit_stats(z: np.ndarray, y: np.ndarray) -> dict:
+    """Mean |logit|, max logit, top1-top2 gap, true-class margin and accuracy of a batch."""
+    top = np.sort(z, axis=-1)
+    others = np.where(np.eye(z.shape[-1], dtype=bool)[y], -np.inf, z)
+    return {"mean_abs_logit": float(np.mean(np.abs(z))), "max_logit": float(np.mean(top[:, -1])),
+            "top_gap": float(np.mean(top[:, -1] - top[:, -2])),
+            "margin": float(np.mean(z[np.arange(len(y)), y] - others.max(-1))),
+            "accuracy": float(np.mean(z.argmax(-1) == y))}
+
+
+def _margins(z, y):
+    others = np.where(np.eye(z.shape[-1], dtype=bool)[y], -np.inf, z)
+    return z[np.arange(len(y)), y] - others.max(-1)
+
+
+def linearity(grid: list, zs: np.ndarray) -> float:
+    """Mean R^2 of straight-line fits of each logit against eps, each side of 0 separately."""
+    grid = np.array(grid)
+    r2 = []
+    for side in (grid >= 0, grid <= 0):
+        e, z = grid[side], zs[:, side, :]
+        ec = e - e.mean()
+        zc = z - z.mean(axis=1, keepdims=True)
+        num = np.einsum("m,imk->ik", ec, zc) ** 2
+        den = np.sum(ec ** 2) * np.sum(zc ** 2, axis=1)
+        r2.append(np.where(den > 1e-12, num / np.maximum(den, 1e-30), np.nan))
+    return float(np.nanmean(np.stack(r2)))
+
+
+def run_temperature(model_fn, x, y, z0, temp, config, digit) -> dict:
+    """Everything recorded for one model at one temperature."""
+    grid = eps_grid(config)
+    started = time.time()
+    d = fgsm_direction(model_fn, x, y, temp, config["batch"])
+    zs = np.stack([z0 if e == 0 else export.predict_in_batches(
+        model_fn, np.clip(x + e * d, 0.0, 1.0), config["batch"]) for e in grid], axis=1)
+    at = {e: zs[:, i] for i, e in enumerate(grid)}
+    ref, far = round(config["ref_eps"], 6), round(config["far_eps"], 6)
+    side = np.sign(_margins(at[-ref], y) - _margins(at[ref], y)).astype(int)
+    scale = np.mean(np.abs(z0), axis=-1)
+    change = np.mean([np.mean(np.abs(at[s * far] - z0), axis=-1) / scale for s in (1, -1)], axis=0)
+    return {"curves": {k: [logit_stats(zs[:, i], y)[k] for i in range(len(grid))]
+                       for k in logit_stats(z0[:1], y[:1])},
+            "zero_direction_frac": float(np.mean(~d.reshape(len(d), -1).any(axis=1))),
+            "zero_pixel_frac": float(np.mean(d == 0)),
+            "side": side.tolist(),
+            "reversed_frac": float(np.mean(side < 0)),
+            "linearity_r2": linearity(grid, zs),
+            "relative_change_far": float(np.mean(change)),
+            "digit_logits": zs[digit].tolist(),
+            "seconds": round(time.time() - started, 1)}
+
+
+def main(config: dict) -> dict:
+    config = {**DEFAULT, **config}
+    out = Path(config["out"])
+    results = load(out, config)
+    results.setdefault("models", {})
+    results["eps"] = eps_grid(config)
+    _, (x_test, y_test) = data.load_mnist()
+    x = np.array(x_test[: config["n"]], np.float32)
+    y = np.array(y_test[: config["n"]]).astype(np.int64)
+    ones = np.flatnonzero(y == 1)
+    digit = int(ones[0]) if len(ones) else 0
+    results["digit"] = {"index": digit, "label": int(y[digit])}
+    for variant in config["models"]:
+        entry = results["models"].get(variant)
+        if entry and all(str(t) in entry["temperatures"] for t in config["temperatures"]):
+            continue
+        model, info = trained_model({"variant": variant, "k1": config["k1"],
+                                     "epochs": config["epochs"],
+                                     "train_size": config["train_size"]})
+        model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731
+        z0 = export.predict_in_batches(model_fn, x, config["batch"])
+        clean = {**logit_stats(z0, y), "l1_norm": float(np.mean(np.abs(z0).sum(-1))),
+                 "logit_std": float(np.std(z0)),
+                 "per_image_mean_abs": np.mean(np.abs(z0), -1).tolist()}
+        entry = results["models"].setdefault(variant, {"model": info["spec"], "clean": clean,
+                                                       "temperatures": {}})
+        for temp in config["temperatures"]:
+            if str(temp) in entry["temperatures"]:
+                continue
+            row = run_temperature(model_fn, x, y, z0, temp, config, digit)
+            entry["temperatures"][str(temp)] = row
+            save(out, results)
+            acc = dict(zip(results["eps"], row["curves"]["accuracy"]))
+            print(f"{variant} T={temp:<6g} acc@+{config['far_eps']} "
+                  f"{acc[round(config['far_eps'], 6)]:.3f}  reversed {row['reversed_frac']:.3f}  "
+                  f"zero-gradient images {row['zero_direction_frac']:.3f}  ({row['seconds']} s)",
+                  flush=True)
+    for variant, entry in results["models"].items():
+        entry["flip_rate"] = _flip_rate(entry, config["temperatures"])
+        pair = [str(t) for t in (0.6, 0.7) if str(t) in entry["temperatures"]]
+        if len(pair) == 2:
+            a, b = (np.array(entry["temperatures"][t]["side"]) for t in pair)
+            entry["flip_rate_0.6_0.7"] = float(np.mean((a * b) < 0))
+    plots = _plots(results, out)
+    results["summary"] = _summary(results, plots)
+    save(out, results)
+    return results
+
+
+def _flip_rate(entry: dict, temps: list) -> float:
+    sides = np.array([entry["temperatures"][str(t)]["side"] for t in temps])
+    return float(np.mean((sides > 0).any(axis=0) & (sides < 0).any(axis=0)))
+
+
+def _plots(results: dict, out: Path) -> list:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cfg, eps, rows = results["config"], results["eps"], results["models"]
+    temps = cfg["temperatures"]
+    colors = plt.cm.viridis(np.linspace(0, 0.95, len(temps)))
+    metrics = [("mean_abs_logit", "mean |logit|"), ("max_logit", "mean max logit"),
+               ("top_gap", "mean top1 - top2 logit"), ("accuracy", "accuracy")]
+    fig, axes = plt.subplots(len(metrics), len(rows), figsize=(4.2 * len(rows), 10),
+                             squeeze=False, sharex=True)
+    for col, (variant, entry) in enumerate(rows.items()):
+        for r, (key, label) in enumerate(metrics):
+            ax = axes[r, col]
+            for temp, color in zip(temps, colors):
+                ax.plot(eps, entry["temperatures"][str(temp)]["curves"][key], color=color,
+                        label=f"T={temp:g}")
+            ax.axvline(0, color="gray", lw=0.5)
+            ax.set(ylabel=label)
+            if r == 0:
+                ax.set_title(LABELS.get(variant, variant), fontsize=9)
+            if r == len(metrics) - 1:
+                ax.set(xlabel="signed FGSM eps (negative = opposite direction)")
+    axes[0, -1].legend(fontsize=7)
+    fig.suptitle(f"Figure 5 statistics: first {cfg['n']} MNIST test images, "
+                 f"k1={cfg['k1']}, {cfg['epochs']} epochs", fontsize=10)
+    fig.tight_layout()
+    names = [f"{out.stem}.png", f"{out.stem}_digit.png"]
+    fig.savefig(out.parent / names[0], dpi=90)
+    plt.close(fig)
+
+    panel_temps = [t for t in (0.1, 0.6, 0.7, 1.0) if t in temps] or temps[:4]
+    fig, axes = plt.subplots(len(rows), len(panel_temps), figsize=(3.6 * len(panel_temps),
+                             3 * len(rows)), squeeze=False, sharex=True)
+    digit = results["digit"]
+    for r, (variant, entry) in enumerate(rows.items()):
+        for c, temp in enumerate(panel_temps):
+            ax = axes[r, c]
+            z = np.array(entry["temperatures"][str(temp)]["digit_logits"])
+            for k in range(z.shape[1]):
+                ax.plot(eps, z[:, k], color=f"C{k}", lw=2.2 if k == digit["label"] else 1,
+                        label=str(k))
+            panel = PAPER_PANELS.get((variant, temp))
+            ax.set_title(f"{variant}, T={temp:g}" + (f"  [paper Fig. 5{panel}]" if panel else ""),
+                         fontsize=9)
+            ax.axvline(0, color="gray", lw=0.5)
+            if c == 0:
+                ax.set(ylabel="logit")
+            if r == len(rows) - 1:
+                ax.set(xlabel="signed FGSM eps")
+    axes[0, -1].legend(fontsize=6, ncol=2, title="class", title_fontsize=6)
+    fig.suptitle(f"Logits of test image {digit['index']} (true class {digit['label']}) under "
+                 "FGSM computed at temperature T", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out.parent / names[1], dpi=90)
+    plt.close(fig)
+    return names
+
+
+def _ratio_interval(b: list, a: list, draws: int = 1000) -> tuple[float, float]:
+    """95 % bootstrap interval (over the same resampled images) of mean(b) / mean(a)."""
+    b, a = np.array(b), np.array(a)
+    idx = np.random.default_rng(0).integers(0, len(a), (draws, len(a)))
+    ratios = b[idx].mean(1) / a[idx].mean(1)
+    return float(np.percentile(ratios, 2.5)), float(np.percentile(ratios, 97.5))
+
+
+def _claims(results: dict) -> list:
+    """Per claim: [claim, paper, tfbnn, rule, verdict]."""
+    cfg, rows = results["config"], results["models"]
+    figures = paper("galloway2018_figures")["rows"]
+    ratio_paper = figures["Sec 4: unscaled binary logits vs scaled or full-precision logits, "
+                          "64-kernel CNN (ratio, x)"][0]
+    flip_paper = figures["Fig 5 / App C: T range at which the adversarial direction flips for "
+                         "the binary network"][0]
+    claims = []
+    if not {"A", "B"} <= set(rows):
+        return claims
+    a, b = rows["A"], rows["B"]
+    r = b["clean"]["mean_abs_logit"] / a["clean"]["mean_abs_logit"]
+    low, high = _ratio_interval(b["clean"]["per_image_mean_abs"], a["clean"]["per_image_mean_abs"])
+    extra = (f"; B/C {b['clean']['mean_abs_logit'] / rows['C']['clean']['mean_abs_logit']:.2f}x"
+             if "C" in rows else "")
+    claims.append(["L1: unscaled binary logits ~4x full-precision (Sec. 4)",
+                   f"~{ratio_paper}x (64-kernel CNN, statistic and image count not stated)",
+                   f"B/A mean abs logit {r:.2f}x (95% bootstrap over images {low:.2f}-{high:.2f}; "
+                   f"one trained model each){extra}",
+                   "reproduced if 2 <= B/A <= 8 (within a factor 2 of 4), refuted if B/A <= 1",
+                   "reproduced" if 2 <= r <= 8 else "refuted" if r <= 1 else "not reproduced"])
+    n = cfg["n"]
+    pb, pa = b["flip_rate"], a["flip_rate"]
+    se = math.sqrt(pb * (1 - pb) / n + pa * (1 - pa) / n)
+    claims.append(["L2: changing T flips the adversarial direction for binary, not for full "
+                   "precision (App. C)",
+                   f"flip for T in {flip_paper[0]}-{flip_paper[1]} on one binary digit; none for "
+                   "full precision",
+                   f"flip rate over T grid: B {pb:.3f}, A {pa:.3f} (2 SE = {2 * se:.3f}); "
+                   f"between T 0.6 and 0.7: B {b.get('flip_rate_0.6_0.7', float('nan')):.3f}, "
+                   f"A {a.get('flip_rate_0.6_0.7', float('nan')):.3f}",
+                   "reproduced if B - A > 2 SE, refuted if A - B > 2 SE",
+                   "reproduced" if pb - pa > 2 * se and pb > 0
+                   else "refuted" if pa - pb > 2 * se else "not reproduced"])
+    t1 = str(min(cfg["temperatures"], key=lambda t: abs(math.log(t))))
+    ra, rb = a["temperatures"][t1]["linearity_r2"], b["temperatures"][t1]["linearity_r2"]
+    ca, cb = (a["temperatures"][t1]["relative_change_far"],
+              b["temperatures"][t1]["relative_change_far"])
+    claims.append(["L3: full-precision logits respond ~linearly to eps, binary logits change "
+                   "little (App. C)", "qualitative (one digit)",
+                   f"T={float(t1):g}: R^2 A {ra:.3f}, B {rb:.3f}; relative change at "
+                   f"+-{cfg['far_eps']}: A {ca:.2f}, B {cb:.2f}",
+                   "reproduced if R^2 A > B and change A > B, refuted if both reversed",
+                   "reproduced" if ra > rb and ca > cb
+                   else "refuted" if ra < rb and ca < cb else "not reproduced"])
+    return claims
+
+
+def _summary(results: dict, plots: list) -> dict:
+    cfg, rows, eps = results["config"], results["models"], results["eps"]
+    claims = _claims(results)
+    lines = markdown_table(["claim", "paper (scale)",
+                            f"tfbnn (first {cfg['n']} test images)", "rule", "verdict"], claims)
+    base = rows.get("A", {}).get("clean", {}).get("mean_abs_logit")
+    lines += ["", "Clean logits and temperature effects per model:", ""]
+    lines += markdown_table(
+        ["model", "clean acc", "mean abs logit", "x A", "mean L1 norm", "mean max logit",
+         "mean top1-top2", "flip rate (T grid)", "reversed at T=0.1 / 1 / 100",
+         "zero-gradient images at T=0.1 / 1 / 100"],
+        [[LABELS.get(v, v), f"{e['clean']['accuracy']:.3f}", f"{e['clean']['mean_abs_logit']:.2f}",
+          f"{e['clean']['mean_abs_logit'] / base:.2f}" if base else "—",
+          f"{e['clean']['l1_norm']:.1f}", f"{e['clean']['max_logit']:.2f}",
+          f"{e['clean']['top_gap']:.2f}", f"{e['flip_rate']:.3f}",
+          " / ".join(f"{e['temperatures'][str(t)]['reversed_frac']:.3f}"
+                     if str(t) in e["temperatures"] else "—" for t in (0.1, 1.0, 100.0)),
+          " / ".join(f"{e['temperatures'][str(t)]['zero_direction_frac']:.3f}"
+                     if str(t) in e["temperatures"] else "—" for t in (0.1, 1.0, 100.0))]
+         for v, e in rows.items()])
+    table1 = paper("galloway2018_table1")
+    col = table1["columns"].index(str(cfg["k1"])) if str(cfg["k1"]) in table1["columns"] else None
+    shown = [e for e in (0.1, 0.2, 0.3) if round(e, 6) in eps]
+    body = []
+    for v, e in rows.items():
+        for temp in cfg["temperatures"]:
+            acc = dict(zip(eps, e["temperatures"][str(temp)]["curves"]["accuracy"]))
+            body.append([LABELS.get(v, v), f"{temp:g}"]
+                        + [f"{100 * acc[round(s, 6)]:.1f}" for s in shown])
+        ref = [table1["rows"].get(f"{v} eps={s}") for s in shown]
+        if col is not None and all(ref):
+            body.append([LABELS.get(v, v), "paper Table 1 (T=1)"]
+                        + [f"{r[col][0]} ± {r[col][1]}" for r in ref])
+    lines += ["", "FGSM accuracy % by temperature (true labels; the paper's Table 1, whole test "
+              "set, 4 runs, for context only, not in the verdict):", ""]
+    lines += markdown_table(["model", "T"] + [f"eps {s:g}" for s in shown], body)
+    if len(claims) < 3:
+        verdict, why = "not comparable", ("Rule: needs both A and B to test L1-L3; this run has "
+                                          f"{sorted(rows)}.")
+    else:
+        verdicts = [c[-1] for c in claims]
+        verdict = ("reproduced" if all(v == "reproduced" for v in verdicts)
+                   else "refuted" if "refuted" in verdicts else "not reproduced")
+        why = ("Rule: reproduced when L1 (4x logits), L2 (temperature flips the adversarial "
+               "direction for B, not A) and L3 (A's logits ~linear in eps, B's change little) "
+               "all hold by their rules in the table, refuted when any is refuted, otherwise "
+               "not reproduced — here "
+               + ", ".join(f"{c[0].split(':')[0]} {c[-1]}" for c in claims) + ".")
+    command = f"python tutorials/{NAME}.py"
+    diff = {k: v for k, v in cfg.items() if k != "out" and DEFAULT.get(k) != v}
+    if diff == FULL:
+        command += " --full"
+    elif diff:
+        command += f" (config {diff})"
+    return summary(
+        title="Galloway et al., Figure 5 and Sec. 4 (logits of binary vs full-precision CNNs "
+              "under FGSM, by softmax temperature)",
+        command=command,
+        paper_scale=("one MNIST test digit (class 1), non-scaled binary and full-precision CNNs, "
+                     "T = 0.6, 0.7 (binary) and 0.1, 1.0 (full precision), eps range of the "
+                     "paper's attacks; the ~4x logit ratio for the 64-kernel CNN with no image "
+                     "count; figure values not in the text"),
+        tfbnn_scale=(f"cached A/B/C CNNs k1={cfg['k1']}, {cfg['epochs']} epochs on "
+                     f"{cfg['train_size']} images; first {cfg['n']} test images; T in "
+                     f"{cfg['temperatures']}; signed eps in [-{cfg['eps_max']}, {cfg['eps_max']}] "
+                     f"step {cfg['eps_step']}, clipped to [0, 1]; flip test at +-{cfg['ref_eps']}"),
+        table=lines, verdict=verdict, why=why, plots=plots)
+
+
+def _parser():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="paper scale: " + str(FULL))
+    parser.add_argument("--n", type=int)
+    parser.add_argument("--models", nargs="+", choices=["A", "B", "C", "S"])
+    parser.add_argument("--temperatures", type=float, nargs="+")
+    parser.add_argument("--k1", type=int)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--out")
+    return parser
+
+
+if __name__ == "__main__":
+    args = vars(_parser().parse_args())
+    full = args.pop("full")
+    main({**(FULL if full else {}), **{k: v for k, v in args.items() if v is not None}})
