@@ -92,3 +92,17 @@ def test_fgsm_tables(tutorial, tmp_path, table):
     trained = _trained_files(tmp_path)
     assert module.main(config)["models"] == result["models"]
     assert _trained_files(tmp_path) == trained
+
+
+def test_attack_comparison(tutorial, tmp_path):
+    module = tutorial("gupta2022_attack_comparison")
+    out = tmp_path / "cmp.json"
+    config = {**TINY_MODEL, "models": ["A", "B"], "n": 16, "batch": 8, "eps": [0.1], "iters": 2,
+              "square_queries": 5, "out": str(out)}
+    result = module.main(config)
+    row = result["models"]["B"]["eps"]["0.1"]
+    assert set(row) == set(module._attacks(0.1, module.DEFAULT))
+    assert all(0.0 <= v <= 1.0 for v in row.values())
+    assert result["summary"]["verdict"] in ("reproduced", "not reproduced")
+    assert any("paper BNN-WAQ" in line for line in result["summary"]["table"])
+    assert module.main(config)["models"] == result["models"]
