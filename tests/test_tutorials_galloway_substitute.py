@@ -1,0 +1,113 @@
+"""The Table 4 substitute black-box tutorial runs end to end at a tiny scale.
+
+The model cache (TFBNN_CACHE) points at a temporary folder; two tiny oracles (the
+deterministic A and the stochastic S, k1 = 4, one epoch on 256 images) are attacked by
+a substitute trained for 2 rounds of 2 epochs from 30 held-out images, on 64 test
+images. Checked: the JSON, the summary and its verdict, that a second call resumes
+without recomputing anything (the attack is replaced by one that raises), and the
+verdict rule on made-up numbers.
+"""
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+import tfbnn  # noqa: F401
+
+TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
+TINY = {"k1": 4, "epochs": 1, "train_size": 256, "holdout": 30, "rounds": 2,
+        "sub_epochs": 2, "n": 64, "seeds": [0, 1], "draws": 3}
+VERDICTS = ("reproduced", "not reproduced", "refuted", "not comparable")
+
+
+@pytest.fixture()
+def tutorial(monkeypatch, tmp_path):
+    monkeypatch.setenv("TFBNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.syspath_prepend(str(TUTORIALS))
+    for name in ("galloway2018_substitute", "galloway2018_fgsm_tables", "_zoo", "_common"):
+        sys.modules.pop(name, None)
+    return importlib.import_module("galloway2018_substitute")
+
+
+def _forbid(monkeypatch, module):
+    def boom(*args, **kwargs):
+        raise AssertionError("a resumed run recomputed an attack or trained a model")
+
+    for name in ("substitute_blackbox_attack", "accuracy_over_draws", "trained_model"):
+        monkeypatch.setattr(module, name, boom)
+
+
+def test_substitute_tiny(tutorial, tmp_path, monkeypatch):
+    module = tutorial
+    out = tmp_path / "sub.json"
+    config = {**TINY, "oracles": ["A", "S"], "out": str(out)}
+    result = module.main(config)
+    assert set(result["oracles"]) == {"A", "S"}
+    assert "oracles" not in result["config"] and result["config"]["n"] == 64
+    for name, entry in result["oracles"].items():
+        assert set(entry["runs"]) == {"0", "1"}
+        for run in entry["runs"].values():
+            assert run["sizes"] == [30, 60] and run["oracle_queries"] == 60
+            assert run["lambdas"] == [-0.1]
+            assert 0 <= run["transfer_accuracy"] <= 1 and 0 <= run["clean_accuracy"] <= 1
+            assert run["draws"] == (3 if name == "S" else 1)
+        assert entry["transfer_accuracy"] == pytest.approx(
+            sum(r["transfer_accuracy"] for r in entry["runs"].values()) / 2)
+        assert entry["spec"]["k1"] == 4 and entry["spec"]["adversary"] is None
+    assert "transfer_std_over_draws" in result["oracles"]["S"]["runs"]["0"]
+    s = result["summary"]
+    assert s["verdict"] == "not comparable"  # k1=4 is no column of Table 4
+    assert s["verdict"] in VERDICTS and "Rule" in s["why"]
+    assert len(s["table"]) == 2 + 2 and s["table"][2].startswith("| A | — |")
+    assert "--oracles A S" in s["command"] and "MNIST" in s["tfbnn_scale"]
+    assert json.loads(out.read_text())["summary"] == s
+
+    # Resume: the same config, and a run asking for a subset, recompute nothing.
+    trained = sorted((tmp_path / "cache").glob("*.keras"))
+    assert len(trained) == 2
+    _forbid(monkeypatch, module)
+    assert module.main(config)["oracles"] == result["oracles"]
+    again = module.main({**config, "oracles": ["S"]})
+    assert again["oracles"] == result["oracles"]  # earlier oracles kept in the summary
+    assert sorted((tmp_path / "cache").glob("*.keras")) == trained
+
+
+def test_specs_shared_with_fgsm_tables(tutorial):
+    module = tutorial
+    import galloway2018_fgsm_tables as tables
+
+    cfg = {**module.DEFAULT, "pgd_full": False}
+    table_cfg = {**tables.DEFAULT}
+    for name in ("A", "A+", "C+*"):
+        assert module._spec(name, cfg) == tables._spec(name, table_cfg)
+    spec = module._spec("S+*", cfg)
+    assert spec["variant"] == "S" and spec["adversary"] == tables.ADVERSARIES["+*"]
+
+
+def test_verdict_rule(tutorial):
+    module = tutorial
+
+    def results(**acc):
+        return {"config": {**module.DEFAULT}, "oracles": {
+            k.replace("p", "+").replace("s", "*"): {"transfer_accuracy": v}
+            for k, v in acc.items()}}
+
+    # Paper k1=64: A 79 > B 46, A 79 > C 51, A 79 > A+ 73, C+ 65 > C 51.
+    verdict, why, checks = module._verdict(results(A=0.8, B=0.5, C=0.55, Ap=0.7, Cp=0.6))
+    assert verdict == "reproduced" and len(checks) == 4 and "4 of 4" in why
+    verdict, why, checks = module._verdict(results(A=0.8, B=0.5, C=0.55, Ap=0.85, Cp=0.6))
+    assert verdict == "not reproduced" and "FAILS" in why
+    assert [c["holds"] for c in checks if c["expected"] == "A > A+"] == [False]
+    # PGD comparisons count once their oracles are run: C+* 94.7 > S+* 56.
+    verdict, _, checks = module._verdict(results(C=0.5, Cps=0.9, Sps=0.95))
+    assert verdict == "not reproduced" and {c["expected"] for c in checks} == {
+        "C+* > C", "C+* > S+*"}
+    verdict, why, checks = module._verdict(results(A=0.8, Aps=0.95, Cps=0.94))
+    assert verdict == "reproduced" and "A+* - C+* = +1.1 points in the paper, +1.0" in why
+    assert module._verdict(results(B=0.5, S=0.2))[0] == "not comparable"  # no pair run
+    bad = results(A=0.8, B=0.5)
+    bad["config"]["k1"] = 32
+    assert module._verdict(bad)[0] == "not comparable"
