@@ -1,0 +1,100 @@
+"""tutorials/galloway2018_cw_jsma.py end to end at a tiny scale, and its verdict rule.
+
+The model cache (TFBNN_CACHE) and the outputs point at a temporary folder; the models
+are k1 = 4, one epoch on 256 images, the attacks a few iterations on 2 images x 9 targets.
+A second call must resume from the written JSON without training or attacking again.
+"""
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
+TINY = {"k1": 4, "epochs": 1, "train_size": 256, "n": 2, "iterations": [2, 3],
+        "score_draws": 2, "eot_draws": 2, "jsma_gamma": 0.02, "pgd_iters": 1,
+        "pgd_eps": [0.1], "bootstrap": 50}
+
+
+@pytest.fixture()
+def module(monkeypatch, tmp_path):
+    monkeypatch.setenv("TFBNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.syspath_prepend(str(TUTORIALS))
+    sys.modules.pop("galloway2018_cw_jsma", None)
+    return importlib.import_module("galloway2018_cw_jsma")
+
+
+def test_cw_jsma_tiny_and_resume(module, tmp_path, monkeypatch):
+    out = tmp_path / "cw.json"
+    config = {**TINY, "out": str(out)}
+    result = module.main(config)
+    pairs = 2 * 9
+
+    assert set(result["models"]) == {"A", "B", "B+", "S"}
+    assert result["models"]["S"]["draws"] == 2 and result["models"]["A"]["draws"] == 1
+    assert result["models"]["B+"]["spec"]["adversary"]["kind"] == "fgsm"
+    assert set(result["cw"]) == {"A", "B", "B+", "S", "S EOT-CW"}
+    for label, entries in result["cw"].items():
+        assert set(entries) == {"2", "3"}
+        for entry in entries.values():
+            assert entry["pairs"] == pairs and len(entry["per_image_accuracy"]) == 2
+            assert 0 <= entry["accuracy"] <= 1 and 0 <= entry["target_success"] <= 1
+            assert entry["mean_l2_all"] >= 0
+            assert entry["draws"] == (2 if label.startswith("S") else 1)
+    assert result["cw"]["S EOT-CW"]["3"]["eot_draws"] == 2
+    assert set(result["jsma"]) == {"A", "B"}
+    for entry in result["jsma"].values():
+        # gamma 0.02 of 784 pixels: at most 7 pair steps, 14 pixels
+        assert 0 <= entry["fraction_changed_all"] <= 14 / 784 + 1e-6
+    pgd = result["eot_pgd"]["eps=0.1"]
+    assert set(pgd) == {"PGD (no EOT)", "EOT-PGD", "EOT-PGD++ NJS", "EOT-PGD++ HNS"}
+    assert all(e["max_linf"] <= 0.1 + 1e-5 and e["images"] == 2 for e in pgd.values())
+
+    summary = result["summary"]
+    assert summary["verdict"] == "not comparable"  # k1 = 4 is no column of Table 3
+    assert summary["table"][0].startswith("| quantity |")
+    assert summary["plots"] == ["cw.png"] and (tmp_path / "cw.png").stat().st_size > 0
+    assert json.loads(out.read_text())["summary"] == summary
+
+    trained = sorted((tmp_path / "cache").glob("*.keras"))
+    assert len(trained) == 4
+
+    def fail(*args, **kwargs):
+        raise AssertionError("resumed run recomputed an attack")
+
+    for name in ("carlini_wagner_l2", "jacobian_saliency_map_method",
+                 "projected_gradient_descent", "pgd_plus_plus"):
+        monkeypatch.setattr(module.attacks, name, fail)
+    monkeypatch.setattr(module, "trained_model", fail)
+    again = module.main(config)
+    for section in ("models", "cw", "jsma", "eot_pgd"):
+        assert again[section] == result[section]
+    assert sorted((tmp_path / "cache").glob("*.keras")) == trained
+
+
+def _per_image(**acc):
+    """Per-image accuracies: 40 images, each at the given accuracy +- a little noise."""
+    rng = np.random.default_rng(0)
+    return {k.replace("_plus", "+").replace("_", " ").replace("S EOT", "S EOT-CW"):
+            list(np.clip(v + rng.normal(0, 0.02, 40), 0, 1)) for k, v in acc.items()}
+
+
+@pytest.mark.parametrize("eot, a_cw, verdict", [
+    (0.70, 0.0, "reproduced"),
+    (0.20, 0.0, "refuted"),
+    (0.20, 0.5, "not reproduced"),  # A as robust as B: P1 fails
+])
+def test_verdict_rule(module, eot, a_cw, verdict):
+    numbers = _per_image(cw_A=a_cw, cw_B=0.4, cw_B_plus=0.3, cw_S=0.7, cw_S_EOT=eot,
+                         jsma_A=0.1, jsma_B=0.3)
+    assert set(numbers) == {"cw A", "cw B", "cw B+", "cw S", "cw S EOT-CW", "jsma A", "jsma B"}
+    got, why = module._verdict(numbers, [71, 2], resamples=200)
+    assert got == verdict and "Rule" in why
+
+
+def test_verdict_not_comparable(module):
+    assert module._verdict({}, [71, 2])[0] == "not comparable"
+    assert module._verdict(_per_image(cw_A=0.0), None)[0] == "not comparable"
