@@ -245,3 +245,16 @@ def test_catalog_runs_every_attack_inside_the_ball(trained_a, data):
             size = np.abs(delta).max(1) if norm == "linf" else np.linalg.norm(delta, axis=1)
             assert np.all(size <= eps + 1e-5), name
             assert adv.min() >= 0.0 and adv.max() <= 1.0, name
+
+
+def test_finished_run_is_not_reused_for_another_model(trained_a, data, tmp_path, mnist_small):
+    """Same arguments, same folder, different weights: refused, not silently reused."""
+    from tfbnn import models
+
+    x, y = data
+    kwargs = dict(eps=0.1, attacks=["fgsm"], out_dir=tmp_path / "run", **FAST)
+    evaluation.evaluate(trained_a, x, y, **kwargs)
+    other = models.cleverhans_cnn("A", k1=16)
+    other.set_weights([w * 1.01 for w in trained_a.get_weights()])
+    with pytest.raises(FileExistsError, match="model_sha"):
+        evaluation.evaluate(other, x, y, **kwargs)

@@ -253,7 +253,7 @@ def evaluate(
         "stochastic": target.stochastic, "outputs": target.outputs,
         "clip": [clip_min, clip_max], "diagnostics": bool(run_diagnostics),
         "diagnostic_n": diagnostic_n, "model": model_name,
-        "data_sha": _fingerprint(x, y),
+        "data_sha": _fingerprint(x, y), "model_sha": _model_fingerprint(model, target, x[:8]),
     }
     run = RunDirectory(out_dir, config, overwrite=overwrite) if out_dir is not None else None
     if run is not None and run.finished:
@@ -301,6 +301,29 @@ def evaluate(
 
         reporting.write(run, report)
     return report
+
+
+def _model_fingerprint(model, target: Target, probe: np.ndarray) -> str | None:
+    """What identifies the model across runs, so that a finished run is never reused for
+    another model: its weights (Keras models, SavedModels), else its rounded logits on a
+    few inputs (deterministic callables); None for a stochastic plain callable."""
+    import hashlib
+
+    variables = None
+    if isinstance(model, keras.Model):
+        variables = model.weights
+    elif hasattr(getattr(model, "saved_model", None), "variables"):
+        variables = model.saved_model.variables
+    digest = hashlib.sha256()
+    if variables:
+        for variable in sorted(variables, key=lambda v: v.name):
+            digest.update(variable.name.encode())
+            digest.update(np.ascontiguousarray(variable.numpy()).tobytes())
+    elif not target.stochastic:
+        digest.update(np.round(np.asarray(target.logits_fn(tf.constant(probe))), 4).tobytes())
+    else:
+        return None
+    return digest.hexdigest()[:16]
 
 
 def _fingerprint(x: np.ndarray, y: np.ndarray) -> str:
