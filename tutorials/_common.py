@@ -9,6 +9,7 @@ those numbers with its rule stated in ``why``.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -57,3 +58,41 @@ def markdown_table(header: list, rows: list) -> list:
              "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
     return lines
+
+
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (plots are written to files, no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+OPTIONS = {
+    "n": dict(type=int, help="test images"),
+    "models": dict(nargs="+", help="models, e.g. A B C"),
+    "k1": dict(type=int, help="first-layer kernels of the CNNs"),
+    "epochs": dict(type=int, help="training epochs"),
+    "seed": dict(type=int, help="random seed"),
+    "out": dict(help="output JSON file"),
+}
+"""The command-line options most tutorials share (all default to the tutorial's config)."""
+
+
+def cli(doc: str, full: dict | None = None, names=(), **extra) -> dict:
+    """Parse a tutorial's command line into config overrides.
+
+    ``names`` picks options from `OPTIONS`; ``extra`` adds others (name -> argparse
+    keywords). ``--full`` (when ``full`` is given) applies ``full`` first, so explicit
+    options win. Options left out do not appear in the returned dict.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if full is not None:
+        parser.add_argument("--full", action="store_true", help=f"paper scale: {full}")
+    for name, kwargs in [(n, OPTIONS[n]) for n in names] + list(extra.items()):
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, **kwargs)
+    args = vars(parser.parse_args())
+    use_full = args.pop("full", False)
+    return {**(full if use_full else {}), **{k: v for k, v in args.items() if v is not None}}

@@ -55,6 +55,7 @@ import numpy as np
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import tensorflow as tf
 import tf_keras
+import _common
 from _common import RESULTS, load, markdown_table, paper, save, summary
 from tfbnn import models
 
@@ -195,9 +196,7 @@ def main(config: dict) -> dict:
 
 
 def _plots(results: dict, out: Path) -> list:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _common.pyplot()
 
     cfg = results["config"]
     seed = str(cfg["seeds"][0])

@@ -462,9 +462,7 @@ def _summary(results: dict, plots: list) -> dict:
 
 
 def _plot(results: dict, out: Path) -> str:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _common.pyplot()
 
     cfg = results["config"]
     table3 = _common.paper("galloway2018_table3")

@@ -42,7 +42,6 @@ about 2-4 minutes on 2 CPU cores once the models are cached. ``--full``: the who
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from pathlib import Path
@@ -50,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
+import _common
 from _common import RESULTS, load, markdown_table, paper, save, summary
 from _zoo import trained_model
 from tfbnn import attacks, data, export, temperature
@@ -192,9 +192,7 @@ def _flip_rate(entry: dict, temps: list) -> float:
 
 
 def _plots(results: dict, out: Path) -> list:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _common.pyplot()
 
     cfg, eps, rows = results["config"], results["eps"], results["models"]
     temps = cfg["temperatures"]
@@ -377,19 +375,7 @@ def _summary(results: dict, plots: list) -> dict:
         table=lines, verdict=verdict, why=why, plots=plots)
 
 
-def _parser():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="paper scale: " + str(FULL))
-    parser.add_argument("--n", type=int)
-    parser.add_argument("--models", nargs="+", choices=["A", "B", "C", "S"])
-    parser.add_argument("--temperatures", type=float, nargs="+")
-    parser.add_argument("--k1", type=int)
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--out")
-    return parser
-
-
 if __name__ == "__main__":
-    args = vars(_parser().parse_args())
-    full = args.pop("full")
-    main({**(FULL if full else {}), **{k: v for k, v in args.items() if v is not None}})
+    main(_common.cli(__doc__, FULL, ("n", "k1", "epochs", "out"),
+                     models=dict(nargs="+", choices=["A", "B", "C", "S"]),
+                     temperatures=dict(type=float, nargs="+", help="softmax temperatures")))

@@ -33,7 +33,6 @@ killed run resumes.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import time
@@ -44,6 +43,7 @@ import numpy as np
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import larq as lq
 import tf_keras
+import _common
 from _common import RESULTS, load, markdown_table, paper, save, summary
 from _zoo import cache_dir
 from tfbnn import attacks, data, export, models, quantizers, temperature, training
@@ -162,9 +162,7 @@ def main(config: dict) -> dict:
 
 
 def _plots(results, out) -> list:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _common.pyplot()
 
     cfg = results["config"]
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -245,21 +243,9 @@ def _summary(results, plots):
         table=lines, verdict=verdict, why=why, plots=plots)
 
 
-def _parser():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="paper scale: " + str(FULL))
-    parser.add_argument("--n", type=int)
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--models", nargs="+", choices=["fp", "bnn"])
-    parser.add_argument("--eps", nargs="+", type=float)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--out")
-    return parser
-
-
 if __name__ == "__main__":
-    args = vars(_parser().parse_args())
-    config = {**(FULL if args.pop("full") else {}),
-              **{k: v for k, v in args.items() if v is not None}}
+    config = _common.cli(__doc__, FULL, ("n", "epochs", "seed", "out"),
+                         models=dict(nargs="+", choices=["fp", "bnn"]),
+                         eps=dict(nargs="+", type=float, help="L-inf bounds"))
     result = main(config)
     print(f"verdict: {result['summary']['verdict']}. {result['summary']['why']}")

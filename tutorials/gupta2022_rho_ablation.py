@@ -36,7 +36,6 @@ saved after every attack, so a killed run resumes.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -164,9 +163,7 @@ def _pct(v) -> str:
 
 
 def _plot(results, config, out: Path) -> str:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _common.pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, family, rhos, title in ((axes[0], "NJS", config["njs_rhos"], "Table 12: PGD++ NJS"),
@@ -307,17 +304,4 @@ def main(config: dict) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true",
-                        help="10,000 images and PGD-trained A* and W* (hours on CPU)")
-    parser.add_argument("--models", nargs="+", default=DEFAULT["models"])
-    parser.add_argument("--n", type=int, default=DEFAULT["n"])
-    parser.add_argument("--k1", type=int, default=DEFAULT["k1"])
-    parser.add_argument("--epochs", type=int, default=DEFAULT["epochs"])
-    parser.add_argument("--out", default=DEFAULT["out"])
-    args = parser.parse_args()
-    cfg = {"models": args.models, "n": args.n, "k1": args.k1, "epochs": args.epochs,
-           "out": args.out}
-    if args.full:
-        cfg.update(FULL, full=True)
-    main(cfg)
+    main(_common.cli(__doc__, {**FULL, "full": True}, ("models", "n", "k1", "epochs", "out")))

@@ -33,7 +33,6 @@ only makes the beta grid denser (161 points): the default already uses the paper
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -176,9 +175,7 @@ def _cells(rows: list) -> list:
 
 
 def _plots(results, out: Path) -> list:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _common.pyplot()
 
     models = [m for m in results["config"]["models"] if "sweep" in results["models"].get(m, {})]
     names = []
@@ -349,16 +346,4 @@ def main(config: dict) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="denser beta grid (161 points)")
-    parser.add_argument("--models", nargs="+", default=DEFAULT["models"])
-    parser.add_argument("--n", type=int, default=DEFAULT["n"])
-    parser.add_argument("--k1", type=int, default=DEFAULT["k1"])
-    parser.add_argument("--epochs", type=int, default=DEFAULT["epochs"])
-    parser.add_argument("--out", default=DEFAULT["out"])
-    args = parser.parse_args()
-    cfg = {"models": args.models, "n": args.n, "k1": args.k1, "epochs": args.epochs,
-           "out": args.out}
-    if args.full:
-        cfg.update(FULL, full=True)
-    main(cfg)
+    main(_common.cli(__doc__, {**FULL, "full": True}, ("models", "n", "k1", "epochs", "out")))

@@ -23,13 +23,13 @@ Results are written after every (model, attack), so a killed run resumes.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
+import _common
 from _common import RESULTS, load, markdown_table, paper, save, summary
 from _zoo import trained_model
 from tfbnn import attacks, data, export
@@ -101,9 +101,7 @@ def main(config: dict) -> dict:
 
 
 def _plots(results, out) -> list:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _common.pyplot()
 
     cfg = results["config"]
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -186,21 +184,6 @@ def _summary(results, plots):
         table=lines, verdict=verdict, why=why, plots=plots)
 
 
-def _parser():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true", help="paper scale: " + str(FULL))
-    parser.add_argument("--n", type=int)
-    parser.add_argument("--models", nargs="+")
-    parser.add_argument("--k1", type=int)
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--out")
-    return parser
-
-
 if __name__ == "__main__":
-    args = vars(_parser().parse_args())
-    config = {**(FULL if args.pop("full") else {}),
-              **{k: v for k, v in args.items() if v is not None}}
-    result = main(config)
+    result = main(_common.cli(__doc__, FULL, ("n", "models", "k1", "epochs", "seed", "out")))
     print(f"verdict: {result['summary']['verdict']}. {result['summary']['why']}")

@@ -28,7 +28,6 @@ shared machine are noisy; the medians and all repeats are saved.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -215,17 +214,5 @@ def main(config: dict) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true",
-                        help="A, B, C and W, 10 repeats, 100 single images")
-    parser.add_argument("--models", nargs="+", default=DEFAULT["models"])
-    parser.add_argument("--repeats", type=int, default=DEFAULT["repeats"])
-    parser.add_argument("--k1", type=int, default=DEFAULT["k1"])
-    parser.add_argument("--epochs", type=int, default=DEFAULT["epochs"])
-    parser.add_argument("--out", default=DEFAULT["out"])
-    args = parser.parse_args()
-    cfg = {"models": args.models, "repeats": args.repeats, "k1": args.k1, "epochs": args.epochs,
-           "out": args.out}
-    if args.full:
-        cfg.update(FULL, full=True)
-    main(cfg)
+    main(_common.cli(__doc__, {**FULL, "full": True}, ("models", "k1", "epochs", "out"),
+                     repeats=dict(type=int, help="timing repeats")))
