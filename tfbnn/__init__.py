@@ -17,5 +17,7 @@ _ensure_legacy_keras()
 __version__ = "0.1.0"
 
 from tfbnn import data, export, models, quantizers, training  # noqa: E402,F401
+from tfbnn import attacks, evaluation, temperature  # noqa: E402,F401
 
-__all__ = ["data", "export", "models", "quantizers", "training", "__version__"]
+__all__ = ["attacks", "data", "evaluation", "export", "models", "quantizers", "temperature",
+           "training", "__version__"]
