@@ -258,3 +258,24 @@ def test_finished_run_is_not_reused_for_another_model(trained_a, data, tmp_path,
     other.set_weights([w * 1.01 for w in trained_a.get_weights()])
     with pytest.raises(FileExistsError, match="model_sha"):
         evaluation.evaluate(other, x, y, **kwargs)
+
+
+def test_plain_savedmodel_input_shape_is_read_from_its_signature(trained_a, tmp_path):
+    """A SavedModel not written by tfbnn: the input shape comes from serving_default."""
+
+    class Plain(tf.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)])
+        def serve(self, images):
+            return {"scores": self.model(images, training=False)}
+
+    module = Plain(trained_a)
+    tf.saved_model.save(module, str(tmp_path / "plain"),
+                        signatures={"serving_default": module.serve})
+    model_fn, metadata = evaluation.load_model(tmp_path / "plain")
+    assert metadata == {"input_shape": [28, 28, 1]}
+    x = np.zeros((2, 28, 28, 1), np.float32)
+    np.testing.assert_allclose(model_fn(x), trained_a(x), atol=1e-5)

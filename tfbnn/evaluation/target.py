@@ -80,7 +80,13 @@ def load_model(path) -> tuple[Callable, dict]:
                                 "directory (e.g. tfbnn demo's tfbnn_runs/demo/saved_model) or "
                                 "a .keras/.h5 file.")
     if path.is_dir():
-        return export.load_saved_model(path)
+        model_fn, metadata = export.load_saved_model(path)
+        if "input_shape" not in metadata:  # not a tfbnn export: read the signature
+            signature = model_fn.saved_model.signatures["serving_default"]
+            (spec,) = signature.structured_input_signature[1].values()
+            if spec.shape.rank and spec.shape[1:].is_fully_defined():
+                metadata = {**metadata, "input_shape": spec.shape[1:].as_list()}
+        return model_fn, metadata
     try:
         model = keras.models.load_model(path, custom_objects=models.custom_objects(),
                                         compile=False)
