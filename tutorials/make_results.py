@@ -136,6 +136,8 @@ EXPECTED = {
                                  "python tutorials/galloway2018_fgsm_tables.py --table 1"),
     "galloway2018_table2.json": ("Galloway et al., Table 2 (FGSM on PGD-trained '+*' A and C)",
                                  "python tutorials/galloway2018_fgsm_tables.py --table 2"),
+    "galloway2018_estimators.json": ("Which straight-through estimator gives the FGSM-robust B",
+                                     "python tutorials/galloway2018_estimators.py"),
     "galloway2018_cw_jsma.json": ("Galloway et al., Table 3, Figure 2, JSMA, S under EOT",
                                   "python tutorials/galloway2018_cw_jsma.py"),
     "galloway2018_substitute.json": ("Galloway et al., Table 4 (substitute black-box transfer)",
