@@ -126,7 +126,10 @@ def _add_evaluate(sub) -> None:
             "so a killed run started again with the same arguments resumes. "
             f"Attacks: {listing}."),
         epilog=("example: tfbnn evaluate tfbnn_runs/demo/saved_model --data mnist --eps 0.1 0.3 "
-                "--n 1000 --out tfbnn_runs/eval"),
+                "--n 1000 --out tfbnn_runs/eval. Exit codes: 0 finished; 2 bad arguments or "
+                "input, found before any attack runs; 1 any other failure; 3 finished but a "
+                "diagnostic warns of gradient masking (--strict only). Report format: "
+                "docs/evaluation.md."),
     )
     _add_data_args(parser)
     parser.add_argument("--eps", type=_positive_float, nargs="+", default=[0.1, 0.3],
