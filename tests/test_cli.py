@@ -151,3 +151,17 @@ def test_range_and_outputs_overrides(exported, capsys):
     assert "--clip-min" in capsys.readouterr().err
     # an explicit --outputs skips the detection
     assert cli.main(["attack", str(exported), "fgsm", "--outputs", "logits", *EVAL]) == cli.EXIT_OK
+
+
+def test_evaluate_strict_exits_3_on_masking(trained_a, tmp_path, capsys):
+    """Logits x1000 (a saturated softmax) warn of gradient masking: --strict exits 3."""
+    import tf_keras as keras
+
+    masked = keras.Sequential([trained_a, keras.layers.Rescaling(1000.0)])
+    path = tmp_path / "masked.keras"
+    export.save_model(masked, path)
+    args = ["evaluate", str(path), "--eps", "0.3", "--attacks", "pgd", "--diagnostic-n", "16",
+            "--out", str(tmp_path / "e"), *EVAL]
+    assert cli.main(args + ["--strict"]) == cli.EXIT_MASKING
+    assert "WARN" in capsys.readouterr().out
+    assert cli.main(args) == cli.EXIT_OK  # the finished run, without --strict
