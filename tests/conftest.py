@@ -1,4 +1,9 @@
-"""Shared fixtures: real MNIST subsets and one small trained model per session."""
+"""Shared fixtures: real MNIST subsets, one small trained model per session, and a
+loader for the tutorial scripts."""
+
+import importlib
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,3 +40,22 @@ def trained_a(mnist_small):
 def _seed():
     keras.utils.set_random_seed(1234)
     yield
+
+
+TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
+
+
+@pytest.fixture()
+def load_tutorial(monkeypatch):
+    """``load_tutorial(name)`` imports ``tutorials/name.py`` afresh (tutorials/ on sys.path).
+
+    Set ``TFBNN_CACHE`` before calling it to keep the tutorial's trained models in a
+    temporary folder.
+    """
+    monkeypatch.syspath_prepend(str(TUTORIALS))
+
+    def load(name):
+        sys.modules.pop(name, None)
+        return importlib.import_module(name)
+
+    return load

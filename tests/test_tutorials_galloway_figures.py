@@ -6,28 +6,18 @@ summary and plots are checked, and a second call must resume from the written re
 without recomputing anything.
 """
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
 TINY_MODEL = {"k1": 4, "epochs": 1, "train_size": 256}
 VERDICTS = ("reproduced", "not reproduced", "refuted", "not comparable")
 
 
 @pytest.fixture()
-def tutorial(monkeypatch, tmp_path):
+def tutorial(monkeypatch, tmp_path, load_tutorial):
     monkeypatch.setenv("TFBNN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.syspath_prepend(str(TUTORIALS))
-
-    def load(name):
-        sys.modules.pop(name, None)
-        return importlib.import_module(name)
-
-    return load
+    return load_tutorial
 
 
 def _check_summary(result, out):

@@ -7,17 +7,13 @@ second call resumes: every attack is replaced by one that raises, so nothing may
 recomputed. The verdict rules are also checked on made-up numbers.
 """
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 import tfbnn  # noqa: F401
 from tfbnn import attacks
 
-TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
 TINY = {"k1": 4, "epochs": 1, "train_size": 256}
 VERDICTS = ("reproduced", "not reproduced", "refuted", "not comparable")
 
@@ -28,15 +24,9 @@ def cache(tmp_path_factory):
 
 
 @pytest.fixture()
-def tutorial(monkeypatch, cache):
+def tutorial(monkeypatch, cache, load_tutorial):
     monkeypatch.setenv("TFBNN_CACHE", str(cache))
-    monkeypatch.syspath_prepend(str(TUTORIALS))
-
-    def load(name):
-        sys.modules.pop(name, None)
-        return importlib.import_module(name)
-
-    return load
+    return load_tutorial
 
 
 def _forbid_attacks(monkeypatch):

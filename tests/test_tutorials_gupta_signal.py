@@ -8,14 +8,11 @@ calls ``main`` again with the computing functions replaced by ones that fail: th
 call must resume from the saved results, neither recomputing nor retraining.
 """
 
-import importlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
 TINY_MODEL = {"k1": 4, "epochs": 1, "train_size": 256}
 
 
@@ -25,15 +22,9 @@ def cache(tmp_path_factory):
 
 
 @pytest.fixture()
-def tutorial(monkeypatch, cache):
+def tutorial(monkeypatch, cache, load_tutorial):
     monkeypatch.setenv("TFBNN_CACHE", str(cache))
-    monkeypatch.syspath_prepend(str(TUTORIALS))
-
-    def load(name):
-        sys.modules.pop(name, None)
-        return importlib.import_module(name)
-
-    return load
+    return load_tutorial
 
 
 def _fail(*args, **kwargs):
