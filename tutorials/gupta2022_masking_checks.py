@@ -273,9 +273,9 @@ def _summary(results, plots):
              f"({c['transfer']['verdict']})") if tr else "— (is the source)"])
     iters = (rows[next(iter(rows))]["checks"].get("iterations", {}).get("data", {})
              .get("iterations", diagnostics.ITERATIONS))
-    lines += ["", f"Figure 1 checks (tfbnn accuracy %, PASS = no sign of masking, WARN = sign "
-              f"of masking; paper, for its BNNs: iterations WARN, radius PASS, black-box WARN; "
-              f"no curve values are printed in the paper):", ""]
+    lines += ["", "Figure 1 checks (tfbnn accuracy %, PASS = no sign of masking, WARN = sign "
+              "of masking; paper, for its BNNs: iterations WARN, radius PASS, black-box WARN; "
+              "no curve values are printed in the paper):", ""]
     lines += markdown_table(
         ["model", f"(a) iterations {'/'.join(map(str, iters))}",
          "(b) radius eps/4 … 1.0 (PGD-20)",

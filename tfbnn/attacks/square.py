@@ -189,7 +189,7 @@ def _square(model_fn, loss_fn, image_shape, nb_iter, p_init, clip_min, clip_max,
 
                 index = tf.where(tf.logical_not(done))[:, 0]
                 take = lambda t: tf.gather(t, index)  # noqa: E731
-                x_a, best_a, eps_a, y_a = take(x), take(best), take(eps), take(y)
+                best_a, eps_a, y_a = take(best), take(eps), take(y)
                 low_a, high_a = take(low), take(high)
                 top_a, left_a = take(top)[:, None], take(left)[:, None]
                 in_rows = tf.logical_and(rows[None] >= top_a, rows[None] < top_a + side)
