@@ -47,6 +47,8 @@ TABLES = {
     "1": {"models": ["A", "B", "C", "A+", "B+", "C+"], "paper": "galloway2018_table1"},
     "2": {"models": ["A+*", "C+*"], "paper": "galloway2018_table2"},
 }
+COLLAPSED = 0.2
+"""Clean accuracy below this (chance is 0.1) marks a model whose training collapsed."""
 DEFAULT = {"table": "1", "k1": 64, "epochs": 15, "train_size": 60000, "n": 10000,
            "pgd_last_epochs": 2, "full": False}
 
@@ -117,6 +119,12 @@ def main(config: dict) -> dict:
     why = (f"Rule: every pairwise ordering of FGSM accuracy in the paper's k1={config['k1']} "
            f"column holds in tfbnn's; {agree} of {total} hold."
            if column is not None else f"The paper has no k1={config['k1']} column.")
+    collapsed = [m for m in table["models"] if results["models"][m]["clean_accuracy"] < COLLAPSED]
+    if collapsed:
+        verdict = "not comparable"
+        why += (f" Not comparable: {', '.join(collapsed)} collapsed to a near-constant "
+                f"prediction (clean accuracy below {COLLAPSED}) under tfbnn's training recipe, "
+                "so its FGSM accuracy says nothing about the paper's model.")
     pgd = ("" if config["table"] != "2" else
            f" '+*' trained with PGD-{10 if not config['full'] else 40} for the last "
            f"{5 if config['full'] else config['pgd_last_epochs']} epochs.")
