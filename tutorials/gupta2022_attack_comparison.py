@@ -47,6 +47,8 @@ DEFAULT = {"models": ["A", "W", "B"], "k1": 64, "epochs": 15, "train_size": 6000
            "out": str(_common.RESULTS / "gupta2022_attack_comparison.json")}
 PAPER_NAMES = {"A": "REF", "W": "BNN-WQ", "B": "BNN-WAQ", "A+*": "REF*", "W+*": "BNN-WQ*"}
 BINARY = ("W", "B", "W+*")
+PAPER_COLUMNS = {"APGD (DLR)": "APGD", "Square": "Square Attack"}
+"""tfbnn's attack names where Table 5 names the column differently (its APGD uses DLR)."""
 
 
 def _spec(name: str, config: dict) -> dict:
@@ -143,7 +145,8 @@ def main(config: dict) -> dict:
         if ref:
             cells = {c: v for c, v in zip(paper5["columns"], ref)}
             rows.append([f"paper {PAPER_NAMES[name]} (CIFAR-10 ResNet-18, 8/255)", "—"]
-                        + [("—" if cells.get(a) is None else f"{cells[a]:.2f}") for a in header[2:]])
+                        + [("—" if cells.get(PAPER_COLUMNS.get(a, a)) is None
+                            else f"{cells[PAPER_COLUMNS.get(a, a)]:.2f}") for a in header[2:]])
         for key, row in entry["eps"].items():
             rows.append([f"tfbnn {name} ({PAPER_NAMES.get(name, name)})", key]
                         + [f"{100 * row[a]:.1f}" for a in header[2:]])
