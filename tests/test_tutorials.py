@@ -96,3 +96,32 @@ def test_attack_comparison(tutorial, tmp_path):
     assert result["summary"]["verdict"] in ("reproduced", "not reproduced")
     assert any("paper BNN-WAQ" in line for line in result["summary"]["table"])
     assert module.main(config)["models"] == result["models"]
+
+
+def test_zoo_pgd_spec_is_shared_and_mixes_clean_loss(tutorial, monkeypatch):
+    zoo = tutorial("_zoo")
+    table6, fgsm_tables = tutorial("galloway2018_clean_variants"), tutorial("galloway2018_fgsm_tables")
+    substitute = tutorial("galloway2018_substitute")
+    # Table 6's '+' rows and Tables 2 and 4's '+*' models are one cached model each.
+    for plus, star in (("A+", "A+*"), ("C+", "C+*")):
+        keys = {zoo.spec_key(table6._spec(plus, table6.DEFAULT)),
+                zoo.spec_key(fgsm_tables._spec(star, fgsm_tables.DEFAULT)),
+                zoo.spec_key(substitute._spec(star, substitute.DEFAULT))}
+        assert len(keys) == 1
+    assert zoo.pgd_adversary(10) == {"kind": "pgd", "eps": 0.3, "eps_iter": 0.075,
+                                     "nb_iter": 10, "adv_weight": 0.5}
+    assert zoo.pgd_adversary(2)["eps_iter"] == 0.3  # the step never exceeds eps
+    seen = []
+    trainer = zoo.training.AdversarialTrainer
+
+    class Recording(trainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            seen.append((type(self.adversary).__name__, self.adv_weight))
+
+    monkeypatch.setattr(zoo.training, "AdversarialTrainer", Recording)
+    _, info = zoo.trained_model({**TINY_MODEL, "adversary": zoo.pgd_adversary(2), "last_epochs": 1},
+                                verbose=0)
+    assert seen == [("MadryPGD", 0.5)]
+    assert info["spec"]["adversary"]["adv_weight"] == 0.5
+    assert len(info["history"]["adv_accuracy"]) == 1  # the one epoch was adversarial

@@ -13,6 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from tfbnn.export import atomic_write_text
 
 HERE = Path(__file__).parent
@@ -40,6 +42,14 @@ def save(out, results: dict) -> None:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(results, indent=1) + "\n")
+
+
+def mnist_test(n: int | None = None):
+    """The first ``n`` MNIST test images (all 10,000 when None): float32 x, int64 labels."""
+    from tfbnn import data
+
+    _, (x, y) = data.load_mnist()
+    return np.asarray(x[:n], np.float32), np.asarray(y[:n]).astype(np.int64)
 
 
 def summary(*, title: str, command: str, paper_scale: str, tfbnn_scale: str, table: list,

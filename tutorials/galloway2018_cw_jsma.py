@@ -93,9 +93,10 @@ import tensorflow as tf
 import tf_keras
 
 import _common
+from _common import mnist_test
 from _zoo import trained_model
 from galloway2018_fgsm_tables import _spec as _fgsm_spec
-from tfbnn import attacks, data, models
+from tfbnn import attacks, models
 
 NUM_CLASSES = 10
 REFERENCE_ITERATIONS = 100  # Table 3's budget
@@ -265,9 +266,7 @@ def main(config: dict) -> dict:
     results = _common.load(out, config)
     for section in ("models", "cw", "jsma", "eot_pgd"):
         results.setdefault(section, {})
-    _, (x_test, y_test) = data.load_mnist()
-    x = np.asarray(x_test[: config["n"]], np.float32)
-    y = np.asarray(y_test[: config["n"]]).astype(np.int64)
+    x, y = mnist_test(config["n"])
     for name in config["models"]:
         todo = _todo(results, config, name)
         if not todo:

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 import _common
+from _common import mnist_test
 from _zoo import trained_model
-from tfbnn import attacks, data, export
+from tfbnn import attacks, export
 
 HERE = Path(__file__).parent
 DEFAULT = {"k1": 64, "epochs": 15, "train_size": 60000, "n": 1000, "eps": [0.1, 0.2, 0.3],
@@ -60,8 +61,7 @@ def main(config: dict) -> dict:
     config = {**DEFAULT, **config}
     paper = _common.paper("galloway2018_table1")
     column = paper["columns"].index(str(config["k1"])) if str(config["k1"]) in paper["columns"] else None
-    _, (x_test, y_test) = data.load_mnist()
-    x, y = x_test[: config["n"]], y_test[: config["n"]]
+    x, y = mnist_test(config["n"])
     rows = {}
     for name, variant, estimator in MODELS:
         model, info = trained_model({"variant": variant, "k1": config["k1"],

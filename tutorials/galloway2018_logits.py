@@ -50,9 +50,9 @@ import numpy as np
 
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import _common
-from _common import RESULTS, load, markdown_table, paper, save, summary
+from _common import RESULTS, load, markdown_table, mnist_test, paper, save, summary
 from _zoo import trained_model
-from tfbnn import attacks, data, export, temperature
+from tfbnn import attacks, export, temperature
 
 NAME = "galloway2018_logits"
 DEFAULT = {"models": ["A", "B", "C"], "k1": 64, "epochs": 15, "train_size": 60000,
@@ -143,9 +143,7 @@ def main(config: dict) -> dict:
     results = load(out, config)
     results.setdefault("models", {})
     results["eps"] = eps_grid(config)
-    _, (x_test, y_test) = data.load_mnist()
-    x = np.array(x_test[: config["n"]], np.float32)
-    y = np.array(y_test[: config["n"]]).astype(np.int64)
+    x, y = mnist_test(config["n"])
     ones = np.flatnonzero(y == 1)
     digit = int(ones[0]) if len(ones) else 0
     results["digit"] = {"index": digit, "label": int(y[digit])}

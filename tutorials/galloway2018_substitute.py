@@ -23,24 +23,24 @@ Oracles (k1 = 64, 15 epochs, Adam 1e-3, batch 128, seed 1234), all from the mode
 cache shared with the other tutorials (tutorials/_zoo.py), the adversarially trained
 ones with the specs of tutorials/galloway2018_fgsm_tables.py:
 
-- default: A, B, C, S (clean; cached by galloway2018_clean_variants.py) and A+, B+, C+
-  (FGSM training after Kurakin et al. for the last 5 epochs, eps_max 0.3: the models of
+- A, B, C, S (clean; cached by galloway2018_clean_variants.py) and A+, B+, C+ (FGSM
+  training after Kurakin et al. for the last 5 epochs, eps_max 0.3: the models of
   Table 1; about 7-12 min each to train on 2 CPU cores when not cached yet). S has no
   row in Table 4 (the paper lists only S+*); it is shown for reference.
-- ``--full`` or ``--oracles A+* C+* S+*``: the PGD-trained '+*' oracles (S+* is the S
-  variant with the same adversary). Table 4's caption says '+*' is "20 iterations of PGD
-  training for 40 epochs", Table 2's text says 40 iterations for the last 5 epochs (see
-  the notes of paper_numbers/galloway2018_table4.json). tfbnn uses Table 2's reduced
-  spec by default (PGD-10, step 0.075, eps 0.3, last 2 epochs; about 7-12 min per model
-  on 2 CPU cores), ``--pgd-full`` Table 2's PGD-40 / step 0.01 / last 5 epochs (about 1 h
-  per model on 2 CPU cores).
+- A+*, C+*, S+*: PGD-trained (S+* is the S variant with the same adversary). Table 4's
+  caption says '+*' is "20 iterations of PGD training for 40 epochs", Table 2's text
+  says 40 iterations for the last 5 epochs (see the notes of
+  paper_numbers/galloway2018_table4.json). tfbnn uses Table 2's reduced spec by default
+  (PGD-10, step 0.075, eps 0.3, last 2 epochs, clean and adversarial loss mixed half
+  and half as in the authors' code; about 12 min per model on 2 CPU cores; A+* and C+*
+  are shared with Tables 2 and 6), ``--pgd-full`` Table 2's PGD-40 / step 0.01 / last 5
+  epochs (about 1 h per model on 2 CPU cores).
 
 Runtime on 2 CPU cores: an attack costs about 10 s per substitute seed at n = 2,000
-(about 25 s for S: 10 draws), so the default's attacks take about 5 minutes; add about
-25-35 minutes the first time for training A+, B+, C+ (nothing when Table 1's tutorial
-ran before). ``--full`` (the 9 oracles of Table 4 and S, 9,850 images): about 25 minutes
-of attacks plus about 30 minutes to train A+*, C+*, S+* (3 h with ``--pgd-full``), and
-A+, B+, C+ if not cached yet. The results file is written after every substitute
+(about 25 s for S and S+*: 10 draws), so the default's attacks on the 10 oracles take
+about 8 minutes; add the training of whichever models are not cached yet (about 5 min
+per clean model, 7-12 min per '+' model, 12 min per '+*' model; 3 h for the three '+*'
+with ``--pgd-full``). ``--full`` attacks 9,850 images: about 35 minutes of attacks. The results file is written after every substitute
 seed, so a killed run resumes; a run with other ``--oracles`` but otherwise the same
 settings (``--full`` changes n) adds to the same file, and the summary covers every
 oracle in it.
@@ -53,14 +53,13 @@ comparisons whose two oracles were run count. "reproduced" when all hold, "not
 reproduced" when one fails, "not comparable" when k1 is not a paper column or no
 comparison can be made.
 
-    python tutorials/galloway2018_substitute.py                      # default, ~5-40 min
-    python tutorials/galloway2018_substitute.py --oracles A+* C+* S+*  # add the '+*' rows
-    python tutorials/galloway2018_substitute.py --full               # ~1 h
+    python tutorials/galloway2018_substitute.py                # default, ~8 min + training
+    python tutorials/galloway2018_substitute.py --oracles A B  # only these rows
+    python tutorials/galloway2018_substitute.py --full         # 9,850 images, ~35 min
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -68,21 +67,20 @@ import numpy as np
 
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import tf_keras
-from _common import RESULTS, load, markdown_table, paper, save, summary
-from _zoo import trained_model
+from _common import RESULTS, cli, load, markdown_table, mnist_test, paper, save, summary
+from _zoo import PGD_LAST_EPOCHS, trained_model
 from galloway2018_fgsm_tables import _spec as _table_spec
-from tfbnn import data
 from tfbnn.attacks.eot import accuracy_over_draws
 from tfbnn.attacks.substitute import substitute_blackbox_attack
 
 NAME = "galloway2018_substitute"
 ORDER = ["A", "A+", "A+*", "B", "B+", "C", "C+", "C+*", "S", "S+*"]
 PGD_ORACLES = ["A+*", "C+*", "S+*"]
-DEFAULT = {"oracles": ["A", "B", "C", "S", "A+", "B+", "C+"], "k1": 64, "epochs": 15,
-           "train_size": 60000, "pgd_last_epochs": 2, "pgd_full": False,
+DEFAULT = {"oracles": list(ORDER), "k1": 64, "epochs": 15,
+           "train_size": 60000, "pgd_last_epochs": PGD_LAST_EPOCHS, "pgd_full": False,
            "holdout": 150, "rounds": 6, "lmbda": 0.1, "sub_epochs": 10, "eps": 0.3,
            "n": 2000, "seeds": [0, 1, 2, 3], "draws": 10, "out": str(RESULTS / f"{NAME}.json")}
-FULL = {"oracles": ["A", "A+", "A+*", "B", "B+", "C", "C+", "C+*", "S", "S+*"], "n": None}
+FULL = {"n": None}
 # The comparisons of section 3.2's text, (oracle, oracle, what the paper says). The
 # expected direction is read from the paper's numbers in the k1 column, not typed here.
 COMPARISONS = [
@@ -150,10 +148,9 @@ def main(config: dict) -> dict:
     settings = {k: v for k, v in config.items() if k != "oracles"}
     results = load(out, settings)
     results.setdefault("oracles", {})
-    _, (x_test, y_test) = data.load_mnist()
-    holdout = np.array(x_test[-config["holdout"]:])
-    x = np.array(x_test[: config["n"]])
-    y = np.array(y_test[: config["n"]]).astype(np.int64)
+    x_test, _ = mnist_test()
+    holdout = x_test[-config["holdout"]:]
+    x, y = mnist_test(config["n"])
     for name in config["oracles"]:
         entry = results["oracles"].get(name, {"runs": {}})
         todo = [s for s in config["seeds"] if str(s) not in entry["runs"]]
@@ -255,7 +252,7 @@ def _summary(results: dict, verdict: str, why: str) -> dict:
     full = cfg["n"] == 10000 - cfg["holdout"]
     if full:
         command += " --full"
-    if sorted(names) != sorted(FULL["oracles"] if full else DEFAULT["oracles"]):
+    if sorted(names) != sorted(DEFAULT["oracles"]):
         command += " --oracles " + " ".join(names)
     if not full and cfg["n"] != DEFAULT["n"]:
         command += f" --n {cfg['n']}"
@@ -285,22 +282,8 @@ def _summary(results: dict, verdict: str, why: str) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true",
-                        help="the nine Table 4 oracles (PGD-trained '+*' included) and S, on the "
-                             "whole test set but the held-out images: " + str(FULL))
-    parser.add_argument("--oracles", nargs="+", choices=ORDER)
-    parser.add_argument("--n", type=int, help="test images attacked (default 2000)")
-    parser.add_argument("--k1", type=int)
-    parser.add_argument("--seeds", type=int, nargs="+", help="substitute seeds")
-    parser.add_argument("--pgd-full", action="store_true",
-                        help="'+*' oracles with Table 2's PGD-40 for the last 5 epochs")
-    parser.add_argument("--out")
-    args = parser.parse_args()
-    config = dict(FULL) if args.full else {}
-    config.update({k: v for k, v in {"oracles": args.oracles, "n": args.n, "k1": args.k1,
-                                     "seeds": args.seeds, "out": args.out}.items()
-                   if v is not None})
-    if args.pgd_full:
-        config["pgd_full"] = True
-    main(config)
+    main(cli(__doc__, full=FULL, names=("n", "k1", "out"),
+             oracles=dict(nargs="+", choices=ORDER, help="oracles (default: all)"),
+             seeds=dict(type=int, nargs="+", help="substitute seeds"),
+             pgd_full=dict(action="store_true", default=None,
+                           help="'+*' oracles with Table 2's PGD-40 for the last 5 epochs")))

@@ -37,9 +37,10 @@ from pathlib import Path
 import numpy as np
 
 import _common
+from _common import mnist_test
 from _zoo import trained_model
 from galloway2018_fgsm_tables import ADVERSARIES
-from tfbnn import attacks, data, export, temperature
+from tfbnn import attacks, export, temperature
 
 DEFAULT = {"models": ["A", "W", "B"], "k1": 64, "epochs": 15, "train_size": 60000,
            "n": 500, "eps": [0.1, 0.3], "iters": 20, "square_queries": 1000, "seed": 0,
@@ -111,8 +112,7 @@ def main(config: dict) -> dict:
     out = Path(config["out"])
     results = _common.load(out, config)
     results.setdefault("models", {})
-    _, (x_test, y_test) = data.load_mnist()
-    x, y = np.array(x_test[: config["n"]]), np.array(y_test[: config["n"]]).astype(np.int64)
+    x, y = mnist_test(config["n"])
     for name in config["models"]:
         entry = results["models"].setdefault(name, {"eps": {}, "seconds": {}})
         if all(str(e) in entry["eps"] for e in config["eps"]):

@@ -35,8 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import mnist_test
 from _zoo import trained_model
-from tfbnn import attacks, data, export
+from tfbnn import attacks, export
 
 HERE = Path(__file__).parent
 DEFAULT = {"models": ["A", "B", "C"], "k1": 64, "epochs": 15, "train_size": 60000,
@@ -96,8 +97,7 @@ def main(config: dict) -> dict:
     results = json.loads(out.read_text()) if out.exists() else None
     if not results or {**DEFAULT, **results["config"]} != config:  # another run's: start over
         results = {"config": config, "models": {}}
-    _, (x_test, y_test) = data.load_mnist()
-    x, y = np.array(x_test[: config["n"]]), np.array(y_test[: config["n"]]).astype(np.int64)
+    x, y = mnist_test(config["n"])
     for variant in config["models"]:
         model, info = trained_model({"variant": variant, "k1": config["k1"],
                                      "epochs": config["epochs"],

@@ -44,9 +44,9 @@ import numpy as np
 
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import _common
-from _common import RESULTS, load, markdown_table, paper, save, summary
+from _common import RESULTS, load, markdown_table, mnist_test, paper, save, summary
 from _zoo import trained_model
-from tfbnn import attacks, data
+from tfbnn import attacks
 from tfbnn.evaluation import diagnostics, prepare
 
 NAME = "gupta2022_masking_checks"
@@ -97,9 +97,7 @@ def main(config: dict) -> dict:
     out = Path(config["out"])
     results = load(out, config)
     results.setdefault("models", {})
-    _, (x_test, y_test) = data.load_mnist()
-    x = np.array(x_test[: config["n"]])
-    y = np.array(y_test[: config["n"]]).astype(np.int64)
+    x, y = mnist_test(config["n"])
     source_fn = None
     for variant in config["models"]:
         model, info = trained_model(_spec(config, variant))

@@ -44,7 +44,7 @@ import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import larq as lq
 import tf_keras
 import _common
-from _common import RESULTS, load, markdown_table, paper, save, summary
+from _common import RESULTS, load, markdown_table, mnist_test, paper, save, summary
 from _zoo import cache_dir
 from tfbnn import attacks, data, export, models, quantizers, temperature, training
 
@@ -124,9 +124,7 @@ def main(config: dict) -> dict:
     out = Path(config["out"])
     results = load(out, config)
     results.setdefault("models", {})
-    _, (x_test, y_test) = data.load_mnist()
-    x = np.array(x_test[: config["n"]])
-    y = np.array(y_test[: config["n"]]).astype(np.int64)
+    x, y = mnist_test(config["n"])
     for kind in config["models"]:
         model, info = trained_mlp(kind, config)
         model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731

@@ -46,8 +46,9 @@ import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import tensorflow as tf
 
 import _common
+from _common import mnist_test
 from _zoo import trained_model
-from tfbnn import attacks, data, export, temperature
+from tfbnn import attacks, export, temperature
 from tfbnn.attacks import utils
 
 NAME = "gupta2022_rho_ablation"
@@ -273,9 +274,7 @@ def main(config: dict) -> dict:
     out = Path(config["out"])
     results = _common.load(out, config)
     results.setdefault("models", {})
-    _, (x_test, y_test) = data.load_mnist()
-    x = np.asarray(x_test[: config["n"]])
-    y = np.asarray(y_test[: config["n"]]).astype(np.int64)
+    x, y = mnist_test(config["n"])
     for name in _names(config):
         model, info = trained_model(_spec(config, name))
         model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731

@@ -42,8 +42,9 @@ import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import tensorflow as tf
 
 import _common
+from _common import mnist_test
 from _zoo import trained_model
-from tfbnn import data, export, temperature
+from tfbnn import export, temperature
 
 NAME = "gupta2022_signal_propagation"
 DEFAULT = {"models": ["A", "B", "C", "W"], "k1": 64, "epochs": 15, "train_size": 60000,
@@ -313,8 +314,7 @@ def main(config: dict) -> dict:
     out = Path(config["out"])
     results = _common.load(out, config)
     results.setdefault("models", {})
-    _, (x_test, y_test) = data.load_mnist()
-    x_test, y_test = np.asarray(x_test), np.asarray(y_test).astype(np.int64)
+    x_test, y_test = mnist_test()
     rng = np.random.default_rng(config["seed"])
     njs_idx = rng.choice(len(x_test), size=config["njs_samples"], replace=False)
     betas = np.geomspace(config["beta_low"], config["beta_high"], config["beta_points"])

@@ -30,9 +30,9 @@ import numpy as np
 
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import _common
-from _common import RESULTS, load, markdown_table, paper, save, summary
+from _common import RESULTS, load, markdown_table, mnist_test, paper, save, summary
 from _zoo import trained_model
-from tfbnn import attacks, data, export
+from tfbnn import attacks, export
 
 NAME = "gupta2022_step_size"
 DEFAULT = {"models": ["A", "B", "C"], "k1": 64, "epochs": 15, "train_size": 60000,
@@ -72,9 +72,7 @@ def main(config: dict) -> dict:
     out = Path(config["out"])
     results = load(out, config)
     results.setdefault("models", {})
-    _, (x_test, y_test) = data.load_mnist()
-    x = np.array(x_test[: config["n"]])
-    y = np.array(y_test[: config["n"]]).astype(np.int64)
+    x, y = mnist_test(config["n"])
     for variant in config["models"]:
         model, info = trained_model({"variant": variant, "k1": config["k1"],
                                      "epochs": config["epochs"],

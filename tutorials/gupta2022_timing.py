@@ -40,8 +40,9 @@ import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import tensorflow as tf
 
 import _common
+from _common import mnist_test
 from _zoo import trained_model
-from tfbnn import attacks, data, temperature
+from tfbnn import attacks, temperature
 
 NAME = "gupta2022_timing"
 DEFAULT = {"models": ["B"], "k1": 64, "epochs": 15, "train_size": 60000, "n": 250,
@@ -181,8 +182,7 @@ def main(config: dict) -> dict:
     results.setdefault("models", {})
     results.setdefault("machine", {"cpus": os.cpu_count(), "processor": platform.processor(),
                                    "machine": platform.machine(), "tensorflow": tf.__version__})
-    _, (x_test, y_test) = data.load_mnist()
-    x_test, y_test = np.asarray(x_test), np.asarray(y_test).astype(np.int64)
+    x_test, y_test = mnist_test()
     settings = {"batch": (config["n"], config["n"], config["repeats"]),
                 "batch1": (config["batch1_n"], 1, config["batch1_repeats"])}
     for variant in config["models"]:

@@ -41,7 +41,9 @@ def table6() -> tuple[list[str], str | None]:
     column = paper["columns"].index(k1) if k1 in paper["columns"] else None
     cfg = result["config"]
     plus = (f" '+' rows: PGD-{cfg.get('plus_pgd_iter', 20)} at eps 0.3 for the last "
-            f"{cfg.get('plus_last_epochs', 5)} epochs." if any(k.endswith("+") for k in rows) else "")
+            f"{cfg.get('plus_last_epochs', 5)} epochs, clean and adversarial loss mixed half "
+            "and half (the authors' CleverHans 2 `model_train`)."
+            if any(k.endswith("+") for k in rows) else "")
     lines += [f"Command: `{command}`. Paper: {paper['setup']}; mean ± std over its runs. "
               f"tfbnn: k1={k1}, {cfg['epochs']} epochs, one training run, the full "
               f"10,000-image test set (S: mean ± std over {rows.get('S', {}).get('draws', '-')} "
