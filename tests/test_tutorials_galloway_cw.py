@@ -33,10 +33,11 @@ def test_cw_jsma_tiny_and_resume(module, tmp_path, monkeypatch):
     result = module.main(config)
     pairs = 2 * 9
 
-    assert set(result["models"]) == {"A", "B", "B+", "S"}
+    assert set(result["models"]) == {"A", "B", "B+", "B+*", "S"}
     assert result["models"]["S"]["draws"] == 2 and result["models"]["A"]["draws"] == 1
     assert result["models"]["B+"]["spec"]["adversary"]["kind"] == "fgsm"
-    assert set(result["cw"]) == {"A", "B", "B+", "S", "S EOT-CW"}
+    assert result["models"]["B+*"]["spec"]["adversary"]["kind"] == "pgd"
+    assert set(result["cw"]) == {"A", "B", "B+", "B+*", "S", "S EOT-CW"}
     for label, entries in result["cw"].items():
         assert set(entries) == {"2", "3"}
         for entry in entries.values():
@@ -60,7 +61,7 @@ def test_cw_jsma_tiny_and_resume(module, tmp_path, monkeypatch):
     assert json.loads(out.read_text())["summary"] == summary
 
     trained = sorted((tmp_path / "cache").glob("*.keras"))
-    assert len(trained) == 4
+    assert len(trained) == 5
 
     def fail(*args, **kwargs):
         raise AssertionError("resumed run recomputed an attack")
@@ -93,6 +94,15 @@ def test_verdict_rule(module, eot, a_cw, verdict):
     assert set(numbers) == {"cw A", "cw B", "cw B+", "cw S", "cw S EOT-CW", "jsma A", "jsma B"}
     got, why = module._verdict(numbers, [71, 2], resamples=200)
     assert got == verdict and "Rule" in why
+
+
+def test_verdict_checks_the_pgd_trained_b_plus_when_measured(module):
+    numbers = _per_image(cw_A=0.0, cw_B=0.4, cw_B_plus=0.3, cw_S=0.7, cw_S_EOT=0.7,
+                         jsma_A=0.1, jsma_B=0.3)
+    assert module._verdict(numbers, [71, 2], resamples=200)[0] == "reproduced"
+    numbers["cw B+*"] = list(numbers["cw A"])  # the PGD-trained reading no better than A
+    verdict, why = module._verdict(numbers, [71, 2], resamples=200)
+    assert verdict == "not reproduced" and "P1 fails" in why and "cw B+* - cw A" in why
 
 
 def test_verdict_not_comparable(module):

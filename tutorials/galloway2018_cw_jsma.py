@@ -1,4 +1,4 @@
-"""Targeted CW-L2 and JSMA on the A, B, B+ and S models. Galloway et al., Table 3 and Figure 2.
+"""Targeted CW-L2 and JSMA on the A, B, B+, B+* and S models. Galloway et al., Table 3 and Figure 2.
 
 Mirrors: Galloway, Taylor, Moussa, "Attacking Binarized Neural Networks" (ICLR 2018),
 
@@ -39,11 +39,13 @@ the script's theta = 1, gamma = 0.1, saliency on the logits (CleverHans's choice
 The attacks are `tfbnn.attacks.carlini_wagner_l2` (per-example constants; CleverHans 4's
 version has bugs, see tfbnn/attacks/cw.py) and `jacobian_saliency_map_method`.
 
-Models (tutorials/_zoo.py, cached and shared): A, B, S at k1 = 64, 15 epochs, and B+ =
-B with Kurakin FGSM adversarial training for the last 5 epochs (the '+' of Table 1,
-`galloway2018_fgsm_tables._spec`). Table 3 does not say how its B+ was trained; Figure
-2's caption (B256+: 20 PGD iterations) and Table 6's caption (PGD-20, eps 0.3, last 5
-epochs) suggest PGD, so tfbnn's B+ is a stand-in, not the paper's model.
+Models (tutorials/_zoo.py, cached and shared): A, B, S at k1 = 64, 15 epochs, and two
+readings of the paper's B+, which Table 3 does not define: "B+" = B with Kurakin FGSM
+adversarial training for the last 5 epochs (the '+' of Table 1,
+`galloway2018_fgsm_tables._spec`), and "B+*" = B with PGD training (Figure 2's caption:
+B256+ trained with 20 PGD iterations; Table 6's caption: PGD-20, eps 0.3, last 5
+epochs), here the reduced PGD-10 of the last 2 epochs that Table 6's '+' rows use
+(`_zoo.pgd_adversary`). Both are compared with the paper's B+ cells.
 
 S (third convolution's weights resampled at every forward pass) is scored over
 ``score_draws`` independent draws: mean +- std over draws. "S" is attacked the way the
@@ -56,8 +58,8 @@ as in gupta2022_attack_strength.py), with and without EOT.
 Verdict rule (at 100 iterations, the paper's Table 3 budget; comparisons are paired
 bootstrap 95 % intervals over images, 1000 resamples): a claim holds when its interval
 lies wholly on the claimed side.
-  P1 (Table 3 caption, Fig. 2): CW-L2 accuracy of B and of B+ above A's;
-  P2 (Table 3): S's accuracy above B's and B+'s;
+  P1 (Table 3 caption, Fig. 2): CW-L2 accuracy of B and of B+ (and B+*) above A's;
+  P2 (Table 3): S's accuracy above B's and B+'s (and B+*'s);
   P3 (Sec. 4): B's JSMA accuracy above A's;
   P4 (Table 3 / Conclusion): S's accuracy reaches the paper's lower edge (mean - 2 std of
       the S cell of the k1 column, 71 - 2 x 2 = 67 % at k1 = 64): the interval's upper end
@@ -71,7 +73,7 @@ reproduced" when any of P1-P4 fails; "not comparable" when the paper has no cell
 Default: n = 50 images x 9 targets = 450 pairs; CW-L2 at 10, 20, 50 and 100 iterations;
 S scored over 20 draws, EOT over 10 draws; JSMA on A and B; EOT-PGD(++) at eps 0.1 and
 0.3 with 20 iterations. About 10 minutes on 2 CPU cores with the models cached, plus
-about 7 minutes to train B+ the first time (~17 min in all). Results are written after
+about 7 minutes to train B+ and 12 minutes to train B+* the first time. Results are written after
 every (model, setting), so a killed run resumes where it stopped. ``--full``: the paper's
 scale, the whole test set (90k pairs) and 1000 iterations added; days on 2 CPU cores
 (EOT-CW at 1000 iterations dominates), meant for a GPU.
@@ -94,7 +96,7 @@ import tf_keras
 
 import _common
 from _common import mnist_test
-from _zoo import trained_model
+from _zoo import PGD_LAST_EPOCHS, trained_model
 from galloway2018_fgsm_tables import _spec as _fgsm_spec
 from tfbnn import attacks, models
 
@@ -102,7 +104,7 @@ NUM_CLASSES = 10
 REFERENCE_ITERATIONS = 100  # Table 3's budget
 EOT_LABEL = "S EOT-CW"
 DEFAULT = {
-    "models": ["A", "B", "B+", "S"], "k1": 64, "epochs": 15, "train_size": 60000,
+    "models": ["A", "B", "B+", "B+*", "S"], "k1": 64, "epochs": 15, "train_size": 60000,
     "n": 50, "iterations": [10, 20, 50, 100],
     "binary_search_steps": 1, "learning_rate": 0.1, "initial_const": 10.0,
     "confidence": 0.0, "abort_early": True,
@@ -112,6 +114,9 @@ DEFAULT = {
     "batch": 500, "bootstrap": 1000, "seed": 0, "full": False,
 }
 FULL = {"n": 10000, "iterations": [10, 20, 50, 100, 1000]}
+PAPER_ROW = {"B+*": "B+"}
+"""Models compared with another row of the paper: both B+ readings with its B+."""
+LABELS = ["A", "B", "B+", "B+*", "S", EOT_LABEL]
 
 
 def _resolve(config: dict) -> dict:
@@ -120,8 +125,8 @@ def _resolve(config: dict) -> dict:
 
 def _model(name: str, config: dict):
     """(model_fn, info) of the named model from the shared cache."""
-    if name == "B+":
-        spec = _fgsm_spec("B+", {**config, "full": False})
+    if name in ("B+", "B+*"):  # Table 1's FGSM-trained B+, Table 6's PGD-trained B+
+        spec = _fgsm_spec(name, {**config, "full": False, "pgd_last_epochs": PGD_LAST_EPOCHS})
     else:
         spec = {"variant": name, "k1": config["k1"], "epochs": config["epochs"],
                 "train_size": config["train_size"]}
@@ -318,7 +323,8 @@ def _verdict(per_image: dict, s_paper, resamples: int = 1000) -> tuple:
     """(verdict, why) from per-image accuracies at 100 iterations.
 
     ``per_image`` keys: "cw A", "cw B", "cw B+", "cw S", "cw S EOT-CW", "jsma A",
-    "jsma B" (lists over the same images, values in [0, 1]); ``s_paper``: the paper's
+    "jsma B", optionally "cw B+*" (lists over the same images, values in [0, 1]);
+    ``s_paper``: the paper's
     S cell ``[mean, std]`` in % for the k1 column, or None.
     """
     needed = ["cw A", "cw B", "cw B+", "cw S", f"cw {EOT_LABEL}", "jsma A", "jsma B"]
@@ -334,9 +340,10 @@ def _verdict(per_image: dict, s_paper, resamples: int = 1000) -> tuple:
         d, lo, hi = _diff(per_image[a], per_image[b], resamples)
         return lo > 0, f"{a} - {b} = {p(d)} points [{p(lo)}, {p(hi)}]"
 
+    pluses = ["cw B+"] + (["cw B+*"] if "cw B+*" in per_image else [])
     checks = {
-        "P1": [above("cw B", "cw A"), above("cw B+", "cw A")],
-        "P2": [above("cw S", "cw B"), above("cw S", "cw B+")],
+        "P1": [above("cw B", "cw A")] + [above(b, "cw A") for b in pluses],
+        "P2": [above("cw S", "cw B")] + [above("cw S", b) for b in pluses],
         "P3": [above("jsma B", "jsma A")],
     }
     s_mean, s_lo, s_hi = _interval(per_image["cw S"], resamples)
@@ -347,7 +354,7 @@ def _verdict(per_image: dict, s_paper, resamples: int = 1000) -> tuple:
     detail = "; ".join(f"{k} {'holds' if k not in failed else 'fails'} ({', '.join(t for _, t in v)})"
                        for k, v in checks.items())
     rule = ("Rule (100 CW-L2 iterations, paired bootstrap 95 % intervals over images): "
-            "P1 B and B+ above A; P2 S above B and B+; P3 B above A under JSMA; P4 S's "
+            "P1 B and B+ (and B+*) above A; P2 S above B and B+ (and B+*); P3 B above A under JSMA; P4 S's "
             f"interval reaches the paper's S cell minus 2 std ({p(edge)} %). 'reproduced' if "
             "P1-P4 hold and S's EOT-CW interval reaches the same edge, 'refuted' if P1-P4 hold "
             "but it lies below, 'not reproduced' if any of P1-P4 fails.")
@@ -389,10 +396,11 @@ def _summary(results: dict, plots: list) -> dict:
     get = lambda label, it=ref: cw.get(label, {}).get(it)  # noqa: E731
     rows = []
     a_paper = ("0 (caption); best FP model A256+ 1.8 ± 0.9" if col is not None else "—")
-    for label in ["A", "B", "B+", "S", EOT_LABEL]:
+    for label in LABELS:
+        row = PAPER_ROW.get(label, label)
         paper_acc = a_paper if label == "A" else (
-            "— (paper: S under plain CW only)" if label == EOT_LABEL else _fmt(cell(f"{label} accuracy")))
-        paper_l2 = "—" if label in ("A", EOT_LABEL) else _fmt(cell(f"{label} mean L2"))
+            "— (paper: S under plain CW only)" if label == EOT_LABEL else _fmt(cell(f"{row} accuracy")))
+        paper_l2 = "—" if label in ("A", EOT_LABEL) else _fmt(cell(f"{row} mean L2"))
         entry = get(label)
         rows.append([f"CW-L2 {ref} it: accuracy % of {label}", paper_acc, _pct(entry)])
         rows.append([f"CW-L2 {ref} it: mean L2 of {label} (all pairs; successes)", paper_l2,
@@ -402,9 +410,10 @@ def _summary(results: dict, plots: list) -> dict:
         thousand = {"A": figures["Fig 2 / Sec 3.1.2: full-precision (A) accuracy % after 1000 CW-L2 iterations"][0],
                     "B": _fmt(figures["Fig 2 / Sec 3.1.2: B accuracy % after 1000 CW-L2 iterations"][0]),
                     "B+": _fmt(figures["Fig 2 / Sec 3.1.2: B+ accuracy % after 1000 CW-L2 iterations"][0]),
+                    "B+*": _fmt(figures["Fig 2 / Sec 3.1.2: B+ accuracy % after 1000 CW-L2 iterations"][0]),
                     "S": _fmt(figures["Fig 2 / Sec 3.1.2: S64 accuracy % after 1000 CW-L2 iterations"][0])
                     + " (S64)"}
-        for label in ["A", "B", "B+", "S", EOT_LABEL]:
+        for label in LABELS:
             rows.append([f"CW-L2 1000 it: accuracy % of {label}", thousand.get(label, "—"),
                          _pct(get(label, "1000"))])
     if get("A") and get("B"):
@@ -451,7 +460,8 @@ def _summary(results: dict, plots: list) -> dict:
                      "authors' script's values); JSMA theta "
                      f"{cfg['jsma_theta']}, gamma {cfg['jsma_gamma']}; S scored over "
                      f"{cfg['score_draws']} draws (± = std over draws), EOT over "
-                     f"{cfg['eot_draws']} draws; B+ is FGSM-trained (Table 1's '+'); L2 in "
+                     f"{cfg['eot_draws']} draws; B+ is FGSM-trained (Table 1's '+'), B+* PGD-trained "
+                     "(Table 6's '+': PGD-10 at eps 0.3 for the last 2 epochs); L2 in "
                      "[0, 1] pixel units"),
         table=_common.markdown_table(["quantity", f"paper (k1={k1})", "tfbnn"], rows),
         verdict=verdict, why=why, plots=plots)
@@ -468,7 +478,7 @@ def _plot(results: dict, out: Path) -> str:
     k1 = str(cfg["k1"])
     col = table3["columns"].index(k1) if k1 in table3["columns"] else None
     fig, (ax_acc, ax_l2) = plt.subplots(1, 2, figsize=(10, 4))
-    colors = {"A": "C0", "B": "C1", "B+": "C2", "S": "C3", EOT_LABEL: "C4"}
+    colors = {"A": "C0", "B": "C1", "B+": "C2", "S": "C3", EOT_LABEL: "C4", "B+*": "C5"}
     for label, entries in results["cw"].items():
         its = sorted(int(i) for i in entries)
         acc = [100 * entries[str(i)]["accuracy"] for i in its]
@@ -477,7 +487,7 @@ def _plot(results: dict, out: Path) -> str:
         ax_acc.errorbar(its, acc, yerr=std, marker="o", color=colors.get(label), label=label,
                         capsize=3)
         ax_l2.plot(its, l2, marker="o", color=colors.get(label), label=label)
-        if col is not None and label in ("B", "B+", "S"):
+        if col is not None and label in ("B", "B+", "S"):  # B+* shares B+'s paper cell
             acc_cell = table3["rows"][f"{label} accuracy"][col]
             l2_cell = table3["rows"][f"{label} mean L2"][col]
             if acc_cell is not None:
