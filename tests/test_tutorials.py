@@ -30,6 +30,8 @@ def test_clean_variants(tutorial, tmp_path):
     assert set(result["models"]) == {"A", "S"}
     assert result["models"]["S"]["draws"] == 3 and result["models"]["A"]["draws"] == 1
     assert result["models"]["A"]["paper_error_pct"] is None  # k1=4 is no column of Table 6
+    assert result["summary"]["verdict"] == "not comparable"
+    assert out.with_suffix(".md").read_text().startswith("## Galloway et al., Table 6")
     trained = _trained_files(tmp_path)
     again = module.main(config)  # resumes: nothing retrained, same numbers
     assert again["models"] == json.loads(out.read_text())["models"] == result["models"]
@@ -63,6 +65,7 @@ def test_make_results(tutorial, tmp_path, monkeypatch):
     monkeypatch.setattr(module, "OUT", tmp_path / "RESULTS.md")
     text = module.main().read_text()
     assert text.startswith("# Results") and "| what | verdict |" in text
+    assert text.count("## Galloway et al., Table 6") == 1  # its section, run or not run
 
 
 @pytest.mark.parametrize("table", ["1", "2"])
@@ -125,3 +128,16 @@ def test_zoo_pgd_spec_is_shared_and_mixes_clean_loss(tutorial, monkeypatch):
     assert seen == [("MadryPGD", 0.5)]
     assert info["spec"]["adversary"]["adv_weight"] == 0.5
     assert len(info["history"]["adv_accuracy"]) == 1  # the one epoch was adversarial
+
+
+@pytest.mark.parametrize("errors, verdict", [
+    ({"A": 1.0, "B": 2.2, "C": 1.5}, "reproduced"),      # the paper's A < C < B
+    ({"A": 1.0, "B": 1.4, "C": 1.5}, "not reproduced"),  # C above B
+])
+def test_table6_verdict_rule(tutorial, errors, verdict):
+    module = tutorial("galloway2018_clean_variants")
+    rows = {name: {"test_error_pct": e, "draws": 1, "train_seconds": 1.0}
+            for name, e in errors.items()}
+    got = module._summary({"config": dict(module.DEFAULT), "models": rows})
+    assert got["verdict"] == verdict and "Rule" in got["why"]
+    assert got["table"][2].startswith("| A | 1.2 ± 0.2 | 1.00 |")

@@ -38,10 +38,25 @@ def load(out, config: dict) -> dict:
 
 
 def save(out, results: dict) -> None:
-    """Write ``results`` atomically (a killed run loses nothing finished)."""
+    """Write ``results`` atomically (a killed run loses nothing finished).
+
+    Once the results carry a ``summary``, its Markdown section (`render`) is written
+    beside the JSON too, as ``NAME.md``.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(results, indent=1) + "\n")
+    if results.get("summary"):
+        atomic_write_text(out.with_suffix(".md"), "\n".join(render(results["summary"])))
+
+
+def render(s: dict, plot_dir: str = "") -> list[str]:
+    """The Markdown lines of one `summary`; plots are linked as ``plot_dir + file``."""
+    lines = [f"## {s['title']}", "", f"Command: `{s['command']}`. Paper: {s['paper_scale']}. "
+             f"tfbnn: {s['tfbnn_scale']}.", ""]
+    lines += s["table"] + ["", f"**Verdict: {s['verdict']}.** {s['why']}"]
+    lines += [f"![{p}]({plot_dir}{p})" for p in s.get("plots", [])]
+    return lines + [""]
 
 
 def mnist_test(n: int | None = None):

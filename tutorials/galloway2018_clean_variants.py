@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import cli, mnist_test
+from _common import cli, markdown_table, mnist_test, save, summary
 from _zoo import PGD_LAST_EPOCHS, pgd_adversary, trained_model
 from tfbnn import export
 
@@ -87,9 +87,67 @@ def main(config: dict) -> dict:
             "final_train_loss": info["history"]["loss"][-1],
             "mean_abs_logit": float(np.mean(np.abs(logits))),
         }
-        export.atomic_write_text(out, json.dumps(results, indent=2) + "\n")
+        save(out, results)
         print(variant, results["models"][variant], flush=True)
+    results["summary"] = _summary(results)
+    save(out, results)
     return results
+
+
+def _summary(results: dict) -> dict:
+    """Paper and tfbnn side by side, and the verdict: the same ordering of clean error."""
+    rows, cfg = results["models"], results["config"]
+    k1 = str(cfg["k1"])
+    column = PAPER["columns"].index(k1) if k1 in PAPER["columns"] else None
+    lines = []
+    for name, row in rows.items():
+        ref = PAPER["rows"].get(name)
+        ref_text = f"{ref[column][0]} ± {ref[column][1]}" if ref and column is not None else "—"
+        std = row.get("test_accuracy_std_over_draws", 0.0)
+        ours = f"{row['test_error_pct']:.2f}" + (f" ± {100 * std:.2f}" if row["draws"] > 1 else "")
+        lines.append([name, ref_text, ours, f"{row['train_seconds']:.0f}"])
+    groups = [g for g in (("A", "B", "C"), ("A+", "B+", "C+")) if all(v in rows for v in g)]
+    if column is None or not groups:
+        verdict = "not comparable"
+        why = (f"The paper has no k1={k1} column." if column is None else
+               "Neither A, B, C nor A+, B+, C+ were all run.")
+    else:
+        def order(error):
+            return ["<".join(sorted(g, key=error)) for g in groups]
+
+        paper_order = order(lambda v: PAPER["rows"][v][column][0])
+        ours_order = order(lambda v: rows[v]["test_error_pct"])
+        verdict = "reproduced" if paper_order == ours_order else "not reproduced"
+        gaps = {v: rows[v]["test_error_pct"] - PAPER["rows"][v][column][0]
+                for g in groups for v in g}
+        worst = max(gaps, key=lambda v: abs(gaps[v]))
+        sigmas = abs(gaps[worst]) / max(PAPER["rows"][worst][column][1], 1e-9)
+        why = (f"Rule: the same ordering of clean error over A, B, C, and over A+, B+, C+ where "
+               f"run. Paper order {'; '.join(paper_order)}, tfbnn order {'; '.join(ours_order)}. "
+               f"Largest gap: {worst}, {gaps[worst]:+.2f} points from the paper's mean "
+               f"({sigmas:.1f} of its standard deviations), from one tfbnn run against the "
+               "paper's mean over runs.")
+    plus = ""
+    if any(k.endswith("+") for k in rows):
+        plus = (f"; '+' rows: PGD-{cfg['plus_pgd_iter']} at eps 0.3 (step "
+                f"{pgd_adversary(cfg['plus_pgd_iter'])['eps_iter']}) for the last "
+                f"{cfg['plus_last_epochs']} epochs, clean and adversarial loss mixed half and "
+                "half (the authors' CleverHans 2 `model_train`)")
+    command = "python tutorials/galloway2018_clean_variants.py"
+    if cfg["plus_pgd_iter"] == FULL["plus_pgd_iter"]:
+        command += " --full"
+    draws = rows.get("S", {}).get("draws")
+    return summary(
+        title="Galloway et al., Table 6 (clean test error, A / B / C with '+' rows, and S)",
+        command=command,
+        paper_scale=PAPER["setup"] + "; mean ± std over its runs",
+        tfbnn_scale=(f"k1={k1}, {cfg['epochs']} epochs, one training run each, the first "
+                     f"{cfg['n_test']} test images"
+                     + (f" (S: mean ± std over {draws} draws of its stochastic weights)"
+                        if draws else "") + plus),
+        table=markdown_table(["model", f"paper error % (k1={k1})", "tfbnn error %",
+                              "train time (s)"], lines),
+        verdict=verdict, why=why)
 
 
 if __name__ == "__main__":
