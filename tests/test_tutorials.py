@@ -141,3 +141,42 @@ def test_table6_verdict_rule(tutorial, errors, verdict):
     got = module._summary({"config": dict(module.DEFAULT), "models": rows})
     assert got["verdict"] == verdict and "Rule" in got["why"]
     assert got["table"][2].startswith("| A | 1.2 ± 0.2 | 1.00 |")
+
+
+def test_zoo_trains_each_model_once_across_processes(tutorial, tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import threading
+
+    zoo = tutorial("_zoo")
+    spec = {**TINY_MODEL, "variant": "A"}
+    key = zoo.spec_key(spec)
+    cache = zoo.cache_dir()  # $TFBNN_CACHE, created on first use
+    assert cache == tmp_path / "cache"
+    lock = cache / f"{key}.lock"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    lock.write_text(str(gone.pid))  # left by a killed trainer: taken over
+    zoo.trained_model(spec, verbose=0)
+    assert not lock.exists() and (cache / f"{key}.keras").exists()
+
+    # Another live process holds the lock: wait for its model instead of training.
+    for suffix in (".keras", ".json"):
+        (cache / f"{key}{suffix}").rename(tmp_path / f"aside{suffix}")
+    lock.write_text(str(os.getpid()))
+
+    def other_process_finishes():
+        for suffix in (".keras", ".json"):
+            (tmp_path / f"aside{suffix}").rename(cache / f"{key}{suffix}")
+        lock.unlink()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained a model another process was training")
+
+    monkeypatch.setattr(zoo, "_train", no_training)
+    monkeypatch.setattr(zoo, "LOCK_POLL_SECONDS", 0.05)
+    timer = threading.Timer(0.3, other_process_finishes)
+    timer.start()
+    model, info = zoo.trained_model(spec, verbose=0)
+    timer.join()
+    assert info["key"] == key and model.count_params() > 0

@@ -4,7 +4,7 @@ A model is identified by its full training spec (variant, k1, estimator, epochs,
 adversarial training...). `trained_model(spec)` loads it from the cache directory
 when a model with the same spec was trained before, and otherwise trains it on MNIST
 through `model.fit` and saves it atomically, so a tutorial killed mid-way resumes
-with the models it had finished.
+with the models it had finished, and tutorials run side by side train each model once.
 
 The cache lives in ``$TFBNN_CACHE`` or ``~/.cache/tfbnn/models``.
 
@@ -67,15 +67,59 @@ def _adversary(config):
     return {"fgsm": training.KurakinFGSM, "pgd": training.MadryPGD}[kind](**params)
 
 
+LOCK_POLL_SECONDS = 10.0
+"""How often a tutorial waiting for another process's training looks again."""
+
+
+def _take_lock(lock: Path) -> bool:
+    """Create ``lock`` holding this pid; False while another live process holds it."""
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text())
+                os.kill(pid, 0)  # raises when that process is gone
+                return False
+            except ProcessLookupError:  # a killed trainer's lock: take it over
+                lock.unlink(missing_ok=True)
+            except (OSError, ValueError):  # being written, or not ours to judge: wait
+                return False
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(str(os.getpid()))
+            return True
+    return False
+
+
 def trained_model(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict]:
-    """Return ``(model, info)`` for ``spec``, training and caching it if needed."""
+    """Return ``(model, info)`` for ``spec``, training and caching it if needed.
+
+    Tutorials running side by side train each model once: while one process trains
+    it (a ``KEY.lock`` file in the cache holds its pid), the others wait for its
+    result; the lock of a killed process is taken over.
+    """
     full = {**DEFAULT_SPEC, **spec}
     key = spec_key(full)
     path = cache_dir() / f"{key}.keras"
     info_path = cache_dir() / f"{key}.json"
-    if path.exists() and info_path.exists():
-        model = tf_keras.models.load_model(path, custom_objects=models.custom_objects())
-        return model, json.loads(info_path.read_text())
+    lock = cache_dir() / f"{key}.lock"
+    waiting = False
+    while not (path.exists() and info_path.exists()):
+        if _take_lock(lock):
+            try:
+                return _train(full, key, path, info_path, verbose)
+            finally:
+                lock.unlink(missing_ok=True)
+        if not waiting:
+            print(f"waiting for another process to finish training {key} ({lock})", flush=True)
+            waiting = True
+        time.sleep(LOCK_POLL_SECONDS)
+    model = tf_keras.models.load_model(path, custom_objects=models.custom_objects())
+    return model, json.loads(info_path.read_text())
+
+
+def _train(full: dict, key: str, path: Path, info_path: Path, verbose: int):
     tf_keras.utils.set_random_seed(full["seed"])
     (x_train, y_train), _ = data.load_mnist()
     x_train, y_train = x_train[: full["train_size"]], y_train[: full["train_size"]]
