@@ -180,3 +180,26 @@ def test_zoo_trains_each_model_once_across_processes(tutorial, tmp_path, monkeyp
     model, info = zoo.trained_model(spec, verbose=0)
     timer.join()
     assert info["key"] == key and model.count_params() > 0
+
+
+def test_results_of_a_model_trained_to_another_spec_are_redone(tutorial, tmp_path):
+    zoo = tutorial("_zoo")
+    spec = {**TINY_MODEL, "variant": "A"}
+    assert zoo.current({"key": zoo.spec_key(spec)}, spec)
+    assert zoo.current({"spec": {**zoo.DEFAULT_SPEC, **spec}}, spec)
+    assert not zoo.current({"spec": {**spec, "epochs": 2}}, spec)
+    assert not zoo.current({"eps": {}}, spec) and not zoo.current(None, spec)
+
+    module = tutorial("galloway2018_fgsm_tables")
+    out = tmp_path / "t2.json"
+    config = {**TINY_MODEL, "table": "2", "n": 32, "pgd_last_epochs": 1, "out": str(out)}
+    result = module.main(config)
+    # An older recipe's A+* (no clean-loss mix) measured 0.0 at every eps: stale, redone.
+    stale = json.loads(out.read_text())
+    old_spec = dict(stale["models"]["A+*"]["spec"])
+    old_spec["adversary"] = {k: v for k, v in old_spec["adversary"].items() if k != "adv_weight"}
+    stale["models"]["A+*"].update(spec=old_spec, fgsm_accuracy={"0.1": 0.0, "0.2": 0.0, "0.3": 0.0})
+    out.write_text(json.dumps(stale))
+    again = module.main(config)
+    assert again["models"]["A+*"] == result["models"]["A+*"]
+    assert again["models"]["A+*"]["spec"]["adversary"]["adv_weight"] == 0.5

@@ -108,3 +108,16 @@ def test_verdict_checks_the_pgd_trained_b_plus_when_measured(module):
 def test_verdict_not_comparable(module):
     assert module._verdict({}, [71, 2])[0] == "not comparable"
     assert module._verdict(_per_image(cw_A=0.0), None)[0] == "not comparable"
+
+
+def test_stale_model_results_are_dropped(module):
+    config = module._resolve(dict(TINY))
+    stale = {**module._spec("B+*", config), "last_epochs": 5}  # another recipe's B+*
+    results = {"models": {"B+*": {"spec": stale}}, "cw": {"B+*": {"2": {}, "3": {}}},
+               "jsma": {}, "eot_pgd": {}}
+    todo = module._todo(results, config, "B+*")
+    assert ("models", "B+*", None) in todo and ("cw", "B+*", 3) in todo
+    assert "B+*" not in results["cw"] and "B+*" not in results["models"]
+    current = {"models": {"B+*": {"spec": module._spec("B+*", config)}},
+               "cw": {"B+*": {"2": {}, "3": {}}}, "jsma": {}, "eot_pgd": {}}
+    assert module._todo(current, config, "B+*") == []

@@ -61,6 +61,18 @@ def pgd_adversary(nb_iter: int = 10, eps: float = 0.3, eps_iter: float | None = 
     return {"kind": "pgd", "eps": eps, "eps_iter": step, "nb_iter": nb_iter, "adv_weight": 0.5}
 
 
+def current(entry: dict | None, spec: dict) -> bool:
+    """Whether a result ``entry`` was measured on the model ``spec`` names today.
+
+    Results store the model's ``key`` (or its full ``spec``); an entry measured on a
+    model trained to another spec (an older recipe, say) is stale and must be redone.
+    """
+    if not entry:
+        return False
+    stored = entry.get("key") or (spec_key(entry["spec"]) if "spec" in entry else None)
+    return stored == spec_key(spec)
+
+
 def _adversary(config):
     kind = config["kind"]
     params = {k: v for k, v in config.items() if k not in ("kind", "adv_weight")}
@@ -75,7 +87,7 @@ def _take_lock(lock: Path) -> bool:
     """Create ``lock`` holding this pid; False while another live process holds it."""
     for _ in range(2):
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             try:
                 pid = int(lock.read_text())

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from _common import cli, markdown_table, mnist_test, save, summary
-from _zoo import PGD_LAST_EPOCHS, pgd_adversary, trained_model
+from _zoo import PGD_LAST_EPOCHS, current, pgd_adversary, trained_model
 from tfbnn import export
 
 HERE = Path(__file__).parent
@@ -71,7 +71,7 @@ def main(config: dict) -> dict:
         results = {"config": config, "models": {}}
     x_test, y_test = mnist_test(config["n_test"])
     for variant in config["variants"]:
-        if variant in results["models"]:
+        if current(results["models"].get(variant), _spec(variant, config)):
             continue
         model, info = trained_model(_spec(variant, config))
         accs, logits = _accuracy(model, x_test, y_test, config["draws"])
@@ -83,7 +83,7 @@ def main(config: dict) -> dict:
             "test_accuracy_std_over_draws": float(np.std(accs)),
             "test_error_pct": 100 * (1 - float(np.mean(accs))),
             "paper_error_pct": paper[column] if paper and column is not None else None,
-            "train_seconds": info["train_seconds"],
+            "train_seconds": info["train_seconds"], "key": info["key"],
             "final_train_loss": info["history"]["loss"][-1],
             "mean_abs_logit": float(np.mean(np.abs(logits))),
         }

@@ -96,7 +96,7 @@ import tf_keras
 
 import _common
 from _common import mnist_test
-from _zoo import PGD_LAST_EPOCHS, trained_model
+from _zoo import PGD_LAST_EPOCHS, current, trained_model
 from galloway2018_fgsm_tables import _spec as _fgsm_spec
 from tfbnn import attacks, models
 
@@ -123,14 +123,17 @@ def _resolve(config: dict) -> dict:
     return {**DEFAULT, **(FULL if config.get("full") else {}), **config}
 
 
+def _spec(name: str, config: dict) -> dict:
+    """The cache spec of the named model."""
+    if name in ("B+", "B+*"):  # Table 1's FGSM-trained B+, Table 6's PGD-trained B+
+        return _fgsm_spec(name, {**config, "full": False, "pgd_last_epochs": PGD_LAST_EPOCHS})
+    return {"variant": name, "k1": config["k1"], "epochs": config["epochs"],
+            "train_size": config["train_size"]}
+
+
 def _model(name: str, config: dict):
     """(model_fn, info) of the named model from the shared cache."""
-    if name in ("B+", "B+*"):  # Table 1's FGSM-trained B+, Table 6's PGD-trained B+
-        spec = _fgsm_spec(name, {**config, "full": False, "pgd_last_epochs": PGD_LAST_EPOCHS})
-    else:
-        spec = {"variant": name, "k1": config["k1"], "epochs": config["epochs"],
-                "train_size": config["train_size"]}
-    model, info = trained_model(spec)
+    model, info = trained_model(_spec(name, config))
     return (lambda t: model(t, training=False)), info
 
 
@@ -244,9 +247,17 @@ def _pgd(attack, model_fn, x, y, config: dict) -> dict:
 def _todo(results: dict, config: dict, name: str) -> list:
     """The (section, key, subkey) settings still missing for model ``name``."""
     todo = []
+    labels = [name] + ([EOT_LABEL] if name == "S" else [])
+    if name in results["models"] and not current(results["models"][name], _spec(name, config)):
+        # measured on a model trained to another spec: drop all of it
+        del results["models"][name]
+        for label in labels:
+            results["cw"].pop(label, None)
+        results["jsma"].pop(name, None)
+        if name == "S":
+            results["eot_pgd"] = {}
     if name not in results["models"]:
         todo.append(("models", name, None))
-    labels = [name] + ([EOT_LABEL] if name == "S" else [])
     for label in labels:
         for it in config["iterations"]:
             if str(it) not in results["cw"].get(label, {}):

@@ -35,7 +35,7 @@ import numpy as np
 
 import _common
 from _common import mnist_test
-from _zoo import PGD_LAST_EPOCHS, pgd_adversary, trained_model
+from _zoo import PGD_LAST_EPOCHS, current, pgd_adversary, trained_model
 from tfbnn import attacks, export
 
 EPS = (0.1, 0.2, 0.3)
@@ -89,7 +89,7 @@ def main(config: dict) -> dict:
     paper = _common.paper(table["paper"])
     x, y = mnist_test(config["n"])
     for name in table["models"]:
-        if name in results["models"]:
+        if current(results["models"].get(name), _spec(name, config)):
             continue
         model, info = trained_model(_spec(name, config))
         clean = float(np.mean(export.predict_in_batches(

@@ -68,7 +68,7 @@ import numpy as np
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import tf_keras
 from _common import RESULTS, cli, load, markdown_table, mnist_test, paper, save, summary
-from _zoo import PGD_LAST_EPOCHS, trained_model
+from _zoo import PGD_LAST_EPOCHS, current, trained_model
 from galloway2018_fgsm_tables import _spec as _table_spec
 from tfbnn.attacks.eot import accuracy_over_draws
 from tfbnn.attacks.substitute import substitute_blackbox_attack
@@ -152,7 +152,9 @@ def main(config: dict) -> dict:
     holdout = x_test[-config["holdout"]:]
     x, y = mnist_test(config["n"])
     for name in config["oracles"]:
-        entry = results["oracles"].get(name, {"runs": {}})
+        entry = results["oracles"].get(name)
+        if not current(entry, _spec(name, config)):  # none yet, or another model's
+            entry = {"runs": {}}
         todo = [s for s in config["seeds"] if str(s) not in entry["runs"]]
         if not todo and "transfer_accuracy" in entry:
             continue

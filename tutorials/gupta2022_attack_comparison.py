@@ -39,7 +39,7 @@ import numpy as np
 
 import _common
 from _common import mnist_test
-from _zoo import PGD_LAST_EPOCHS, trained_model
+from _zoo import PGD_LAST_EPOCHS, current, trained_model
 from galloway2018_fgsm_tables import ADVERSARIES
 from tfbnn import attacks, export, temperature
 
@@ -115,10 +115,13 @@ def main(config: dict) -> dict:
     results.setdefault("models", {})
     x, y = mnist_test(config["n"])
     for name in config["models"]:
-        entry = results["models"].setdefault(name, {"eps": {}, "seconds": {}})
-        if all(str(e) in entry["eps"] for e in config["eps"]):
+        entry = results["models"].get(name)
+        if not current(entry, _spec(name, config)):  # none yet, or another model's
+            entry = results["models"][name] = {"eps": {}, "seconds": {}}
+        elif all(str(e) in entry["eps"] for e in config["eps"]):
             continue
         model, info = trained_model(_spec(name, config))
+        entry["key"] = info["key"]
         model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731
         entry["clean_accuracy"] = float(np.mean(
             export.predict_in_batches(model_fn, x).argmax(-1) == y))
