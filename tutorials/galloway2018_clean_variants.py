@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
+import tf_keras
 from _common import cli, markdown_table, mnist_test, save, summary
 from _zoo import PGD_LAST_EPOCHS, current, pgd_adversary, trained_model
 from tfbnn import export
@@ -74,6 +76,7 @@ def main(config: dict) -> dict:
         if current(results["models"].get(variant), _spec(variant, config)):
             continue
         model, info = trained_model(_spec(variant, config))
+        tf_keras.utils.set_random_seed(config["seed"])  # S's weight draws
         accs, logits = _accuracy(model, x_test, y_test, config["draws"])
         paper = PAPER["rows"].get(variant)
         column = PAPER["columns"].index(str(config["k1"])) if str(config["k1"]) in PAPER["columns"] else None

@@ -126,9 +126,12 @@ def main(config: dict) -> dict:
         why += (f" Not comparable: {', '.join(collapsed)} collapsed to a near-constant "
                 f"prediction (clean accuracy below {COLLAPSED}) under tfbnn's training recipe, "
                 "so its FGSM accuracy says nothing about the paper's model.")
+    adversary = ADVERSARIES["+* full" if config["full"] else "+*"]
     pgd = ("" if config["table"] != "2" else
-           f" '+*' trained with PGD-{10 if not config['full'] else 40} for the last "
-           f"{5 if config['full'] else config['pgd_last_epochs']} epochs.")
+           f"; '+*' trained with PGD-{adversary['nb_iter']} (step {adversary['eps_iter']}, eps "
+           f"{adversary['eps']}) for the last {5 if config['full'] else config['pgd_last_epochs']} "
+           "epochs, clean and adversarial loss mixed half and half (the authors' CleverHans 2 "
+           "`model_train`)")
     results["summary"] = _common.summary(
         title=f"Galloway et al., Table {config['table']} (FGSM accuracy, "
               f"{', '.join(table['models'])})",
@@ -137,7 +140,7 @@ def main(config: dict) -> dict:
         paper_scale="k1 = 64/128/256, 15 epochs, whole MNIST test set, mean ± std over four "
                     "runs" + ("; '+*' PGD-40 for the last 5 epochs" if config["table"] == "2" else ""),
         tfbnn_scale=f"k1 = {config['k1']}, {config['epochs']} epochs, first {config['n']} test "
-                    f"images, one run.{pgd}",
+                    f"images, one run{pgd}",
         table=_common.markdown_table(["model", "eps", "paper accuracy %", "tfbnn accuracy %"],
                                      rows),
         verdict=verdict, why=why)
