@@ -66,6 +66,10 @@ def test_make_results(tutorial, tmp_path, monkeypatch):
     text = module.main().read_text()
     assert text.startswith("# Results") and "| what | verdict |" in text
     assert text.count("## Galloway et al., Table 6") == 1  # its section, run or not run
+    monkeypatch.setattr(module, "RESULTS", tmp_path / "none")  # nothing run yet
+    empty = module.main().read_text()
+    assert empty.count("Not run yet") == len(module.SECTIONS)
+    assert empty.count("| not run |") == len(module.SECTIONS)
 
 
 @pytest.mark.parametrize("table", ["1", "2"])

@@ -68,93 +68,104 @@ def attack_strength() -> tuple[list[str], str | None]:
     return lines + [""], verdict
 
 
-def generic_sections() -> list[tuple[list[str], str | None, str]]:
-    """Every other tutorial's JSON that carries a ``summary`` (see tutorials/_common.py)."""
-    out = []
-    for path in sorted(RESULTS.glob("*.json")):
-        result = json.loads(path.read_text())
-        s = result.get("summary")
-        if not s:
-            continue
-        lines = render(s, plot_dir="../tutorials/results/")
-        out.append((lines, s["verdict"], s["title"]))
-    return out
+SECTIONS = [
+    # (results file, paper, title while not run, command), in the papers' order
+    ("galloway2018_clean_variants.json", "Galloway et al. 2018", "Table 6 (clean test error)",
+     "python tutorials/galloway2018_clean_variants.py"),
+    ("galloway2018_table1.json", "Galloway et al. 2018", "Table 1 (FGSM on A, B, C and '+')",
+     "python tutorials/galloway2018_fgsm_tables.py --table 1"),
+    ("galloway2018_table2.json", "Galloway et al. 2018", "Table 2 (FGSM on PGD-trained '+*')",
+     "python tutorials/galloway2018_fgsm_tables.py --table 2"),
+    ("galloway2018_estimators.json", "Galloway et al. 2018",
+     "Which straight-through estimator gives the FGSM-robust B",
+     "python tutorials/galloway2018_estimators.py"),
+    ("galloway2018_cw_jsma.json", "Galloway et al. 2018", "Table 3, Figure 2, JSMA, S under EOT",
+     "python tutorials/galloway2018_cw_jsma.py"),
+    ("galloway2018_substitute.json", "Galloway et al. 2018",
+     "Table 4 (substitute black-box transfer)", "python tutorials/galloway2018_substitute.py"),
+    ("galloway2018_and_toy.json", "Galloway et al. 2018", "Figures 3 and 4 (AND toy MLP)",
+     "python tutorials/galloway2018_and_toy.py"),
+    ("galloway2018_logits.json", "Galloway et al. 2018",
+     "Figure 5 (logits under FGSM by temperature)", "python tutorials/galloway2018_logits.py"),
+    ("gupta2022_masking_checks.json", "Gupta & Ajanthan 2022", "Table 1 and Figure 1",
+     "python tutorials/gupta2022_masking_checks.py"),
+    ("gupta2022_attack_strength.json", "Gupta & Ajanthan 2022", "Tables 2, 3 and 8 pattern",
+     "python tutorials/gupta2022_attack_strength.py"),
+    ("gupta2022_attack_comparison.json", "Gupta & Ajanthan 2022", "Tables 4, 5 and 8 pattern",
+     "python tutorials/gupta2022_attack_comparison.py"),
+    ("gupta2022_timing.json", "Gupta & Ajanthan 2022", "Table 7 (time per adversarial example)",
+     "python tutorials/gupta2022_timing.py"),
+    ("gupta2022_rho_ablation.json", "Gupta & Ajanthan 2022", "Tables 12 and 14 (rho ablations)",
+     "python tutorials/gupta2022_rho_ablation.py"),
+    ("gupta2022_signal_propagation.json", "Gupta & Ajanthan 2022", "Table 13, Figures 4 and 5",
+     "python tutorials/gupta2022_signal_propagation.py"),
+    ("gupta2022_mlp_flip_rate.json", "Gupta & Ajanthan 2022", "Figure 2 (5x100 binary MLP)",
+     "python tutorials/gupta2022_mlp_flip_rate.py"),
+    ("gupta2022_step_size.json", "Gupta & Ajanthan 2022", "Figure 3 (PGD step-size sweep)",
+     "python tutorials/gupta2022_step_size.py"),
+]
+"""Every tutorial's results file; one not written yet is listed as "not run"."""
+SPECIAL = {"gupta2022_attack_strength.json": attack_strength}
+"""Results rendered here rather than from a ``summary`` in the JSON."""
 
 
-SECTIONS = (attack_strength,)
-
-EXPECTED = {
-    "galloway2018_clean_variants.json": ("Galloway et al., Table 6 (clean test error)",
-                                         "python tutorials/galloway2018_clean_variants.py"),
-    "galloway2018_table1.json": ("Galloway et al., Table 1 (FGSM on A, B, C and FGSM-trained '+')",
-                                 "python tutorials/galloway2018_fgsm_tables.py --table 1"),
-    "galloway2018_table2.json": ("Galloway et al., Table 2 (FGSM on PGD-trained '+*' A and C)",
-                                 "python tutorials/galloway2018_fgsm_tables.py --table 2"),
-    "galloway2018_estimators.json": ("Which straight-through estimator gives the FGSM-robust B",
-                                     "python tutorials/galloway2018_estimators.py"),
-    "galloway2018_cw_jsma.json": ("Galloway et al., Table 3, Figure 2, JSMA, S under EOT",
-                                  "python tutorials/galloway2018_cw_jsma.py"),
-    "galloway2018_substitute.json": ("Galloway et al., Table 4 (substitute black-box transfer)",
-                                     "python tutorials/galloway2018_substitute.py"),
-    "galloway2018_and_toy.json": ("Galloway et al., Figures 3 and 4 (AND toy MLP)",
-                                  "python tutorials/galloway2018_and_toy.py"),
-    "galloway2018_logits.json": ("Galloway et al., Figure 5 (logits under FGSM by temperature)",
-                                 "python tutorials/galloway2018_logits.py"),
-    "gupta2022_masking_checks.json": ("Gupta & Ajanthan, Table 1 and Figure 1",
-                                      "python tutorials/gupta2022_masking_checks.py"),
-    "gupta2022_attack_comparison.json": ("Gupta & Ajanthan, Tables 4, 5 and 8 pattern",
-                                         "python tutorials/gupta2022_attack_comparison.py"),
-    "gupta2022_timing.json": ("Gupta & Ajanthan, Table 7 (time per adversarial example)",
-                              "python tutorials/gupta2022_timing.py"),
-    "gupta2022_rho_ablation.json": ("Gupta & Ajanthan, Tables 12 and 14 (rho ablations)",
-                                    "python tutorials/gupta2022_rho_ablation.py"),
-    "gupta2022_signal_propagation.json": ("Gupta & Ajanthan, Table 13, Figures 4 and 5",
-                                          "python tutorials/gupta2022_signal_propagation.py"),
-    "gupta2022_mlp_flip_rate.json": ("Gupta & Ajanthan, Figure 2 (5x100 binary MLP)",
-                                     "python tutorials/gupta2022_mlp_flip_rate.py"),
-    "gupta2022_step_size.json": ("Gupta & Ajanthan, Figure 3 (PGD step-size sweep)",
-                                 "python tutorials/gupta2022_step_size.py"),
-}
-"""Every tutorial whose JSON carries a summary: listed as "not run" until its JSON exists."""
+def section(name: str, title: str, command: str) -> tuple[list[str], str | None, str]:
+    """(Markdown lines, verdict or None when not run, title) of one results file."""
+    if name in SPECIAL:
+        lines, verdict = SPECIAL[name]()
+        return lines, verdict, lines[0].removeprefix("## ")
+    result = _load(name)
+    summary = (result or {}).get("summary")
+    if not summary:
+        return [f"## {title}", "", f"Not run yet at its default scale: `{command}`.", ""], None, title
+    return render(summary, plot_dir="../tutorials/results/"), summary["verdict"], summary["title"]
 
 
-def missing_sections() -> list[tuple[list[str], None, str]]:
-    out = []
-    for name, (title, command) in EXPECTED.items():
-        path = RESULTS / name
-        if not path.is_file() or "summary" not in json.loads(path.read_text()):
-            out.append(([f"## {title}", "", f"Not run yet at its default scale: `{command}`.",
-                         ""], None, title))
-    return out
+def _unprefixed(title: str) -> str:
+    """'Galloway et al., Table 1 (FGSM ...)' -> 'Table 1 (FGSM ...)'."""
+    for prefix in ("Galloway et al., ", "Gupta & Ajanthan, "):
+        title = title.removeprefix(prefix)
+    return title
+
+
+def _short(title: str) -> str:
+    """'Galloway et al., Table 1 (FGSM ...)' -> 'Table 1'."""
+    return _unprefixed(title).split(" (")[0]
 
 
 def _overview(verdicts: list) -> str:
-    """One paragraph: what holds and what does not, from the computed verdicts."""
-    groups: dict[str, list[str]] = {}
-    for what, verdict in verdicts:
-        groups.setdefault(verdict or "not run", []).append(what.split(":")[0].split(" (")[0])
-    parts = [f"{verdict} ({len(items)}): {'; '.join(items)}"
-             for verdict, items in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
-    return ("Summary of the verdicts below, each computed by its tutorial from the paper's "
-            "numbers and tfbnn's at the scale stated in its section. " + ". ".join(parts) + ". "
-            "'Not reproduced' means the paper's direction or ordering did not hold on tfbnn's "
-            "MNIST models at that scale; the sections say by how much and which check failed.")
+    """One paragraph: what holds and what does not, per paper, from the computed verdicts."""
+    sentences = []
+    for paper in dict.fromkeys(p for p, _, _ in verdicts):
+        groups: dict[str, list[str]] = {}
+        for p, title, verdict in verdicts:
+            if p == paper:
+                groups.setdefault(verdict or "not run", []).append(_short(title))
+        parts = [f"{verdict}: {'; '.join(items)}" for verdict, items in groups.items()]
+        sentences.append(f"{paper}: " + ". ".join(parts) + ".")
+    return ("What holds and what does not, as computed by each tutorial from the paper's "
+            "numbers and tfbnn's at the scale stated in its section (MNIST, 2 CPU cores). "
+            + " ".join(sentences) + " 'Not reproduced' means the paper's direction or ordering "
+            "did not hold on tfbnn's models at that scale; each section says which check failed "
+            "and by how much.")
 
 
 def main() -> Path:
     parts, verdicts = [], []
-    for section in SECTIONS:
-        lines, verdict = section()
+    known = {name for name, *_ in SECTIONS}
+    extra = [(p.name, "Other results", p.stem, f"see {p.name}")
+             for p in sorted(RESULTS.glob("*.json")) if p.name not in known
+             and "summary" in json.loads(p.read_text())]
+    for name, paper, title, command in SECTIONS + extra:
+        lines, verdict, full_title = section(name, title, command)
         parts += lines
-        verdicts.append((section.__doc__.splitlines()[0], verdict))
-    for lines, verdict, title in generic_sections() + missing_sections():
-        parts += lines
-        verdicts.append((title, verdict))
+        verdicts.append((paper, full_title, verdict))
     head = ["# Results", "",
             "Generated by `python tutorials/make_results.py` from `tutorials/results/*.json`; "
             "do not edit by hand. Each section names the tutorial that produced it.", "",
-            _overview(verdicts), "", "| what | verdict |", "|---|---|"]
-    head += [f"| {what} | {verdict or 'not run'} |" for what, verdict in verdicts]
+            _overview(verdicts), "", "| paper | what | verdict |", "|---|---|---|"]
+    head += [f"| {paper} | {_unprefixed(what)} | {verdict or 'not run'} |"
+             for paper, what, verdict in verdicts]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     tmp = OUT.with_suffix(".md.tmp")
     tmp.write_text("\n".join(head + [""] + parts))
