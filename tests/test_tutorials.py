@@ -207,3 +207,22 @@ def test_results_of_a_model_trained_to_another_spec_are_redone(tutorial, tmp_pat
     again = module.main(config)
     assert again["models"]["A+*"] == result["models"]["A+*"]
     assert again["models"]["A+*"]["spec"]["adversary"]["adv_weight"] == 0.5
+
+
+def test_make_results_run_covers_every_tutorial(tutorial, monkeypatch):
+    module = tutorial("make_results")
+    scripts = {p.name for p in module.HERE.glob("*2018_*.py")} | {
+        p.name for p in module.HERE.glob("*2022_*.py")}
+    commands = [command for *_, command in module.SECTIONS]
+    assert {c.split()[1].removeprefix("tutorials/") for c in commands} == scripts
+    for name, *_, command in module.SECTIONS:  # a summary names the command that made it
+        result = module._load(name)
+        if result and "summary" in result:
+            assert result["summary"]["command"] == command, name
+    calls = []
+    monkeypatch.setattr(module.subprocess, "call", lambda argv, cwd: calls.append(argv) or 0)
+    module.run_all()
+    assert [a[1:] for a in calls] == [c.split()[1:] for c in commands]
+    monkeypatch.setattr(module.subprocess, "call", lambda argv, cwd: 3)
+    with pytest.raises(SystemExit, match="galloway2018_clean_variants.py failed with exit code 3"):
+        module.run_all()
