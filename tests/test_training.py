@@ -73,6 +73,22 @@ def test_adversarial_training_switches_on_for_last_epochs(adversary, variant, mn
     assert history.history["adv_accuracy"][0] == 0.0  # adversary off in epoch 1
     assert history.history["adv_accuracy"][1] > 0.0  # and on in epoch 2
     assert all(np.isfinite(history.history["loss"]))
+    assert trainer.collapsed_epochs == []
+
+
+def test_collapsed_adversarial_training_is_reported(mnist_small):
+    """A model that predicts one class at chance loss in an adversarial epoch is flagged."""
+    (x, y), _ = mnist_small
+    bias = keras.initializers.Constant([1.0] + [0.0] * 9)  # always class 0, near chance loss
+    constant = keras.Sequential([keras.layers.Flatten(input_shape=(28, 28, 1)),
+                                 keras.layers.Dense(10, kernel_initializer="zeros",
+                                                    bias_initializer=bias)])
+    trainer = AdversarialTrainer(constant, KurakinFGSM(0.3), last_epochs=1)
+    training.compile_model(trainer, learning_rate=1e-12)  # stays constant
+    with pytest.warns(RuntimeWarning, match=r"collapsed in epoch 2: the model predicted class 0 "
+                                            r"for 100.0 % .*adv_weight=0.5"):
+        trainer.fit(x[:256], y[:256], epochs=2, batch_size=64, verbose=0)
+    assert trainer.collapsed_epochs == [1]  # the clean epoch 1 is not judged
 
 
 def test_adversarial_training_improves_fgsm_accuracy(mnist_small):

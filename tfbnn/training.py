@@ -29,6 +29,7 @@ Both switch on for the last ``last_epochs`` epochs (the paper: the last 5 of 15)
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -205,8 +206,15 @@ class MadryPGD:
         }
 
 
+COLLAPSE_MAJORITY = 0.95
+"""An adversarial epoch whose trained-on predictions fall in one class this often..."""
+COLLAPSE_LOSS = 0.9
+"""...with a loss at least this fraction of ln(classes) (chance) is reported as collapsed."""
+
+
 class _AdversarialSchedule(keras.callbacks.Callback):
-    """Switch the trainer's adversary on for the last ``last_epochs`` epochs of a fit."""
+    """Switch the trainer's adversary on for the last ``last_epochs`` epochs of a fit,
+    and warn when an adversarial epoch ends collapsed to one class."""
 
     def __init__(self, trainer: AdversarialTrainer):
         super().__init__()
@@ -216,6 +224,40 @@ class _AdversarialSchedule(keras.callbacks.Callback):
         last = self._trainer.last_epochs
         active = last is None or epoch >= self.params["epochs"] - last
         self._trainer.adversarial_active.assign(active)
+        if self._trainer.predicted_counts is not None:
+            self._trainer.predicted_counts.assign(tf.zeros_like(self._trainer.predicted_counts))
+
+    def on_epoch_end(self, epoch, logs=None):
+        trainer, counts = self._trainer, self._trainer.predicted_counts
+        if counts is None or not bool(trainer.adversarial_active) or "loss" not in (logs or {}):
+            return
+        counts = counts.numpy()
+        total = counts.sum()
+        if total == 0:
+            return
+        majority, chance = counts.max() / total, math.log(len(counts))
+        if majority >= COLLAPSE_MAJORITY and logs["loss"] >= COLLAPSE_LOSS * chance:
+            trainer.collapsed_epochs.append(epoch)
+            warnings.warn(
+                f"Adversarial training collapsed in epoch {epoch + 1}: the model predicted "
+                f"class {int(counts.argmax())} for {100 * majority:.1f} % of the examples it "
+                f"trained on, at loss {logs['loss']:.3f} (chance: ln {len(counts)} = "
+                f"{chance:.3f}). A strong adversary switched on abruptly can do this; mix "
+                "in the clean loss (adv_weight=0.5), lower the learning rate, or start "
+                "with a smaller eps.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+
+def _num_classes(model) -> int | None:
+    """The model's number of output classes, when its output shape says so."""
+    try:
+        shape = model.output_shape
+    except (AttributeError, RuntimeError, ValueError):
+        return None
+    classes = shape[-1] if isinstance(shape, tuple) else None
+    return classes if isinstance(classes, int) and classes > 1 else None
 
 
 class AdversarialTrainer(keras.Model):
@@ -230,6 +272,11 @@ class AdversarialTrainer(keras.Model):
 
     Metrics: the compiled metrics see the batch that was trained on; ``adv_accuracy``
     reports accuracy on the adversarial examples (0 while the adversary is off).
+
+    Collapse: an adversarial epoch after which at least 95 % of the trained-on
+    predictions fell in one class, at a loss near chance (ln of the number of
+    classes), raises a ``RuntimeWarning`` saying what to change, and its index is
+    appended to ``collapsed_epochs``.
 
     The weights are the wrapped model's: save ``trainer.model`` to keep the trained
     network, or use ``ModelCheckpoint(..., save_weights_only=True)`` on the trainer.
@@ -269,6 +316,11 @@ class AdversarialTrainer(keras.Model):
         self.adv_weight = float(adv_weight)
         self.adversarial_active = tf.Variable(last_epochs is None, trainable=False, name="active")
         self.adv_accuracy = keras.metrics.SparseCategoricalAccuracy(name="adv_accuracy")
+        self.collapsed_epochs: list[int] = []
+        classes = _num_classes(model)
+        self.predicted_counts = (
+            None if classes is None else
+            tf.Variable(tf.zeros([classes]), trainable=False, name="predicted_counts"))
 
     def call(self, inputs, training=None):
         return self.model(inputs, training=training)
@@ -309,6 +361,11 @@ class AdversarialTrainer(keras.Model):
             y_pred = self.model(x_in, training=True)
             loss = self.compute_loss(x_in, y_in, y_pred, w_in)
         self.optimizer.minimize(loss, self.model.trainable_variables, tape=tape)
+        if self.predicted_counts is not None:
+            classes = self.predicted_counts.shape[0]
+            predicted = tf.cast(tf.argmax(y_pred, -1), tf.int32)
+            self.predicted_counts.assign_add(tf.math.bincount(
+                predicted, minlength=classes, maxlength=classes, dtype=tf.float32))
         return self.compute_metrics(x_in, y_in, y_pred, w_in)
 
     def fit(self, *args, callbacks=None, **kwargs):

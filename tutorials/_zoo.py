@@ -146,7 +146,8 @@ def _train(full: dict, key: str, path: Path, info_path: Path, verbose: int):
     history = fit_model.fit(x_train, y_train, epochs=full["epochs"],
                             batch_size=full["batch_size"], verbose=verbose)
     info = {"spec": full, "key": key, "train_seconds": round(time.time() - started, 1),
-            "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+            "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+            "collapsed_epochs": list(getattr(fit_model, "collapsed_epochs", []))}
     export.save_model(model, path, overwrite=True)
     export.atomic_write_text(info_path, json.dumps(info, indent=2))
     return model, info
