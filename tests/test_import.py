@@ -43,3 +43,10 @@ def test_legacy_keras_switched_off_fails_with_instructions():
     result = _run("import tfbnn", TF_USE_LEGACY_KERAS="0")
     assert result.returncode != 0
     assert "TF_USE_LEGACY_KERAS='0'" in result.stderr
+
+
+def test_missing_tf_keras_fails_with_instructions_and_the_cause():
+    result = _run("import sys\nsys.modules['tf_keras'] = None  # as if not installed\nimport tfbnn")
+    assert result.returncode != 0
+    assert "pip install tf-keras==" in result.stderr
+    assert "`import tf_keras` failed with ModuleNotFoundError" in result.stderr

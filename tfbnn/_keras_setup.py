@@ -54,10 +54,11 @@ def ensure_legacy_keras() -> None:
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     try:
         import tf_keras  # noqa: F401
-    except ImportError as err:  # pragma: no cover - depends on the install
+    except ImportError as err:
         raise ImportError(
             "tfbnn needs the `tf_keras` package (Keras 2) of the same minor version as "
-            "TensorFlow: `pip install tf-keras==<your TensorFlow version>`."
+            "TensorFlow: `pip install tf-keras==<your TensorFlow version>`. "
+            f"(`import tf_keras` failed with {type(err).__name__}: {err})"
         ) from err
     import tensorflow as tf
 
