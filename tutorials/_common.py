@@ -10,12 +10,13 @@ those numbers with its rule stated in ``why``.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-from tfbnn.export import atomic_write_text
+from tfbnn.export import atomic_write_bytes, atomic_write_text
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
@@ -93,6 +94,30 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig, out, suffix: str = "", dpi: int = 110) -> str:
+    """Lay out ``fig``, write it as ``STEM{suffix}.png`` beside ``out`` atomically, close it.
+
+    Returns the file name, as a summary's ``plots`` lists it.
+    """
+    fig.tight_layout()
+    out = Path(out)
+    name = f"{out.stem}{suffix}.png"
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    atomic_write_bytes(out.parent / name, buffer.getvalue())
+    pyplot().close(fig)
+    return name
+
+
+def command(name: str, config: dict, default: dict, full: dict) -> str:
+    """The command line that reproduces ``config``: ``--full``, or the settings it changed."""
+    base = f"python tutorials/{name}.py"
+    if config == {**default, **full, "full": True, "out": config["out"]}:
+        return base + " --full"
+    diff = {k: v for k, v in config.items() if k != "out" and default.get(k) != v}
+    return base + (f" (config {json.dumps(diff)})" if diff else "")
 
 
 OPTIONS = {

@@ -220,10 +220,7 @@ def _plots(results: dict, out: Path) -> list:
             ax.set_title(f"{title}\n{entry['label']}" if col == 0 else title, fontsize=8)
     fig.suptitle(f"AND toy MLP (Galloway et al. App. B, Figs. 3-4): seed {seed}, "
                  f"{cfg['epochs']} epochs of Adam lr {cfg['learning_rate']}", fontsize=10)
-    fig.tight_layout()
-    name = f"{out.stem}.png"
-    fig.savefig(out.parent / name, dpi=90)
-    plt.close(fig)
+    name = _common.save_figure(fig, out, dpi=90)
     return [name]
 
 

@@ -517,10 +517,7 @@ def _plot(results: dict, out: Path) -> str:
     ax_acc.legend(fontsize=8)
     fig.suptitle(f"Figure 2: targeted CW-L2, first {cfg['n']} MNIST test images x 9 targets, "
                  f"k1={k1} (open squares / crosses: paper's Table 3 / Sec. 3.1.2)", fontsize=9)
-    fig.tight_layout()
-    name = f"{out.stem}.png"
-    fig.savefig(out.parent / name, dpi=90)
-    plt.close(fig)
+    name = _common.save_figure(fig, out, dpi=90)
     return name
 
 

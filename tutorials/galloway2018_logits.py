@@ -214,10 +214,7 @@ def _plots(results: dict, out: Path) -> list:
     axes[0, -1].legend(fontsize=7)
     fig.suptitle(f"Figure 5 statistics: first {cfg['n']} MNIST test images, "
                  f"k1={cfg['k1']}, {cfg['epochs']} epochs", fontsize=10)
-    fig.tight_layout()
-    names = [f"{out.stem}.png", f"{out.stem}_digit.png"]
-    fig.savefig(out.parent / names[0], dpi=90)
-    plt.close(fig)
+    names = [_common.save_figure(fig, out, dpi=90)]
 
     panel_temps = [t for t in (0.1, 0.6, 0.7, 1.0) if t in temps] or temps[:4]
     fig, axes = plt.subplots(len(rows), len(panel_temps), figsize=(3.6 * len(panel_temps),
@@ -241,9 +238,7 @@ def _plots(results: dict, out: Path) -> list:
     axes[0, -1].legend(fontsize=6, ncol=2, title="class", title_fontsize=6)
     fig.suptitle(f"Logits of test image {digit['index']} (true class {digit['label']}) under "
                  "FGSM computed at temperature T", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out.parent / names[1], dpi=90)
-    plt.close(fig)
+    names.append(_common.save_figure(fig, out, "_digit", dpi=90))
     return names
 
 

@@ -159,10 +159,7 @@ def _plots(results, out) -> list:
     ax.set(ylabel="accuracy (%)", ylim=(0, 100))
     ax.set_title(f"Table 1 pattern, MNIST: PGD L-inf eps {cfg['eps']}, {cfg['iters']} it.")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    names.append(f"{out.stem}_table1.png")
-    fig.savefig(out.parent / names[-1], dpi=120)
-    plt.close(fig)
+    names.append(_common.save_figure(fig, out, "_table1", dpi=120))
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for variant, entry in rows.items():
@@ -191,10 +188,7 @@ def _plots(results, out) -> list:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     fig.suptitle(f"Figure 1 pattern on MNIST CNNs (first {cfg['n']} test images)")
-    fig.tight_layout()
-    names.append(f"{out.stem}_fig1.png")
-    fig.savefig(out.parent / names[-1], dpi=120)
-    plt.close(fig)
+    names.append(_common.save_figure(fig, out, "_fig1", dpi=120))
     return names
 
 

@@ -175,10 +175,7 @@ def _plots(results, out) -> list:
            title=f"Figure 2 pattern: {cfg['layers']}x{cfg['units']} MLP on MNIST "
                  f"(first {cfg['n']} test images)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    name = f"{out.stem}.png"
-    fig.savefig(out.parent / name, dpi=120)
-    plt.close(fig)
+    name = _common.save_figure(fig, out, dpi=120)
     return [name]
 
 

@@ -36,7 +36,6 @@ saved after every attack, so a killed run resumes.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -184,19 +183,12 @@ def _plot(results, config, out: Path) -> str:
     axes[0].set_ylabel("accuracy under attack % (dashed: PGD)")
     fig.suptitle(f"MNIST CNNs, L-inf eps {config['eps']}, {config['iters']} iterations, "
                  f"first {config['n']} test images", fontsize=9)
-    fig.tight_layout()
-    name = f"{out.stem}.png"
-    fig.savefig(out.parent / name, dpi=110)
-    plt.close(fig)
+    name = _common.save_figure(fig, out, dpi=110)
     return name
 
 
 def _command(config) -> str:
-    base = f"python tutorials/{NAME}.py"
-    if config == {**DEFAULT, **FULL, "full": True, "out": config["out"]}:
-        return base + " --full"
-    diff = {k: v for k, v in config.items() if k != "out" and DEFAULT.get(k) != v}
-    return base + (f" (config {json.dumps(diff)})" if diff else "")
+    return _common.command(NAME, config, DEFAULT, FULL)
 
 
 def _summary(results, config, plot) -> dict:

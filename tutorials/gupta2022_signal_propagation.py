@@ -33,7 +33,6 @@ only makes the beta grid denser (161 points): the default already uses the paper
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -210,20 +209,12 @@ def _plots(results, out: Path) -> list:
         fig.suptitle(f"{'Figure 4' if fig_name == 'fig4' else 'Figure 5'} pattern, MNIST "
                      f"CNNs (median over images, dotted: first image; grey line: beta = 1)",
                      fontsize=9)
-        fig.tight_layout()
-        name = f"{out.stem}_{fig_name}.png"
-        fig.savefig(out.parent / name, dpi=110)
-        plt.close(fig)
-        names.append(name)
+        names.append(_common.save_figure(fig, out, f"_{fig_name}", dpi=110))
     return names
 
 
 def _command(config) -> str:
-    base = f"python tutorials/{NAME}.py"
-    if config == {**DEFAULT, **FULL, "full": True, "out": config["out"]}:
-        return base + " --full"
-    diff = {k: v for k, v in config.items() if k != "out" and DEFAULT.get(k) != v}
-    return base + (f" (config {json.dumps(diff)})" if diff else "")
+    return _common.command(NAME, config, DEFAULT, FULL)
 
 
 def _summary(results, plots) -> dict:

@@ -116,10 +116,7 @@ def _plots(results, out) -> list:
            ylim=(0, 100),
            title=f"Figure 3 pattern, MNIST: PGD-{cfg['iters']} L-inf vs step size")
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    name = f"{out.stem}.png"
-    fig.savefig(out.parent / name, dpi=120)
-    plt.close(fig)
+    name = _common.save_figure(fig, out, dpi=120)
     return [name]
 
 

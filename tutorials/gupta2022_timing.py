@@ -28,7 +28,6 @@ shared machine are noisy; the medians and all repeats are saved.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
@@ -108,11 +107,7 @@ def _ratios(entry, setting) -> dict:
 
 
 def _command(config) -> str:
-    base = f"python tutorials/{NAME}.py"
-    if config == {**DEFAULT, **FULL, "full": True, "out": config["out"]}:
-        return base + " --full"
-    diff = {k: v for k, v in config.items() if k != "out" and DEFAULT.get(k) != v}
-    return base + (f" (config {json.dumps(diff)})" if diff else "")
+    return _common.command(NAME, config, DEFAULT, FULL)
 
 
 def _summary(results, config) -> dict:
