@@ -59,3 +59,10 @@ def load_tutorial(monkeypatch):
         return importlib.import_module(name)
 
     return load
+
+
+@pytest.fixture()
+def tutorial(monkeypatch, tmp_path, load_tutorial):
+    """`load_tutorial` with the model cache (``TFBNN_CACHE``) in ``tmp_path / "cache"``."""
+    monkeypatch.setenv("TFBNN_CACHE", str(tmp_path / "cache"))
+    return load_tutorial

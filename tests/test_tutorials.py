@@ -12,12 +12,6 @@ import pytest
 TINY_MODEL = {"k1": 4, "epochs": 1, "train_size": 256}
 
 
-@pytest.fixture()
-def tutorial(monkeypatch, tmp_path, load_tutorial):
-    monkeypatch.setenv("TFBNN_CACHE", str(tmp_path / "cache"))
-    return load_tutorial
-
-
 def _trained_files(tmp_path):
     return sorted((tmp_path / "cache").glob("*.keras"))
 

@@ -5,26 +5,19 @@ are k1 = 4, one epoch on 256 images, the attacks a few iterations on 2 images x 
 A second call must resume from the written JSON without training or attacking again.
 """
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
 TINY = {"k1": 4, "epochs": 1, "train_size": 256, "n": 2, "iterations": [2, 3],
         "score_draws": 2, "eot_draws": 2, "jsma_gamma": 0.02, "pgd_iters": 1,
         "pgd_eps": [0.1], "bootstrap": 50}
 
 
 @pytest.fixture()
-def module(monkeypatch, tmp_path):
-    monkeypatch.setenv("TFBNN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.syspath_prepend(str(TUTORIALS))
-    sys.modules.pop("galloway2018_cw_jsma", None)
-    return importlib.import_module("galloway2018_cw_jsma")
+def module(tutorial):
+    return tutorial("galloway2018_cw_jsma")
 
 
 def test_cw_jsma_tiny_and_resume(module, tmp_path, monkeypatch):

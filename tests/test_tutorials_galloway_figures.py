@@ -8,16 +8,8 @@ without recomputing anything.
 
 import json
 
-import pytest
-
 TINY_MODEL = {"k1": 4, "epochs": 1, "train_size": 256}
 VERDICTS = ("reproduced", "not reproduced", "refuted", "not comparable")
-
-
-@pytest.fixture()
-def tutorial(monkeypatch, tmp_path, load_tutorial):
-    monkeypatch.setenv("TFBNN_CACHE", str(tmp_path / "cache"))
-    return load_tutorial
 
 
 def _check_summary(result, out):

@@ -8,28 +8,20 @@ without recomputing anything (the attack is replaced by one that raises), and th
 verdict rule on made-up numbers.
 """
 
-import importlib
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 import tfbnn  # noqa: F401
 
-TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
 TINY = {"k1": 4, "epochs": 1, "train_size": 256, "holdout": 30, "rounds": 2,
         "sub_epochs": 2, "n": 64, "seeds": [0, 1], "draws": 3}
 VERDICTS = ("reproduced", "not reproduced", "refuted", "not comparable")
 
 
 @pytest.fixture()
-def tutorial(monkeypatch, tmp_path):
-    monkeypatch.setenv("TFBNN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.syspath_prepend(str(TUTORIALS))
-    for name in ("galloway2018_substitute", "galloway2018_fgsm_tables", "_zoo", "_common"):
-        sys.modules.pop(name, None)
-    return importlib.import_module("galloway2018_substitute")
+def substitute(tutorial):
+    return tutorial("galloway2018_substitute")
 
 
 def _forbid(monkeypatch, module):
@@ -40,8 +32,8 @@ def _forbid(monkeypatch, module):
         monkeypatch.setattr(module, name, boom)
 
 
-def test_substitute_tiny(tutorial, tmp_path, monkeypatch):
-    module = tutorial
+def test_substitute_tiny(substitute, tmp_path, monkeypatch):
+    module = substitute
     out = tmp_path / "sub.json"
     config = {**TINY, "oracles": ["A", "S"], "out": str(out)}
     result = module.main(config)
@@ -75,8 +67,8 @@ def test_substitute_tiny(tutorial, tmp_path, monkeypatch):
     assert sorted((tmp_path / "cache").glob("*.keras")) == trained
 
 
-def test_specs_shared_with_fgsm_tables(tutorial):
-    module = tutorial
+def test_specs_shared_with_fgsm_tables(substitute):
+    module = substitute
     import galloway2018_fgsm_tables as tables
 
     cfg = {**module.DEFAULT, "pgd_full": False}
@@ -87,8 +79,8 @@ def test_specs_shared_with_fgsm_tables(tutorial):
     assert spec["variant"] == "S" and spec["adversary"] == tables.ADVERSARIES["+*"]
 
 
-def test_verdict_rule(tutorial):
-    module = tutorial
+def test_verdict_rule(substitute):
+    module = substitute
 
     def results(**acc):
         return {"config": {**module.DEFAULT}, "oracles": {
