@@ -22,23 +22,21 @@ so a killed run resumes where it stopped.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import tf_keras
-from _common import cli, markdown_table, mnist_test, save, summary
+from _common import RESULTS, cli, load, markdown_table, mnist_test, paper, save, summary
 from _zoo import PGD_LAST_EPOCHS, current, pgd_adversary, trained_model
 from tfbnn import export
 
-HERE = Path(__file__).parent
-PAPER = json.loads((HERE / "paper_numbers" / "galloway2018_table6.json").read_text())
+PAPER = paper("galloway2018_table6")
 DEFAULT = {"variants": ["A", "B", "C", "S", "A+", "B+", "C+"], "k1": 64, "epochs": 15,
            "seed": 1234, "train_size": 60000, "n_test": 10000, "draws": 10,
            "plus_pgd_iter": 10, "plus_last_epochs": PGD_LAST_EPOCHS,
-           "out": str(HERE / "results" / "galloway2018_clean_variants.json")}
+           "out": str(RESULTS / "galloway2018_clean_variants.json")}
 FULL = {"plus_pgd_iter": 20, "plus_last_epochs": 5}
 """The paper's '+' models of Table 6: PGD-20 at eps 0.3 for the last 5 epochs."""
 
@@ -67,10 +65,8 @@ def _accuracy(model, x, y, draws: int) -> tuple[list[float], np.ndarray]:
 def main(config: dict) -> dict:
     config = {**DEFAULT, **config}
     out = Path(config["out"])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    results = json.loads(out.read_text()) if out.exists() else {"config": config, "models": {}}
-    if {**DEFAULT, **results["config"]} != config:  # another run's: start over, do not mix
-        results = {"config": config, "models": {}}
+    results = load(out, config)  # another run's results are not mixed in
+    results.setdefault("models", {})
     x_test, y_test = mnist_test(config["n_test"])
     for variant in config["variants"]:
         if current(results["models"].get(variant), _spec(variant, config)):
@@ -78,14 +74,14 @@ def main(config: dict) -> dict:
         model, info = trained_model(_spec(variant, config))
         tf_keras.utils.set_random_seed(config["seed"])  # S's weight draws
         accs, logits = _accuracy(model, x_test, y_test, config["draws"])
-        paper = PAPER["rows"].get(variant)
+        ref = PAPER["rows"].get(variant)
         column = PAPER["columns"].index(str(config["k1"])) if str(config["k1"]) in PAPER["columns"] else None
         results["models"][variant] = {
             "k1": config["k1"], "epochs": config["epochs"], "n_test": len(x_test),
             "draws": len(accs), "test_accuracy": float(np.mean(accs)),
             "test_accuracy_std_over_draws": float(np.std(accs)),
             "test_error_pct": 100 * (1 - float(np.mean(accs))),
-            "paper_error_pct": paper[column] if paper and column is not None else None,
+            "paper_error_pct": ref[column] if ref and column is not None else None,
             "train_seconds": info["train_seconds"], "key": info["key"],
             "final_train_loss": info["history"]["loss"][-1],
             "mean_abs_logit": float(np.mean(np.abs(logits))),
