@@ -513,3 +513,18 @@ def test_to_dataset():
 def test_public_api():
     assert set(data.__all__) == {"load_mnist", "load_cifar10", "load_cifar100", "to_dataset"}
 
+
+def test_package_layout():
+    """One module per concern; every public name is the same object under both import forms."""
+    from tfbnn.data import arrays, pipeline, safe_pickle
+    from tfbnn.data import load_cifar10, load_cifar100, load_mnist, to_dataset
+
+    assert (load_mnist, load_cifar10, load_cifar100, to_dataset) == (
+        data.load_mnist, data.load_cifar10, data.load_cifar100, data.to_dataset)
+    assert data.load_mnist is data_mnist.load_mnist and data.to_dataset is pipeline.to_dataset
+    assert data.load_cifar10 is data_cifar.load_cifar10
+    assert (data.PathLike, data.Pair, data.SplitResult) == (
+        pipeline.PathLike, pipeline.Pair, pipeline.SplitResult)
+    for module in (arrays, data_cifar, data_mnist, pipeline, safe_pickle):
+        assert module.__doc__, module.__name__
+        assert all(hasattr(module, name) for name in module.__all__), module.__name__
