@@ -2,16 +2,15 @@
 
 Each benchmark owns the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``;
 running it again replaces that section and leaves the others alone. The file is
-written to a temporary file in the same folder and renamed over the old one, so a
-killed run leaves the previous version intact.
+written atomically (`tfbnn.io`), so a killed run leaves the previous version intact.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
+
+from tfbnn.io import atomic_write_text
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 HEADER = (
@@ -30,13 +29,5 @@ def update_section(name: str, text: str, path: Path = DOCS) -> Path:
     pattern = re.compile(rf"<!-- BEGIN {re.escape(name)} -->.*?<!-- END {re.escape(name)} -->", re.S)
     new = pattern.sub(lambda _: block, old) if pattern.search(old) else old.rstrip() + "\n\n" + block + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(new)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, new)
     return path

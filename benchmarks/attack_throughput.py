@@ -49,7 +49,7 @@ import tfbnn  # noqa: F401  (first: Keras 2 for Larq)
 import tensorflow as tf
 import tf_keras as keras
 
-from tfbnn import attacks, data, export, models, temperature, training
+from tfbnn import attacks, data, export, io, models, temperature, training
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import update_section  # noqa: E402
@@ -261,7 +261,7 @@ def main(argv=None) -> dict:
     text = markdown(result, command.strip())
     print(text)
     if args.json:
-        export.atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
+        io.atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
     if args.write_docs:
         print("wrote", update_section("attack_throughput", text))
     return result

@@ -161,7 +161,7 @@ def main(argv=None) -> dict:
     text = markdown(result, "python benchmarks/evaluate_scaling.py " + shlex.join(given))
     print(text)
     if args.json:
-        from tfbnn.export import atomic_write_text
+        from tfbnn.io import atomic_write_text
 
         atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
     if args.write_docs:

@@ -59,7 +59,6 @@ import platform
 import shlex
 import statistics
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -70,6 +69,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfbnn.data import load_mnist
+from tfbnn.io import atomic_write_text
 from tfbnn.models import VARIANTS, cleverhans_cnn
 from tfbnn.quantizers import StochasticSign
 from tfbnn.training import AdversarialTrainer, MadryPGD, compile_model
@@ -387,18 +387,8 @@ def markdown(results: dict) -> str:
 
 def write_json_atomic(path: str, payload: dict) -> None:
     path = os.path.abspath(path)
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".train_throughput.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------------------

@@ -105,13 +105,13 @@ def test_temperature_does_not_change_what_counts_as_success(trained_a, batch):
 def test_hns_beta_is_searched_once_at_the_clean_input(trained_a, batch, monkeypatch):
     x, y = batch
     calls = []
-    original = temperature._hns_from_jacobian
+    original = temperature.hns_from_jacobian
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(temperature, "_hns_from_jacobian", counting)
+    monkeypatch.setattr(temperature, "hns_from_jacobian", counting)
     attacks.pgd_plus_plus(_fn(trained_a), x[:8], 0.3, 0.03, 5, np.inf, 0.0, 1.0, y=y[:8],
                           variant="hns", seed=0, nb_restarts=2)
     assert len(calls) == 1
@@ -123,9 +123,9 @@ def test_njs_uses_the_given_samples_for_beta1(trained_a, batch):
     beta1 = float(temperature.njs_beta1(model_fn, x[:10], M=10))
     expected = temperature.njs_loss(beta1)(tf.constant(y[:8]), model_fn(x[:8])).numpy()
     # the loss PGD++ builds, evaluated at the clean inputs, equals NJS's loss with beta1
-    loss_fn = plusplus._temperature_loss(model_fn, tf.constant(x[:8]), tf.constant(y[:8]), False,
-                                         "njs", 0.01, x[:10], 10, 100, "linear",
-                                         temperature.HNS_RHO_LOW, None)
+    loss_fn = plusplus.temperature_loss(model_fn, tf.constant(x[:8]), tf.constant(y[:8]), False,
+                                        "njs", 0.01, x[:10], 10, 100, "linear",
+                                        temperature.HNS_RHO_LOW, None)
     np.testing.assert_allclose(loss_fn(tf.constant(y[:8]), model_fn(x[:8])).numpy(), expected,
                                rtol=1e-5)
 

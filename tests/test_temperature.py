@@ -150,7 +150,7 @@ def test_hessian_norm_is_exact_for_piecewise_linear_nets(beta):
     model_fn = _relu_net()
     x = _inputs()
     labels = [0, 1, 3]
-    jac, logits = T._jacobian_and_logits(model_fn, x)
+    jac, logits = T.jacobian_and_logits(model_fn, x)
     ours = T.hessian_frobenius_norm(logits, jac, beta).numpy()
     for i, label in enumerate(labels):
         # the Gauss-Newton term does not depend on the label for piecewise-linear nets
@@ -164,7 +164,7 @@ def test_hessian_norm_is_the_gauss_newton_part_for_smooth_nets():
     model_fn = _sigmoid_net()
     x = _inputs(batch=2)
     beta = 2.0
-    jac, logits = T._jacobian_and_logits(model_fn, x)
+    jac, logits = T.jacobian_and_logits(model_fn, x)
     ours = T.hessian_frobenius_norm(logits, jac, beta).numpy()
     for i in range(2):
         p = tf.nn.softmax(beta * logits[i]).numpy()
@@ -199,7 +199,7 @@ def test_hns_beta_maximises_the_hessian_norm_over_the_grid():
     labels[3] = (labels[3] + 1) % D  # misclassified: keeps beta = 1
     beta = T.hns_beta(model_fn, x, labels, grid=25).numpy()
     assert beta[3] == 1.0
-    jac, _ = T._jacobian_and_logits(model_fn, x)
+    jac, _ = T.jacobian_and_logits(model_fn, x)
     grid = T.hns_beta_grid(logits, grid=25).numpy()
     for i in range(3):
         norms = [T.hessian_frobenius_norm(logits[i:i + 1], jac[i:i + 1], b).numpy()[0]

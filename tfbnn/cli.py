@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from tfbnn.batching import batch_slices
+
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_MASKING = 0, 1, 2, 3
 DATASETS = ("mnist", "cifar10", "cifar100")
 
@@ -271,10 +273,9 @@ def _attack(args) -> int:
     spec = catalog.ATTACKS[args.attack]
     bar = None if args.quiet else keras.utils.Progbar(len(x), unit_name="example")
     adv = []
-    for i in range(0, len(x), args.batch_size):
-        adv.append(np.asarray(spec.run(target.attack_fn, x[i:i + args.batch_size],
-                                       y[i:i + args.batch_size], args.eps, args.norm,
-                                       args.nb_iter, args.seed + i, box)))
+    for part in batch_slices(len(x), args.batch_size):
+        adv.append(np.asarray(spec.run(target.attack_fn, x[part], y[part], args.eps, args.norm,
+                                       args.nb_iter, args.seed + part.start, box)))
         if bar is not None:
             bar.add(len(adv[-1]))
     adv = np.concatenate(adv)
@@ -285,7 +286,7 @@ def _attack(args) -> int:
     if args.save is not None:
         import io
 
-        from tfbnn.export import atomic_write_bytes
+        from tfbnn.io import atomic_write_bytes
 
         buffer = io.BytesIO()
         np.savez_compressed(buffer, x_adv=adv, y=y)
@@ -299,7 +300,7 @@ def _demo(args) -> int:
     import tensorflow as tf
 
     import tfbnn
-    from tfbnn import attacks, data, export, models, training
+    from tfbnn import attacks, data, export, io, models, training
 
     out: Path = args.out
     saved_model = out / "saved_model"
@@ -340,8 +341,8 @@ def _demo(args) -> int:
         attack = tf.function(attack)
         bar = None if args.quiet else tf.keras.utils.Progbar(args.n, unit_name="image")
         adv = []
-        for i in range(0, args.n, 250):
-            adv.append(np.asarray(attack(x_eval[i : i + 250], y_eval[i : i + 250])))
+        for part in batch_slices(args.n, 250):
+            adv.append(np.asarray(attack(x_eval[part], y_eval[part])))
             if bar is not None:
                 bar.add(len(adv[-1]))
         return np.concatenate(adv)
@@ -374,7 +375,7 @@ def _demo(args) -> int:
         "saved_model": str(saved_model),
         "note": "FGSM/PGD accuracies are upper bounds on robust accuracy from single attacks.",
     }
-    export.atomic_write_text(out / "demo.json", json.dumps(result, indent=2) + "\n")
+    io.atomic_write_text(out / "demo.json", json.dumps(result, indent=2) + "\n")
 
     width = max(len(name) for name, _ in rows)
     print(f"\nMNIST, model {args.variant}{args.k1}, {args.n} test images")

@@ -25,6 +25,10 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from tfbnn.batching import map_batches
+from tfbnn.checks import is_stochastic
+from tfbnn.io import atomic_path, atomic_replace, atomic_write_bytes, atomic_write_text
+
 __all__ = ["atomic_write_bytes", "atomic_write_text", "export_saved_model", "load_saved_model",
            "save_model"]
 
@@ -48,37 +52,6 @@ def _check_destination(path, overwrite: bool) -> Path:
     return path
 
 
-def _replace(tmp: Path, path: Path) -> None:
-    """Move ``tmp`` onto ``path``; an existing directory is swapped out, then removed."""
-    if path.is_dir():
-        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
-        os.replace(path, old / path.name)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
-
-
-def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_model(model: keras.Model, path, *, overwrite: bool = False, **save_kwargs) -> Path:
     """``model.save`` to a ``.keras`` or ``.h5`` file, atomically.
 
@@ -92,14 +65,8 @@ def save_model(model: keras.Model, path, *, overwrite: bool = False, **save_kwar
             f"path must end in .keras or .h5, got {str(path)!r}; use export_saved_model "
             "for a SavedModel directory."
         )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         model.save(tmp, overwrite=True, **save_kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -115,8 +82,6 @@ class _Serving(tf.Module):
 
 
 def _is_stochastic(model: keras.Model, input_shape) -> bool:
-    from tfbnn.models import is_stochastic
-
     probe = tf.random.stateless_uniform((4, *input_shape), seed=(0, 1))
     return is_stochastic(lambda t: model(t, training=False), probe, trials=3)
 
@@ -177,7 +142,7 @@ def export_saved_model(
         tf.saved_model.save(serving, str(tmp), signatures={"serving_default": serving.serve})
         (tmp / "assets.extra").mkdir(exist_ok=True)
         (tmp / "assets.extra" / METADATA_FILE).write_text(json.dumps(info, indent=2))
-        _replace(tmp, path)
+        atomic_replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -227,6 +192,4 @@ def load_saved_model(path) -> tuple[Callable[[tf.Tensor], tf.Tensor], dict]:
 
 def predict_in_batches(model_fn: Callable, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Logits of ``model_fn`` on ``x``, batch by batch, as one numpy array."""
-    return np.concatenate(
-        [np.asarray(model_fn(tf.constant(x[i : i + batch_size]))) for i in range(0, len(x), batch_size)]
-    )
+    return map_batches(lambda chunk: model_fn(tf.constant(chunk)), x, batch_size=batch_size)

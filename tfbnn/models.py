@@ -38,6 +38,7 @@ import larq as lq
 import tensorflow as tf
 import tf_keras as keras
 
+from tfbnn.checks import is_stochastic
 from tfbnn.quantizers import PassThroughSign, StochasticSign
 
 __all__ = [
@@ -312,11 +313,3 @@ def build_model(name: str, **kwargs) -> keras.Model:
     if name not in _BUILDERS:
         raise ValueError(f"Unknown model {name!r}; choose one of {sorted(_BUILDERS)}.")
     return _BUILDERS[name](**kwargs)
-
-
-def is_stochastic(model_fn: Callable, x: tf.Tensor, trials: int = 2) -> bool:
-    """True when two forward passes on the same input give different outputs."""
-    first = model_fn(x)
-    return any(
-        not bool(tf.reduce_all(tf.equal(first, model_fn(x)))) for _ in range(trials - 1)
-    )

@@ -33,11 +33,12 @@ dimension ``n`` is ever built.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
+
+from tfbnn import checks
 
 __all__ = [
     "SPACINGS",
@@ -72,10 +73,6 @@ _GAMMA_FLOOR = 1e-6
 # --------------------------------------------------------------------------- checks
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
@@ -89,26 +86,6 @@ def _check_num_classes(d) -> int:
     return int(d)
 
 
-def _check_rho(name: str, rho, d: int | None = None) -> float:
-    """``0 < rho < (d - 1) / d`` (``< 1`` while ``d`` is unknown)."""
-    if not _is_number(rho) or not math.isfinite(rho):
-        raise TypeError(f"{name} must be a finite number, got {rho!r}.")
-    upper = 1.0 if d is None else (d - 1) / d
-    if not 0.0 < rho < upper:
-        bound = "1" if d is None else f"(d - 1) / d = {upper:g} for d = {d}"
-        raise ValueError(
-            f"{name} must lie in (0, {bound}), got {rho!r}; Proposition 1 gives a positive "
-            "beta only there (the paper uses rho = 0.01)."
-        )
-    return float(rho)
-
-
-def _check_positive_int(name: str, value, minimum: int = 1, hint: str = "") -> int:
-    if not _is_int(value) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.{hint}")
-    return int(value)
-
-
 def _check_spacing(spacing) -> str:
     if spacing not in SPACINGS:
         raise ValueError(
@@ -118,42 +95,18 @@ def _check_spacing(spacing) -> str:
     return spacing
 
 
-def _check_hns_args(grid, spacing, rho_low, rho_high) -> None:
-    _check_positive_int("grid", grid, 2, " The HNS grid needs both of its end points.")
+def check_hns_args(grid, spacing, rho_low, rho_high) -> None:
+    """The HNS grid's arguments: ``grid >= 2``, a known spacing, ``0 < rho_low < rho_high < 1``."""
+    checks.check_int("grid", grid, 2, hint=" The HNS grid needs both of its end points.")
     _check_spacing(spacing)
-    _check_rho("rho_low", rho_low)
+    checks.check_rho("rho_low", rho_low)
     if rho_high is not None:
-        _check_rho("rho_high", rho_high)
+        checks.check_rho("rho_high", rho_high)
         if not rho_low < rho_high:
             raise ValueError(
                 f"rho_low must be < rho_high, got rho_low={rho_low!r}, rho_high={rho_high!r}; "
                 "the small rho gives the large-beta end of the grid."
             )
-
-
-def _check_callable(model_fn) -> None:
-    if not callable(model_fn):
-        raise TypeError(f"model_fn must be callable (inputs -> logits), got {model_fn!r}.")
-
-
-def _check_beta_value(beta) -> None:
-    """A positive finite number, or a tensor/array of them (checked when concrete)."""
-    if _is_number(beta):
-        if not (math.isfinite(beta) and beta > 0):
-            raise ValueError(f"beta must be a finite number > 0, got {beta!r}.")
-        return
-    if isinstance(beta, (tf.Tensor, tf.Variable, np.ndarray, list, tuple)):
-        if isinstance(beta, (np.ndarray, list, tuple)) or tf.executing_eagerly():
-            array = np.asarray(beta, dtype=np.float64)
-            if array.ndim > 1:
-                raise ValueError(
-                    f"beta must be a scalar or one value per example (shape (batch,)), got "
-                    f"shape {array.shape}."
-                )
-            if not np.all(np.isfinite(array)) or np.any(array <= 0):
-                raise ValueError(f"beta must be finite and > 0, got values {array.ravel()[:5]}.")
-        return
-    raise TypeError(f"beta must be a number or a tensor of shape (batch,), got {beta!r}.")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -167,7 +120,7 @@ def _as_float_tensor(x) -> tf.Tensor:
 def _cast(value, dtype) -> tf.Tensor:
     """``value`` as a tensor of ``dtype``; Python numbers are converted directly, not
     through float32 (``tf.cast(0.7, tf.float64)`` rounds 0.7 to float32 first)."""
-    if _is_number(value) or isinstance(value, (np.ndarray, list, tuple)):
+    if checks.is_number(value) or isinstance(value, (np.ndarray, list, tuple)):
         return tf.constant(value, dtype)
     return tf.cast(value, dtype)
 
@@ -190,8 +143,13 @@ def _num_classes(logits: tf.Tensor) -> int:
     return _check_num_classes(d)
 
 
-def _jacobian_and_logits(model_fn: Callable, x) -> tuple[tf.Tensor, tf.Tensor]:
-    """``(J, logits)`` with ``J`` of shape ``(batch, d, n)``; ``d`` backward passes."""
+def jacobian_and_logits(model_fn: Callable, x) -> tuple[tf.Tensor, tf.Tensor]:
+    """``(J, logits)`` at ``x``: one forward pass and ``d`` backward passes.
+
+    ``J`` is the input-logit Jacobian flattened to ``(batch, d, n)`` (``n`` input
+    features), as `input_logit_jacobian` returns it; the logits come from the same
+    forward pass, so a stochastic model's Jacobian and logits belong to one draw.
+    """
     x = _as_float_tensor(x)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
@@ -273,8 +231,8 @@ def _grid64(logits: tf.Tensor, grid: int, spacing: str, rho_low: float, rho_high
     """The HNS candidates, ``(batch, grid)`` float64, from ``beta_lo`` to ``beta_hi``."""
     d = _num_classes(logits)
     rho_high = 1.0 - 1.0 / d - 1e-2 if rho_high is None else rho_high
-    _check_rho("rho_low", rho_low, d)
-    _check_rho("rho_high", rho_high, d)
+    checks.check_rho("rho_low", rho_low, d)
+    checks.check_rho("rho_high", rho_high, d)
     gamma = tf.maximum(_top2_gap(tf.cast(logits, tf.float64)), _GAMMA_FLOOR)
     low = _bound_constant(rho_high, d) / gamma  # large rho -> small beta
     high = _bound_constant(rho_low, d) / gamma  # tiny rho -> large beta
@@ -310,8 +268,8 @@ def input_logit_jacobian(model_fn: Callable, x) -> tf.Tensor:
     # References
         - Gupta & Ajanthan, AAAI 2022, eq. 4 (``J``, of shape ``d x N``).
     """
-    _check_callable(model_fn)
-    return _jacobian_and_logits(model_fn, x)[0]
+    checks.check_callable(model_fn)
+    return jacobian_and_logits(model_fn, x)[0]
 
 
 def jacobian_singular_values(jac) -> tf.Tensor:
@@ -370,7 +328,7 @@ def error_signal(logits, labels, beta=1.0) -> tf.Tensor:
     # References
         - Gupta & Ajanthan, AAAI 2022, eq. 5-7.
     """
-    _check_beta_value(beta)
+    checks.check_beta(beta)
     logits = _as_float_tensor(logits)
     p = tf.nn.softmax(_per_example(beta, logits) * logits, axis=-1)
     return p - tf.one_hot(tf.cast(labels, tf.int32), tf.shape(logits)[-1], dtype=logits.dtype)
@@ -402,7 +360,7 @@ def beta_upper_bound(gamma, rho: float, d: int) -> tf.Tensor:
           (Appendix B.1), eq. 9-11.
     """
     d = _check_num_classes(d)
-    rho = _check_rho("rho", rho, d)
+    rho = checks.check_rho("rho", rho, d)
     gamma = _as_float_tensor(gamma)
     return _cast(_bound_constant(rho, d), gamma.dtype) / gamma
 
@@ -434,8 +392,8 @@ def njs_beta1(model_fn: Callable, x_samples, M: int = 100) -> tf.Tensor:
         - Gupta & Ajanthan, AAAI 2022, section "Network Jacobian Scaling", Algorithm 1
           line 1, Appendix C.1 ("100 random test samples").
     """
-    _check_callable(model_fn)
-    M = _check_positive_int("M", M)
+    checks.check_callable(model_fn)
+    M = checks.check_int("M", M, 1)
     x_samples = _as_float_tensor(x_samples)
     values = jacobian_singular_values(input_logit_jacobian(model_fn, x_samples[:M]))
     mean = tf.reduce_mean(values)
@@ -468,10 +426,10 @@ def njs_beta2(logits, labels, rho: float = 0.01, beta1=1.0) -> tf.Tensor:
     # References
         - Gupta & Ajanthan, AAAI 2022, Algorithm 1, Proposition 1/2.
     """
-    _check_rho("rho", rho)
+    checks.check_rho("rho", rho)
     logits = _as_float_tensor(logits)
     d = _num_classes(logits)
-    rho = _check_rho("rho", rho, d)
+    rho = checks.check_rho("rho", rho, d)
     scaled = _cast(beta1, logits.dtype) * logits
     p = tf.nn.softmax(scaled, axis=-1)
     p_k = tf.gather(p, tf.cast(labels, tf.int32), axis=1, batch_dims=1)
@@ -503,8 +461,8 @@ def njs_loss(beta1, rho: float = 0.01) -> Callable[[tf.Tensor, tf.Tensor], tf.Te
     # References
         - Gupta & Ajanthan, AAAI 2022, Algorithm 1 lines 4-8.
     """
-    _check_beta_value(beta1)
-    _check_rho("rho", rho)
+    checks.check_beta(beta1)
+    checks.check_rho("rho", rho)
 
     def loss_fn(labels, logits):
         return njs_cross_entropy(labels, logits, beta1, rho)
@@ -539,7 +497,7 @@ def temperature_scaled_loss(beta) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
     # References
         - Gupta & Ajanthan, AAAI 2022, eq. 5 and Algorithm 2 line 4.
     """
-    _check_beta_value(beta)
+    checks.check_beta(beta)
 
     def loss_fn(labels, logits):
         return scaled_cross_entropy(labels, logits, beta)
@@ -585,7 +543,7 @@ def hessian_frobenius_norm(logits, jac, beta) -> tf.Tensor:
         - Gupta & Ajanthan, AAAI 2022, eq. 8 and eq. 13 (Appendix B.2); Appendix C.1
           (``dJ/dx = 0`` almost everywhere for piecewise-linear networks).
     """
-    _check_beta_value(beta)
+    checks.check_beta(beta)
     logits = _as_float_tensor(logits)
     beta64 = _cast(beta, tf.float64)
     betas = tf.broadcast_to(tf.reshape(beta64, [-1, 1]), tf.stack([tf.shape(logits)[0], 1]))
@@ -628,12 +586,12 @@ def hns_beta_grid(
         - Gupta & Ajanthan, AAAI 2022, Appendix C.1 (grid from the Proposition-1 bounds
           at rho = 1e-72 and rho = 1 - 1/d - 1e-2, gamma = a_1 - a_2).
     """
-    _check_hns_args(grid, spacing, rho_low, rho_high)
+    check_hns_args(grid, spacing, rho_low, rho_high)
     logits = _as_float_tensor(logits)
     return tf.cast(_grid64(logits, grid, spacing, rho_low, rho_high), logits.dtype)
 
 
-def _hns_from_jacobian(
+def hns_from_jacobian(
     logits: tf.Tensor,
     jac: tf.Tensor,
     keep_one: tf.Tensor,
@@ -642,7 +600,8 @@ def _hns_from_jacobian(
     rho_low: float,
     rho_high,
 ) -> tf.Tensor:
-    """Grid search of `hns_beta`, given logits and Jacobians; ``keep_one`` -> beta = 1."""
+    """The grid search of `hns_beta` from logits and Jacobians already computed
+    (`jacobian_and_logits`); examples where ``keep_one`` is True get ``beta = 1``."""
     betas = _grid64(logits, grid, spacing, rho_low, rho_high)
     norms = _gauss_newton_norms(tf.cast(logits, tf.float64), _sqrt_psd(_gram64(jac)), betas)
     best = tf.gather(betas, tf.argmax(norms, axis=-1), axis=1, batch_dims=1)
@@ -658,6 +617,8 @@ def hns_beta(
     spacing: str = "linear",
     rho_low: float = HNS_RHO_LOW,
     rho_high: float | None = None,
+    *,
+    targeted: bool = False,
 ) -> tf.Tensor:
     """Hessian Norm Scaling: per example, the grid ``beta`` maximising the input-Hessian norm.
 
@@ -681,6 +642,8 @@ def hns_beta(
         grid: number of grid points, ``>= 2`` (the paper: 100).
         spacing: ``"linear"`` (the paper's) or ``"log"``.
         rho_low, rho_high: rhos of the grid's ends, see `hns_beta_grid`.
+        targeted: ``labels`` are targets: examples already classified as their target
+            keep ``beta = 1`` (instead of misclassified ones).
 
     # Returns
         ``beta``, shape ``(batch,)``.
@@ -693,15 +656,16 @@ def hns_beta(
         - Gupta & Ajanthan, AAAI 2022, section "Hessian Norm Scaling", eq. 8, eq. 13,
           Algorithm 2 line 2, Appendix C.1.
     """
-    _check_callable(model_fn)
-    _check_hns_args(grid, spacing, rho_low, rho_high)
-    jac, logits = _jacobian_and_logits(model_fn, x)
+    checks.check_callable(model_fn)
+    check_hns_args(grid, spacing, rho_low, rho_high)
+    jac, logits = jacobian_and_logits(model_fn, x)
     predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
     if labels is None:
         keep_one = tf.zeros_like(predicted, dtype=tf.bool)
     else:
-        keep_one = tf.not_equal(predicted, tf.cast(labels, tf.int32))
-    return _hns_from_jacobian(logits, jac, keep_one, grid, spacing, rho_low, rho_high)
+        hit = tf.equal(predicted, tf.cast(labels, tf.int32))
+        keep_one = hit if targeted else tf.logical_not(hit)
+    return hns_from_jacobian(logits, jac, keep_one, grid, spacing, rho_low, rho_high)
 
 
 # --------------------------------------------------------------------------- diagnostics
@@ -738,9 +702,9 @@ def signal_propagation_stats(model_fn: Callable, x, labels=None, beta=1.0) -> di
     # References
         - Gupta & Ajanthan, AAAI 2022, Appendix C.5, Table 13.
     """
-    _check_callable(model_fn)
-    _check_beta_value(beta)
-    jac, logits = _jacobian_and_logits(model_fn, x)
+    checks.check_callable(model_fn)
+    checks.check_beta(beta)
+    jac, logits = jacobian_and_logits(model_fn, x)
     if labels is None:
         labels = tf.argmax(logits, axis=-1)
     beta_t = tf.reshape(_cast(beta, logits.dtype), [-1])  # (1,) or (batch,)

@@ -14,7 +14,7 @@ cross-entropy does on overconfident models (a model whose logits are multiplied 
 
 The iterations of each restart run in a ``tf.while_loop``; called eagerly, the whole
 attack (all restarts) runs as one ``tf.function`` cached per model, loss and
-configuration (`tfbnn.attacks.utils.compiled`), so a second call with new inputs,
+configuration (`tfbnn.attacks.core.compiled`), so a second call with new inputs,
 eps or seed reuses the traced graph. It can also be called inside a user's
 ``tf.function``.
 """
@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-from tfbnn.attacks import utils
+from tfbnn import checks
+from tfbnn.attacks import core
 
 LOSSES = ("ce", "dlr")
 """Losses by name: softmax cross-entropy and the Difference of Logits Ratio."""
@@ -44,17 +46,6 @@ def _check_classes(logits: tf.Tensor, minimum: int, name: str) -> None:
     classes = logits.shape[-1]
     if classes is not None and classes < minimum:
         raise ValueError(f"{name} needs at least {minimum} classes, the logits have {classes}.")
-
-
-def _max_other(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-    """``max_{i != label} z_i`` per example."""
-    mask = tf.equal(tf.range(tf.shape(logits)[-1]), tf.cast(labels, tf.int32)[:, None])
-    lowest = tf.fill(tf.shape(logits), tf.constant(-np.inf, logits.dtype))
-    return tf.reduce_max(tf.where(mask, lowest, logits), axis=-1)
-
-
-def _true_logit(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-    return tf.gather(logits, tf.cast(labels, tf.int32), axis=-1, batch_dims=1)
 
 
 def dlr_loss(labels, logits) -> tf.Tensor:
@@ -78,7 +69,7 @@ def dlr_loss(labels, logits) -> tf.Tensor:
     logits = tf.convert_to_tensor(logits)
     _check_classes(logits, 3, "The DLR loss")
     top = tf.math.top_k(logits, k=3).values
-    margin = _true_logit(logits, labels) - _max_other(logits, labels)
+    margin = core.true_logit(logits, labels) - core.max_other_logit(logits, labels)
     return -margin / (top[:, 0] - top[:, 2] + _DLR_EPS)
 
 
@@ -108,7 +99,7 @@ def targeted_dlr_loss(targets, logits) -> tf.Tensor:
     logits = tf.convert_to_tensor(logits)
     _check_classes(logits, 4, "The targeted DLR loss")
     top = tf.math.top_k(logits, k=4).values
-    margin = _max_other(logits, targets) - _true_logit(logits, targets)
+    margin = core.max_other_logit(logits, targets) - core.true_logit(logits, targets)
     return margin / (top[:, 0] - 0.5 * (top[:, 2] + top[:, 3]) + _DLR_EPS)
 
 
@@ -116,7 +107,7 @@ def _resolve_loss(loss, targeted: bool) -> Callable:
     if callable(loss):
         return loss
     if loss == "ce":
-        return utils.default_loss
+        return core.default_loss
     if loss == "dlr":
         return targeted_dlr_loss if targeted else dlr_loss
     raise ValueError(f"loss must be one of {LOSSES} or a callable loss_fn(labels, logits), got {loss!r}.")
@@ -148,41 +139,33 @@ def checkpoints(nb_iter: int) -> list[int]:
 # --------------------------------------------------------------------------------------
 
 
-def _per_example(v: tf.Tensor, rank: int) -> tf.Tensor:
-    return tf.reshape(v, [-1] + [1] * (rank - 1))
+class APGDConfig(NamedTuple):
+    """What one traced APGD depends on besides its tensors."""
 
-
-def _flat_norm(v: tf.Tensor) -> tf.Tensor:
-    axes = list(range(1, v.shape.rank))
-    return tf.sqrt(tf.maximum(tf.reduce_sum(tf.square(v), axes, keepdims=True), 1e-24))
-
-
-def _stateless_start(x: tf.Tensor, eps: tf.Tensor, norm, seed: tf.Tensor) -> tf.Tensor:
-    """A uniform point of the eps-ball around 0, drawn with stateless RNG from ``seed``."""
-    shape = tf.shape(x)
-    if norm == np.inf:
-        return tf.random.stateless_uniform(shape, seed, -1.0, 1.0, dtype=x.dtype) * eps
-    direction = tf.random.stateless_normal(shape, seed, dtype=x.dtype)
-    direction = direction / _flat_norm(direction)
-    dims = tf.cast(tf.reduce_prod(shape[1:]), x.dtype)
-    radius = tf.random.stateless_uniform(shape[:1], seed + 1, dtype=x.dtype) ** (1.0 / dims)
-    return direction * _per_example(radius, x.shape.rank) * eps
+    nb_iter: int
+    ball: core.Ball
+    clip_min: float | None
+    clip_max: float | None
+    targeted: bool
+    rand_init: bool
+    nb_restarts: int
+    rho: float
+    alpha: float
 
 
 class _Problem:
     """What one APGD run needs: the model, loss, constraint set and schedule."""
 
-    def __init__(self, model_fn, loss_fn, x, y, eps, norm, clip_min, clip_max, targeted,
-                 nb_iter, rho, alpha, rand_init):
+    def __init__(self, model_fn, loss_fn, x, y, eps, c: APGDConfig):
         self.model_fn, self.loss_fn = model_fn, loss_fn
-        self.x, self.y, self.eps, self.norm = x, y, eps, norm
-        self.clip_min, self.clip_max = clip_min, clip_max
-        self.targeted, self.nb_iter = targeted, nb_iter
-        self.rho, self.alpha, self.rand_init = rho, alpha, rand_init
+        self.x, self.y, self.eps, self.ball = x, y, eps, c.ball
+        self.clip_min, self.clip_max = c.clip_min, c.clip_max
+        self.targeted, self.nb_iter = c.targeted, c.nb_iter
+        self.rho, self.alpha, self.rand_init = c.rho, c.alpha, c.rand_init
         self.rank = x.shape.rank
-        points = checkpoints(nb_iter)
-        mask = np.zeros(max(nb_iter, 1), dtype=bool)
-        length = np.zeros(max(nb_iter, 1), dtype=np.float32)
+        points = checkpoints(c.nb_iter)
+        mask = np.zeros(max(c.nb_iter, 1), dtype=bool)
+        length = np.zeros(max(c.nb_iter, 1), dtype=np.float32)
         previous = 0
         for w in points:
             mask[w], length[w], previous = True, w - previous, w
@@ -191,14 +174,14 @@ class _Problem:
 
     def project(self, z: tf.Tensor) -> tf.Tensor:
         """P_S: onto the eps-ball around x, then into the clip range."""
-        z = self.x + utils.project(z - self.x, self.eps, self.norm)
-        return utils.clip_to_range(z, self.clip_min, self.clip_max)
+        z = self.x + self.ball.project(z - self.x, self.eps)
+        return core.clip_to_range(z, self.clip_min, self.clip_max)
 
     def evaluate(self, z: tf.Tensor):
         """Gradient of the objective, the objective (ascended) and success, per example."""
         if getattr(self.model_fn, "eot_draws", None) is not None:
-            grad, objective = utils.loss_gradient(self.model_fn, self.loss_fn, z, self.y,
-                                                  self.targeted)
+            grad, objective = core.loss_gradient(self.model_fn, self.loss_fn, z, self.y,
+                                                 self.targeted)
             logits = self.model_fn(z)
         else:
             with tf.GradientTape() as tape:
@@ -208,21 +191,21 @@ class _Problem:
                 if self.targeted:
                     objective = -objective
             grad = tape.gradient(objective, z)
-        success = utils.is_adversarial(logits, self.y, self.targeted)
+        success = core.is_adversarial(logits, self.y, self.targeted)
         objective = tf.reshape(tf.cast(objective, z.dtype), [-1])
         return grad, objective, success
 
     def step(self, grad: tf.Tensor, eta: tf.Tensor) -> tf.Tensor:
-        return utils.steepest_step(grad, _per_example(eta, self.rank), self.norm)
+        return self.ball.step(grad, core.per_example(eta, self.rank))
 
     def where(self, condition, a, b):
-        return tf.where(_per_example(condition, self.rank), a, b)
+        return tf.where(core.per_example(condition, self.rank), a, b)
 
     def init(self, seed: tf.Tensor) -> dict:
         """Lines 1-3 of Algorithm 1: x^(0), x^(1), f_max and x_max."""
         x, eps = self.x, self.eps
         if self.rand_init:
-            x0 = self.project(x + _stateless_start(x, eps, self.norm, seed))
+            x0 = self.project(x + self.ball.start(x, eps, seed))
         else:
             x0 = self.project(x)
         g0, f0, s0 = self.evaluate(x0)
@@ -287,7 +270,7 @@ class _Problem:
             "eta": eta, "eta_ckpt": eta_ckpt, "f_max_ckpt": f_max_ckpt, "count": count,
         }
 
-    def run(self, seed: tf.Tensor):
+    def run(self, seed: tf.Tensor) -> core.Candidate:
         """One APGD run: per example, the point to return, success and best objective."""
         state = self.init(seed)
         _, state = tf.while_loop(
@@ -296,18 +279,12 @@ class _Problem:
             (tf.constant(1), state),
         )
         x_adv = self.where(state["found"], state["x_found"], state["x_max"])
-        return tf.stop_gradient(x_adv), state["found"], state["f_max"]
+        return core.Candidate(tf.stop_gradient(x_adv), state["found"], state["f_max"])
 
 
 # --------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------
-
-
-def _check_fraction(name: str, value) -> None:
-    if (isinstance(value, bool) or not isinstance(value, (int, float, np.floating))
-            or not 0.0 <= value <= 1.0):
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}.")
 
 
 def auto_projected_gradient_descent(
@@ -363,7 +340,8 @@ def auto_projected_gradient_descent(
         rho: condition 1's threshold, fraction of successful steps (paper: 0.75).
         alpha: momentum weight of the new step (paper: 0.75; 1 is no momentum).
         seed: seed of the random starts (stateless RNG: same seed, same result); restart
-            ``r`` uses ``(seed, r)``. ``None`` draws one.
+            ``r`` uses ``seed + r``, as in `projected_gradient_descent`. ``None`` draws
+            one.
 
     # Returns
         The adversarial batch, same shape as ``x``, ``float32``.
@@ -379,65 +357,42 @@ def auto_projected_gradient_descent(
           diverse parameter-free attacks. ICML 2020: Algorithm 1 (APGD), section 3.2
           (checkpoints and conditions 1-2), section 4 (DLR loss, eq. 6-7).
     """
-    if not callable(model_fn):
-        raise TypeError(f"model_fn must be callable (inputs -> logits), got {model_fn!r}.")
-    norm = utils.check_norm(norm)
-    utils.check_eps("eps", eps)
-    utils.check_int("nb_iter", nb_iter, 1)
-    utils.check_int("nb_restarts", nb_restarts, 1)
-    _check_fraction("rho", rho)
-    _check_fraction("alpha", alpha)
+    ball = core.ball(norm)
+    checks.check_eps("eps", eps)
+    checks.check_int("nb_iter", nb_iter, 1)
+    checks.check_int("nb_restarts", nb_restarts, 1)
+    checks.check_fraction("rho", rho)
+    checks.check_fraction("alpha", alpha)
     if not isinstance(rand_init, bool):
         raise ValueError(f"rand_init must be True or False, got {rand_init!r}.")
     if nb_restarts > 1 and not rand_init:
         raise ValueError("nb_restarts > 1 needs a random start; set rand_init=True.")
-    utils.check_clip(clip_min, clip_max)
+    checks.check_clip(clip_min, clip_max)
     loss_fn = _resolve_loss(loss, targeted)
-    if targeted and y is None:
-        raise ValueError("A targeted attack needs the target labels y.")
-    if seed is not None:
-        utils.check_int("seed", seed, 0)
-    x = tf.convert_to_tensor(x, dtype=tf.float32)
-    utils.check_inputs(x, clip_min, clip_max)
-    utils.warn_if_probabilities(model_fn, x)
-    if y is None:
-        y = utils.predicted_labels(model_fn, x)
-    else:
-        num_classes = None
-        if tf.executing_eagerly():
-            num_classes = int(model_fn(x[:1]).shape[-1])
-        utils.check_labels(y, x.shape[0], num_classes)
+    seed = core.draw_seed(seed)
+    x, y = core.prepare(model_fn, x, y, targeted, clip_min, clip_max, count_classes=True)
     y = tf.cast(tf.convert_to_tensor(y), tf.int64)
-    if seed is None:
-        seed = int(np.random.default_rng().integers(0, 2**31 - 1))
     # Scalar or (batch, 1, ..., 1) already here: the compiled function may see eps with
     # an unknown rank (tf.function's reduce_retracing relaxes shapes).
-    eps_t = utils.broadcast_eps(eps, x)
+    eps_t = core.broadcast_eps(eps, x)
     seed_t = tf.constant(seed, tf.int64)
-    static = (int(nb_iter), norm, clip_min, clip_max, bool(targeted), bool(rand_init),
-              int(nb_restarts), float(rho), float(alpha))
+    config = APGDConfig(int(nb_iter), ball, clip_min, clip_max, bool(targeted),
+                        bool(rand_init), int(nb_restarts), float(rho), float(alpha))
     if tf.executing_eagerly():
-        run = utils.compiled(_apgd, model_fn, loss_fn, static)
-        return run(x, y, eps_t, seed_t, utils.loss_params(loss_fn))
-    return _apgd(model_fn, loss_fn, *static)(x, y, eps_t, seed_t)
+        run = core.compiled(_apgd, model_fn, loss_fn, config)
+        return run(x, y, eps_t, seed_t, core.loss_params(loss_fn))
+    return _apgd(model_fn, loss_fn, config)(x, y, eps_t, seed_t)
 
 
-def _apgd(model_fn, loss_fn, nb_iter, norm, clip_min, clip_max, targeted, rand_init,
-          nb_restarts, rho, alpha):
-    """APGD with restarts as a function of tensors (x, y, eps, seed)."""
+def _apgd(model_fn, loss_fn, c: APGDConfig):
+    """APGD with restarts as a function of tensors (x, y, eps, seed); restart ``r`` starts
+    from the stateless seed ``seed + r``."""
 
     def attack(x, y, eps, seed):
-        problem = _Problem(model_fn, loss_fn, x, y, eps, norm, clip_min, clip_max, targeted,
-                           nb_iter, rho, alpha, rand_init)
-        best, best_found, best_loss = problem.run(tf.stack([seed, tf.constant(0, tf.int64)]))
-        for restart in range(1, nb_restarts):
-            candidate, found, loss_value = problem.run(
-                tf.stack([seed, tf.constant(restart, tf.int64)]))
-            take = tf.logical_and(tf.logical_not(best_found),
-                                  tf.logical_or(found, loss_value > best_loss))
-            best = problem.where(take, candidate, best)
-            best_loss = tf.where(take, loss_value, best_loss)
-            best_found = tf.logical_or(best_found, found)
-        return best
+        problem = _Problem(model_fn, loss_fn, x, y, eps, c)
+        best = problem.run(seed)
+        for restart in range(1, c.nb_restarts):
+            best = core.keep_worst(best, problem.run(seed + restart))
+        return best.x
 
     return attack

@@ -73,13 +73,15 @@ iterations of one binary-search step run in a ``tf.while_loop`` inside one cache
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-from tfbnn.attacks import utils
+from tfbnn import checks
+from tfbnn.attacks import core
+from tfbnn.batching import batch_slices
 
 # Adam's constants, as in Keras (and CleverHans 4, which uses Keras's Adam).
 _BETA_1 = 0.9
@@ -89,22 +91,6 @@ _EPSILON = 1e-7
 # the box's faces map to finite w.
 _TANH_SHRINK = 0.999999
 _NO_BOUND = 1e10
-
-
-def _check_number(name: str, value, *, positive: bool) -> None:
-    bad = isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value)
-    if bad or (value <= 0 if positive else value < 0):
-        relation = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number {relation}, got {value!r}.")
-
-
-def _check_box(clip_min, clip_max, attack: str) -> None:
-    utils.check_clip(clip_min, clip_max)
-    if clip_min is None or not clip_min < clip_max:
-        raise ValueError(
-            f"{attack} needs a box clip_min < clip_max (the valid input range, e.g. 0. and "
-            f"1. for images in [0, 1]), got clip_min={clip_min!r}, clip_max={clip_max!r}."
-        )
 
 
 def carlini_wagner_l2(
@@ -166,44 +152,41 @@ def carlini_wagner_l2(
         - Galloway, Taylor, Moussa. Attacking Binarized Neural Networks. ICLR 2018,
           section 3.1.2.
     """
-    _check_box(clip_min, clip_max, "carlini_wagner_l2")
-    utils.check_int("binary_search_steps", binary_search_steps, 1)
-    utils.check_int("max_iterations", max_iterations, 1)
-    _check_number("learning_rate", learning_rate, positive=True)
-    _check_number("initial_const", initial_const, positive=True)
-    _check_number("confidence", confidence, positive=False)
-    if batch_size is not None:
-        utils.check_int("batch_size", batch_size, 1)
+    checks.check_box(clip_min, clip_max, "carlini_wagner_l2")
+    checks.check_int("binary_search_steps", binary_search_steps, 1)
+    checks.check_int("max_iterations", max_iterations, 1)
+    checks.check_number("learning_rate", learning_rate, positive=True)
+    checks.check_number("initial_const", initial_const, positive=True)
+    checks.check_number("confidence", confidence, minimum=0)
+    checks.check_int("batch_size", batch_size, 1, allow_none=True)
     if not isinstance(targeted, (bool, np.bool_)):
         raise ValueError(f"targeted must be True or False, got {targeted!r}.")
     if targeted and y is None:
         raise ValueError("A targeted attack needs the target classes y (targeted=True, y=None).")
+    checks.check_callable(model_fn)
     x = tf.convert_to_tensor(x, dtype=tf.float32)
-    utils.check_inputs(x, clip_min, clip_max)
     num_classes = int(model_fn(x[:1]).shape[-1])
-    utils.check_labels(y, x.shape[0], num_classes)
-    utils.warn_if_probabilities(model_fn, x)
+    # Default labels are the predictions of each chunk (below), not of the whole batch.
+    x, y = core.prepare(model_fn, x, y, targeted, clip_min, clip_max, num_classes=num_classes,
+                        predict=False)
 
-    static = (
-        bool(targeted), float(confidence), float(learning_rate), int(max_iterations),
-        bool(abort_early), float(clip_min), float(clip_max), num_classes,
-    )
+    config = CWConfig(bool(targeted), float(confidence), float(learning_rate),
+                      int(max_iterations), bool(abort_early), float(clip_min), float(clip_max),
+                      num_classes)
     if tf.executing_eagerly():
-        compiled = utils.compiled(_cw_search_step, model_fn, None, static)
+        compiled = core.compiled(_cw_search_step, model_fn, None, config)
 
         def search(*tensors):
             return compiled(*tensors, ())
     else:
-        search = _cw_search_step(model_fn, None, *static)
+        search = _cw_search_step(model_fn, None, config)
 
     n = x.shape[0]
     if batch_size is None or n is None or n <= batch_size:
         chunks = [(x, y)]
     else:
-        chunks = [
-            (x[i : i + batch_size], None if y is None else y[i : i + batch_size])
-            for i in range(0, n, batch_size)
-        ]
+        chunks = [(x[part], None if y is None else y[part])
+                  for part in batch_slices(n, batch_size)]
     results = [
         _attack_batch(search, model_fn, chunk_x, chunk_y, binary_search_steps, initial_const,
                       clip_min, clip_max)
@@ -220,12 +203,12 @@ def carlini_wagner_l2(
 def _attack_batch(search, model_fn, x, y, binary_search_steps, initial_const, clip_min, clip_max):
     """The binary search over the constant for one batch; returns (x_adv, l2, success)."""
     if y is None:
-        labels = utils.predicted_labels(model_fn, x)
+        labels = core.predicted_labels(model_fn, x)
     else:
         labels = tf.convert_to_tensor(y)
     labels = tf.cast(labels, tf.int64)
     batch = tf.shape(x)[:1]
-    # Clip: inputs up to 1e-6 outside the box pass `utils.check_inputs`, and arctanh of
+    # Clip: inputs up to 1e-6 outside the box pass `tfbnn.checks.check_inputs`, and arctanh of
     # anything at or beyond +-1 is inf or NaN, which would silently fail the attack.
     unit = tf.clip_by_value((x - clip_min) / (clip_max - clip_min), 0.0, 1.0)
     w_x = tf.atanh((2.0 * unit - 1.0) * _TANH_SHRINK)
@@ -248,10 +231,10 @@ def _attack_batch(search, model_fn, x, y, binary_search_steps, initial_const, cl
     return tf.stop_gradient(best_adv), l2, success
 
 
-def _margin(logits, onehot, targeted, confidence):
+def _margin(logits, labels, onehot, targeted, confidence):
     """f6 of Carlini & Wagner and the matching success test, per example."""
-    label_logit = tf.reduce_sum(onehot * logits, -1)
-    other = tf.reduce_max(logits - onehot * 1e9, -1)
+    label_logit = core.true_logit(logits, labels)
+    other = core.max_other_logit(logits, labels)
     if targeted:
         f = tf.maximum(other - label_logit, -confidence)
         success = tf.argmax(logits - confidence * onehot, -1) == tf.argmax(onehot, -1)
@@ -261,17 +244,32 @@ def _margin(logits, onehot, targeted, confidence):
     return f, success
 
 
-def _cw_search_step(model_fn, _loss_fn, targeted, confidence, learning_rate, max_iterations,
-                    abort_early, clip_min, clip_max, num_classes):
-    """One binary-search step as a function of tensors (for `utils.compiled`).
+class CWConfig(NamedTuple):
+    """What one traced binary-search step depends on besides its tensors."""
+
+    targeted: bool
+    confidence: float
+    learning_rate: float
+    max_iterations: int
+    abort_early: bool
+    clip_min: float
+    clip_max: float
+    num_classes: int
+
+
+def _cw_search_step(model_fn, _loss_fn, c: CWConfig):
+    """One binary-search step as a function of tensors (for `core.compiled`).
 
     Runs up to ``max_iterations`` Adam steps from ``w = 0`` at constants ``const``,
     folding every successful iterate with a smaller L2 into ``(best_l2, best_adv)``
     (squared L2, infinite where none yet). Returns the updated pair and whether each
     example succeeded during this step.
     """
+    targeted, confidence, learning_rate = c.targeted, c.confidence, c.learning_rate
+    max_iterations, abort_early, clip_min = c.max_iterations, c.abort_early, c.clip_min
+    num_classes = c.num_classes
     check_every = max(max_iterations // 10, 1)
-    scale = (clip_max - clip_min) / 2.0
+    scale = (c.clip_max - clip_min) / 2.0
 
     def to_box(w):
         return clip_min + (tf.tanh(w) + 1.0) * scale
@@ -287,7 +285,7 @@ def _cw_search_step(model_fn, _loss_fn, targeted, confidence, learning_rate, max
                 x_new = to_box(w_x + w)
                 logits = model_fn(x_new)
                 l2 = tf.reduce_sum(tf.square(x_new - x), axes)
-                f, success = _margin(logits, onehot, targeted, confidence)
+                f, success = _margin(logits, labels, onehot, targeted, confidence)
                 loss = l2 + const * f
                 # The sum must be taken under the tape: a target computed outside it
                 # is not connected to w and its gradient is None.

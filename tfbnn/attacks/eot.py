@@ -1,7 +1,7 @@
 """Expectation over transformation (EOT) for stochastic models such as the S model.
 
 `EOT(model_fn, nb_draws)` wraps a stochastic model. Every tfbnn gradient attack
-(through ``tfbnn.attacks.utils.loss_gradient``) then ascends the loss *averaged over
+(through ``tfbnn.attacks.core.loss_gradient``) then ascends the loss *averaged over
 ``nb_draws`` forward passes*, i.e. follows the average of the draws' gradients, which is
 what Athalye et al. prescribe against randomized defences. Called directly, the
 wrapper returns the mean of the draws' logits, which attacks use for default labels
@@ -24,7 +24,8 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from tfbnn.attacks import utils
+from tfbnn import checks
+from tfbnn.batching import map_batches
 
 
 class EOT:
@@ -41,9 +42,8 @@ class EOT:
     """
 
     def __init__(self, model_fn: Callable, nb_draws: int = 10):
-        if not callable(model_fn):
-            raise TypeError(f"model_fn must be callable, got {model_fn!r}.")
-        utils.check_int("nb_draws", nb_draws, 1)
+        checks.check_callable(model_fn)
+        checks.check_int("nb_draws", nb_draws, 1)
         self.model_fn = model_fn
         self.eot_draws = int(nb_draws)
 
@@ -64,15 +64,13 @@ def accuracy_over_draws(
         ``(mean, std, per_example)``: mean and standard deviation of the accuracy over
         draws, and each example's fraction of draws classified correctly.
     """
-    utils.check_int("nb_draws", nb_draws, 1)
+    checks.check_int("nb_draws", nb_draws, 1)
     x = np.asarray(x)
     y = np.asarray(y)
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} examples but y has {len(y)} labels.")
-    correct = np.zeros((nb_draws, len(x)), dtype=bool)
-    for d in range(nb_draws):
-        for i in range(0, len(x), batch_size):
-            logits = np.asarray(model_fn(tf.constant(x[i : i + batch_size])))
-            correct[d, i : i + batch_size] = logits.argmax(-1) == y[i : i + batch_size]
+    correct = np.stack([
+        map_batches(lambda chunk: model_fn(tf.constant(chunk)), x, batch_size=batch_size)
+        .argmax(-1) == y for _ in range(nb_draws)])
     per_draw = correct.mean(axis=1)
     return float(per_draw.mean()), float(per_draw.std()), correct.mean(axis=0)

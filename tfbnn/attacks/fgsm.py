@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-from tfbnn.attacks import utils
+from tfbnn import checks
+from tfbnn.attacks import core
+
+
+class FGSMConfig(NamedTuple):
+    """What one traced fast gradient step depends on besides its tensors."""
+
+    ball: core.Ball
+    clip_min: float | None
+    clip_max: float | None
+    targeted: bool
 
 
 def fast_gradient_method(
@@ -46,24 +57,25 @@ def fast_gradient_method(
         - Goodfellow, Shlens, Szegedy. Explaining and Harnessing Adversarial Examples.
           ICLR 2015, eq. 3 (the paper's eq. 1).
     """
-    norm = utils.check_norm(norm)
-    utils.check_eps("eps", eps)
-    utils.check_clip(clip_min, clip_max)
-    x, y, loss_fn = utils.prepare_batch(model_fn, x, y, targeted, clip_min, clip_max, loss_fn)
-    eps_t = utils.broadcast_eps(eps, x)
-    static = (norm, clip_min, clip_max, bool(targeted))
+    ball = core.ball(norm)
+    checks.check_eps("eps", eps)
+    checks.check_clip(clip_min, clip_max)
+    x, y = core.prepare(model_fn, x, y, targeted, clip_min, clip_max)
+    loss_fn = loss_fn or core.default_loss
+    eps_t = core.broadcast_eps(eps, x)
+    config = FGSMConfig(ball, clip_min, clip_max, bool(targeted))
     if tf.executing_eagerly():
-        run = utils.compiled(_fgsm, model_fn, loss_fn, static)
-        return run(x, tf.convert_to_tensor(y), eps_t, utils.loss_params(loss_fn))
-    return _fgsm(model_fn, loss_fn, *static)(x, y, eps_t)
+        run = core.compiled(_fgsm, model_fn, loss_fn, config)
+        return run(x, tf.convert_to_tensor(y), eps_t, core.loss_params(loss_fn))
+    return _fgsm(model_fn, loss_fn, config)(x, y, eps_t)
 
 
-def _fgsm(model_fn, loss_fn, norm, clip_min, clip_max, targeted):
+def _fgsm(model_fn, loss_fn, c: FGSMConfig):
     """One fast gradient step as a function of tensors (x, y, eps)."""
 
     def attack(x, y, eps_t):
-        grad, _ = utils.loss_gradient(model_fn, loss_fn, x, y, targeted)
-        x_adv = x + utils.steepest_step(grad, eps_t, norm)
-        return utils.clip_to_range(x_adv, clip_min, clip_max)
+        grad, _ = core.loss_gradient(model_fn, loss_fn, x, y, c.targeted)
+        x_adv = x + c.ball.step(grad, eps_t)
+        return core.clip_to_range(x_adv, c.clip_min, c.clip_max)
 
     return attack

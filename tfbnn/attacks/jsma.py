@@ -32,7 +32,7 @@ sections 3.1 and 4) ran CleverHans 2's, which this module follows in its choices
   feature 0 twice, a no-op for the attack), or when fewer than two features remain.
 
 The iterations run in a ``tf.while_loop`` inside one cached ``tf.function``
-(`tfbnn.attacks.utils.compiled`), vectorised over the batch; examples that reached
+(`tfbnn.attacks.core.compiled`), vectorised over the batch; examples that reached
 their goal stop changing. Every iteration costs one forward and two backward passes
 (one for probabilities) plus a ``batch x n_features x n_features`` pair search, so
 ``batch_size`` bounds the memory: on MNIST each example needs a few 784 x 784
@@ -48,18 +48,15 @@ matrices, about 9 MB (measured peak), so the default 32 examples take some 300 M
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-from tfbnn.attacks import utils
-
-
-def _check_real(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}.")
+from tfbnn import checks
+from tfbnn.attacks import core
+from tfbnn.batching import batch_slices
 
 
 def jacobian_saliency_map_method(
@@ -119,25 +116,20 @@ def jacobian_saliency_map_method(
         raise TypeError(f"model_fn must be callable (inputs -> logits), got {model_fn!r}.")
     if not isinstance(targeted, (bool, np.bool_)):
         raise ValueError(f"targeted must be True or False, got {targeted!r}.")
-    _check_real("theta", theta)
+    checks.check_number("theta", theta)
     if theta == 0:
         raise ValueError("theta must be nonzero: > 0 increases features, < 0 decreases them; got 0.")
-    _check_real("gamma", gamma)
+    checks.check_number("gamma", gamma)
     if not 0 < gamma <= 1:
         raise ValueError(
             f"gamma is the largest fraction of features to change and must lie in (0, 1], "
             f"got {gamma!r}."
         )
-    utils.check_clip(clip_min, clip_max)
-    if clip_min is None or not clip_min < clip_max:
-        raise ValueError(
-            f"jacobian_saliency_map_method needs a box clip_min < clip_max (e.g. 0. and 1. "
-            f"for images in [0, 1]), got clip_min={clip_min!r}, clip_max={clip_max!r}."
-        )
+    checks.check_box(clip_min, clip_max, "jacobian_saliency_map_method")
     if not isinstance(use_logits, (bool, np.bool_)):
         raise ValueError(f"use_logits must be True or False, got {use_logits!r}.")
-    utils.check_int("seed", seed, 0, allow_none=True)
-    utils.check_int("batch_size", batch_size, 1, allow_none=True)
+    checks.check_seed(seed)
+    checks.check_int("batch_size", batch_size, 1, allow_none=True)
 
     x = tf.convert_to_tensor(x, dtype=tf.float32)
     if x.shape.rank is None or x.shape.rank < 2 or None in x.shape[1:]:
@@ -145,38 +137,38 @@ def jacobian_saliency_map_method(
             f"x must be a batch of shape (batch, features...) with known feature dimensions, "
             f"got shape {x.shape}."
         )
-    utils.check_inputs(x, clip_min, clip_max)
+    checks.check_inputs(x, clip_min, clip_max)
     num_classes = int(model_fn(x[:1]).shape[-1])
     if num_classes < 2:
         raise ValueError(f"model_fn must return one logit per class (>= 2), got {num_classes}.")
-    utils.check_labels(y, x.shape[0], num_classes)
-    utils.warn_if_probabilities(model_fn, x)
+    # Default labels, or random targets, come from `_labels` below (a targeted JSMA
+    # needs no y), so `prepare` neither demands nor predicts them.
+    x, y = core.prepare(model_fn, x, y, False, clip_min, clip_max, num_classes=num_classes,
+                        predict=False)
 
     n_features = int(np.prod(x.shape[1:]))
     max_iters = int(np.floor(n_features * gamma / 2))
-    static = (bool(targeted), float(theta), float(clip_min), float(clip_max), max_iters,
-              bool(use_logits), num_classes)
+    config = JSMAConfig(bool(targeted), float(theta), float(clip_min), float(clip_max),
+                        max_iters, bool(use_logits), num_classes)
     if tf.executing_eagerly():
-        compiled = utils.compiled(_jsma, model_fn, None, static)
+        compiled = core.compiled(_jsma, model_fn, None, config)
 
         def attack(x_chunk, y_chunk):
             return compiled(x_chunk, y_chunk, ())
     else:
-        attack = _jsma(model_fn, None, *static)
+        attack = _jsma(model_fn, None, config)
 
     labels = _labels(model_fn, x, y, targeted, num_classes, seed, batch_size)
     n = x.shape[0]
     if batch_size is None or n is None or n <= batch_size:
         x_adv = attack(x, labels)
     else:
-        x_adv = tf.concat(
-            [attack(x[i : i + batch_size], labels[i : i + batch_size]) for i in range(0, n, batch_size)],
-            0,
-        )
+        x_adv = tf.concat([attack(x[part], labels[part]) for part in batch_slices(n, batch_size)],
+                          0)
     x_adv = tf.stop_gradient(x_adv)
     if not return_details:
         return x_adv
-    success = utils.is_adversarial(_predict(model_fn, x_adv, batch_size), labels, targeted)
+    success = core.is_adversarial(_predict(model_fn, x_adv, batch_size), labels, targeted)
     axes = list(range(1, x.shape.rank))
     changed = tf.reduce_mean(tf.cast(tf.not_equal(x_adv, x), tf.float32), axes)
     return x_adv, success, changed, labels
@@ -186,7 +178,7 @@ def _predict(model_fn, x, batch_size):
     n = x.shape[0]
     if batch_size is None or n is None or n <= batch_size:
         return model_fn(x)
-    return tf.concat([model_fn(x[i : i + batch_size]) for i in range(0, n, batch_size)], 0)
+    return tf.concat([model_fn(x[part]) for part in batch_slices(n, batch_size)], 0)
 
 
 def _labels(model_fn, x, y, targeted, num_classes, seed, batch_size):
@@ -205,9 +197,22 @@ def _labels(model_fn, x, y, targeted, num_classes, seed, batch_size):
     return (predicted + offset) % num_classes
 
 
-def _jsma(model_fn, _loss_fn, targeted, theta, clip_min, clip_max, max_iters, use_logits,
-          num_classes):
-    """JSMA as a function of tensors ``(x, labels)`` (for `utils.compiled`)."""
+class JSMAConfig(NamedTuple):
+    """What one traced JSMA depends on besides its tensors."""
+
+    targeted: bool
+    theta: float
+    clip_min: float
+    clip_max: float
+    max_iters: int
+    use_logits: bool
+    num_classes: int
+
+
+def _jsma(model_fn, _loss_fn, c: JSMAConfig):
+    """JSMA as a function of tensors ``(x, labels)`` (for `core.compiled`)."""
+    targeted, theta, clip_min, clip_max = c.targeted, c.theta, c.clip_min, c.clip_max
+    max_iters, use_logits, num_classes = c.max_iters, c.use_logits, c.num_classes
     increase = theta > 0
 
     def movable(flat):
@@ -239,7 +244,7 @@ def _jsma(model_fn, _loss_fn, targeted, theta, clip_min, clip_max, max_iters, us
 
         def body(i, flat, domain, active):
             logits, grad_label, grad_other = derivatives(flat)
-            done = utils.is_adversarial(logits, labels, targeted)
+            done = core.is_adversarial(logits, labels, targeted)
             # a: derivative of what should go up; b: of what should go down.
             a, b = (grad_label, grad_other) if targeted else (grad_other, grad_label)
             if not increase:  # decreasing features: the same map with the signs flipped

@@ -10,7 +10,8 @@ from cleverhans.tf2.attacks.momentum_iterative_method import (
     momentum_iterative_method as _cleverhans_mim,
 )
 
-from tfbnn.attacks import utils
+from tfbnn import checks
+from tfbnn.attacks import core
 
 
 def momentum_iterative_method(
@@ -35,19 +36,14 @@ def momentum_iterative_method(
     # References
         - Dong et al. Boosting Adversarial Attacks with Momentum. CVPR 2018.
     """
-    norm = utils.check_norm(norm)
-    utils.check_eps("eps", eps, allow_tensor=False)
-    utils.check_eps("eps_iter", eps_iter, allow_tensor=False)
-    utils.check_int("nb_iter", nb_iter, 0)
-    if not isinstance(decay_factor, (int, float)) or decay_factor < 0:
-        raise ValueError(f"decay_factor must be a number >= 0, got {decay_factor!r}.")
-    utils.check_clip(clip_min, clip_max)
-    if targeted and y is None:
-        raise ValueError("A targeted attack needs the target labels y.")
-    x = tf.convert_to_tensor(x, dtype=tf.float32)
-    utils.check_inputs(x, clip_min, clip_max)
-    utils.check_labels(y, x.shape[0], None)
-    utils.warn_if_probabilities(model_fn, x)
+    norm = checks.check_norm(norm)
+    checks.check_eps("eps", eps, allow_tensor=False)
+    checks.check_eps("eps_iter", eps_iter, allow_tensor=False)
+    checks.check_int("nb_iter", nb_iter, 0)
+    checks.check_number("decay_factor", decay_factor, minimum=0)
+    checks.check_clip(clip_min, clip_max)
+    # CleverHans computes the default labels itself (the same one forward pass).
+    x, y = core.prepare(model_fn, x, y, targeted, clip_min, clip_max, predict=False)
     return _cleverhans_mim(
         model_fn, x, eps=eps, eps_iter=eps_iter, nb_iter=nb_iter, norm=norm,
         clip_min=clip_min, clip_max=clip_max, y=y, targeted=targeted,

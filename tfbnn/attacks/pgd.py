@@ -12,11 +12,13 @@ start it computes exactly what CleverHans's ``projected_gradient_descent`` compu
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-from tfbnn.attacks import utils
+from tfbnn import checks
+from tfbnn.attacks import core
 
 RAND_INITS = (True, False, "uniform", "paper")
 """Random starts: ``"uniform"`` (or ``True``) draws uniformly inside the eps-ball
@@ -25,15 +27,29 @@ Uniform(-1, 1) noise projected onto the eps-ball, which for eps < 1 lands mostly
 the box's faces and corners; ``False`` starts at x (BIM)."""
 
 
-def _start(x, eps, norm, rand_init, seed):
+class PGDConfig(NamedTuple):
+    """What one traced PGD depends on besides its tensors."""
+
+    nb_iter: int
+    ball: core.Ball
+    clip_min: float | None
+    clip_max: float | None
+    targeted: bool
+    rand_init: object
+    seeded: bool
+    nb_restarts: int
+
+
+def _start(x, eps, ball, rand_init, seed):
     if rand_init is False:
         return tf.zeros_like(x)
     if rand_init == "paper":
-        return utils.project(utils.uniform_noise(x, -1.0, 1.0, seed), eps, norm)
-    return utils.random_start(x, eps, norm, seed)
+        return ball.project(core.uniform_noise(x, -1.0, 1.0, seed), eps)
+    return ball.start(x, eps, seed)
 
 
-def _check_rand_init(rand_init) -> None:
+def check_rand_init(rand_init) -> None:
+    """``ValueError`` unless ``rand_init`` is one of `RAND_INITS`."""
     if not any(rand_init is option or (isinstance(option, str) and rand_init == option)
                for option in RAND_INITS):
         raise ValueError(f"rand_init must be one of {RAND_INITS}, got {rand_init!r}.")
@@ -81,69 +97,56 @@ def projected_gradient_descent(
         - Madry, Makelov, Schmidt, Tsipras, Vladu. Towards Deep Learning Models
           Resistant to Adversarial Attacks. ICLR 2018.
     """
-    norm = utils.check_norm(norm)
-    utils.check_eps("eps", eps)
-    utils.check_eps("eps_iter", eps_iter)
-    utils.check_int("nb_iter", nb_iter, 0)
-    utils.check_int("nb_restarts", nb_restarts, 1)
-    _check_rand_init(rand_init)
+    ball = core.ball(norm)
+    checks.check_eps("eps", eps)
+    checks.check_eps("eps_iter", eps_iter)
+    checks.check_int("nb_iter", nb_iter, 0)
+    checks.check_int("nb_restarts", nb_restarts, 1)
+    check_rand_init(rand_init)
     if nb_restarts > 1 and rand_init is False:
         raise ValueError("nb_restarts > 1 needs a random start; set rand_init=True or 'paper'.")
-    utils.check_clip(clip_min, clip_max)
-    x, y, loss_fn = utils.prepare_batch(model_fn, x, y, targeted, clip_min, clip_max, loss_fn)
-    eps_t = utils.broadcast_eps(eps, x)
-    step = utils.broadcast_eps(eps_iter, x)
-    static = (int(nb_iter), norm, clip_min, clip_max, bool(targeted), rand_init,
-              seed is not None, int(nb_restarts))
+    checks.check_clip(clip_min, clip_max)
+    x, y = core.prepare(model_fn, x, y, targeted, clip_min, clip_max)
+    loss_fn = loss_fn or core.default_loss
+    eps_t = core.broadcast_eps(eps, x)
+    step = core.broadcast_eps(eps_iter, x)
+    config = PGDConfig(int(nb_iter), ball, clip_min, clip_max, bool(targeted), rand_init,
+                       seed is not None, int(nb_restarts))
     seed_t = tf.constant(0 if seed is None else seed, tf.int32)
     if tf.executing_eagerly():
-        run = utils.compiled(_pgd, model_fn, loss_fn, static)
-        return run(x, tf.convert_to_tensor(y), eps_t, step, seed_t, utils.loss_params(loss_fn))
-    return _pgd(model_fn, loss_fn, *static)(x, y, eps_t, step, seed_t)
+        run = core.compiled(_pgd, model_fn, loss_fn, config)
+        return run(x, tf.convert_to_tensor(y), eps_t, step, seed_t, core.loss_params(loss_fn))
+    return _pgd(model_fn, loss_fn, config)(x, y, eps_t, step, seed_t)
 
 
-def _pgd(model_fn, loss_fn, nb_iter, norm, clip_min, clip_max, targeted, rand_init, seeded,
-         nb_restarts):
+def _pgd(model_fn, loss_fn, c: PGDConfig):
     """PGD with restarts as a function of tensors (x, y, eps, step, seed)."""
 
     def attack(x, y, eps_t, step, seed):
         def run(restart):
-            restart_seed = seed + restart if seeded else None
-            delta = _start(x, eps_t, norm, rand_init, restart_seed)
-            x_adv = utils.clip_to_range(x + delta, clip_min, clip_max)
+            restart_seed = seed + restart if c.seeded else None
+            delta = _start(x, eps_t, c.ball, c.rand_init, restart_seed)
+            x_adv = core.clip_to_range(x + delta, c.clip_min, c.clip_max)
 
             def body(i, x_adv):
-                grad, _ = utils.loss_gradient(model_fn, loss_fn, x_adv, y, targeted)
-                x_next = x_adv + utils.steepest_step(grad, step, norm)
-                x_next = x + utils.project(x_next - x, eps_t, norm)
-                return i + 1, utils.clip_to_range(x_next, clip_min, clip_max)
+                grad, _ = core.loss_gradient(model_fn, loss_fn, x_adv, y, c.targeted)
+                x_next = x_adv + c.ball.step(grad, step)
+                x_next = x + c.ball.project(x_next - x, eps_t)
+                return i + 1, core.clip_to_range(x_next, c.clip_min, c.clip_max)
 
-            _, x_adv = tf.while_loop(lambda i, _: i < nb_iter, body, (tf.constant(0), x_adv))
+            _, x_adv = tf.while_loop(lambda i, _: i < c.nb_iter, body, (tf.constant(0), x_adv))
             return tf.stop_gradient(x_adv)
 
         best = run(0)
-        if nb_restarts == 1:
+        if c.nb_restarts == 1:
             return best
-        best_success, best_loss = _score(model_fn, loss_fn, best, y, targeted)
-        for restart in range(1, nb_restarts):
-            candidate = run(restart)
-            success, loss = _score(model_fn, loss_fn, candidate, y, targeted)
-            better = tf.logical_and(
-                tf.logical_not(best_success), tf.logical_or(success, loss > best_loss)
-            )
-            best = tf.where(tf.reshape(better, [-1] + [1] * (x.shape.rank - 1)), candidate, best)
-            best_success = tf.logical_or(best_success, success)
-            best_loss = tf.where(better, loss, best_loss)
-        return best
+        best = core.score(model_fn, loss_fn, best, y, c.targeted)
+        for restart in range(1, c.nb_restarts):
+            best = core.keep_worst(best, core.score(model_fn, loss_fn, run(restart), y,
+                                                    c.targeted))
+        return best.x
 
     return attack
-
-
-def _score(model_fn, loss_fn, x_adv, y, targeted):
-    """Per-example success and attack objective (higher is better for the attacker)."""
-    logits = model_fn(x_adv)
-    loss = loss_fn(y, logits)
-    return utils.is_adversarial(logits, y, targeted), -loss if targeted else loss
 
 
 def basic_iterative_method(

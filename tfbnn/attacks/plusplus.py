@@ -51,16 +51,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-from tfbnn import temperature
-from tfbnn.attacks import utils
+from tfbnn import checks, temperature
+from tfbnn.attacks import core
 from tfbnn.attacks.fgsm import fast_gradient_method
-from tfbnn.attacks.pgd import RAND_INITS, projected_gradient_descent
+from tfbnn.attacks.pgd import check_rand_init, projected_gradient_descent
 
-__all__ = ["VARIANTS", "fgsm_plus_plus", "fgsmpp", "pgd_plus_plus", "pgdpp"]
+__all__ = ["VARIANTS", "fgsm_plus_plus", "fgsmpp", "pgd_plus_plus", "pgdpp", "temperature_loss"]
 
 VARIANTS = ("hns", "njs")
 """Ways of choosing the temperature: Hessian Norm Scaling and Network Jacobian Scaling."""
@@ -78,16 +79,12 @@ def _check_variant(variant) -> str:
     return variant
 
 
-def _check_plusplus_args(model_fn, variant, rho, njs_max_samples, hns_grid, hns_spacing,
-                         hns_rho_low, hns_rho_high, targeted, y) -> None:
-    if not callable(model_fn):
-        raise TypeError(f"model_fn must be callable (inputs -> logits), got {model_fn!r}.")
+def _check_plusplus_args(variant, rho, njs_max_samples, hns_grid, hns_spacing, hns_rho_low,
+                         hns_rho_high) -> None:
     _check_variant(variant)
-    temperature._check_rho("rho", rho)
-    temperature._check_positive_int("njs_max_samples", njs_max_samples)
-    temperature._check_hns_args(hns_grid, hns_spacing, hns_rho_low, hns_rho_high)
-    if targeted and y is None:
-        raise ValueError("A targeted attack needs the target labels y.")
+    checks.check_rho("rho", rho)
+    checks.check_int("njs_max_samples", njs_max_samples, 1)
+    temperature.check_hns_args(hns_grid, hns_spacing, hns_rho_low, hns_rho_high)
 
 
 def _check_pgd_kwargs(pgd_kwargs: dict) -> None:
@@ -104,59 +101,78 @@ def _check_pgd_kwargs(pgd_kwargs: dict) -> None:
                 f"pgd_plus_plus got an unexpected keyword argument {name!r}; "
                 f"projected_gradient_descent also accepts {sorted(allowed)}."
             )
-        if name == "nb_restarts" and (
-            isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1
-        ):
-            raise ValueError(f"nb_restarts must be an int >= 1, got {value!r}.")
+        if name == "nb_restarts":
+            checks.check_int("nb_restarts", value, 1)
 
 
-def _hns_core(model_fn, _loss_fn, targeted, grid, spacing, rho_low, rho_high):
-    """HNS's beta at the clean inputs as a function of tensors (for `utils.compiled`)."""
+class HNSConfig(NamedTuple):
+    """What one traced HNS search depends on besides its tensors."""
 
-    def beta(x, y):
-        jac, logits = temperature._jacobian_and_logits(model_fn, x)
-        predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-        labels = tf.cast(y, tf.int32)
-        done = tf.equal(predicted, labels) if targeted else tf.not_equal(predicted, labels)
-        return temperature._hns_from_jacobian(logits, jac, done, grid, spacing, rho_low, rho_high)
-
-    return beta
+    targeted: bool
+    grid: int
+    spacing: str
+    rho_low: float
+    rho_high: float | None
 
 
-def _njs_core(model_fn, _loss_fn, max_samples):
-    """NJS's beta_1 as a function of tensors (for `utils.compiled`)."""
+def _hns_beta(model_fn, _loss_fn, c: HNSConfig):
+    """HNS's beta at the clean inputs as a function of tensors (for `core.compiled`)."""
+    return lambda x, y: temperature.hns_beta(model_fn, x, y, c.grid, c.spacing, c.rho_low,
+                                             c.rho_high, targeted=c.targeted)
+
+
+def _njs_beta1(model_fn, _loss_fn, max_samples: int):
+    """NJS's beta_1 as a function of tensors (for `core.compiled`)."""
     return lambda samples: temperature.njs_beta1(model_fn, samples, max_samples)
 
 
-def _run(core, model_fn, static, *tensors):
-    """``core`` traced once per model and configuration when called eagerly."""
+def _run(build, model_fn, config, *tensors):
+    """``build`` traced once per model and configuration when called eagerly."""
     if tf.executing_eagerly():
-        return utils.compiled(core, model_fn, None, static)(*tensors, ())
-    return core(model_fn, None, *static)(*tensors)
+        return core.compiled(build, model_fn, None, config)(*tensors, ())
+    return build(model_fn, None, config)(*tensors)
 
 
-def _temperature_loss(model_fn, x, y, targeted, variant, rho, njs_samples, njs_max_samples,
-                      hns_grid, hns_spacing, hns_rho_low, hns_rho_high,
-                      njs_beta1=None) -> Callable:
-    """The attack loss of the chosen variant, with ``beta`` computed at the clean ``x``.
+def temperature_loss(model_fn, x, y, targeted, variant, rho=0.01, njs_samples=None,
+                     njs_max_samples=100, hns_grid=100, hns_spacing="linear",
+                     hns_rho_low=temperature.HNS_RHO_LOW, hns_rho_high=None,
+                     njs_beta1=None) -> Callable:
+    """The loss FGSM++/PGD++ ascend: cross-entropy of the logits times the variant's beta,
+    with beta computed at the clean ``x`` (and NJS's beta_2 at every iterate).
 
-    Returned as a `utils.ParametrizedLoss`: beta is an input of the attack's compiled
-    function, so attacking batch after batch reuses one traced graph.
+    Returned as a `tfbnn.attacks.core.ParametrizedLoss`: beta is an input of the
+    attack's compiled function, so attacking batch after batch reuses one traced graph.
+    Arguments as in `fgsm_plus_plus`.
     """
     if variant == "njs":
         if njs_beta1 is not None:
-            temperature._check_beta_value(njs_beta1)
+            checks.check_beta(njs_beta1)
             beta1 = tf.convert_to_tensor(njs_beta1, tf.float32)
         else:
             samples = x if njs_samples is None else tf.convert_to_tensor(njs_samples, tf.float32)
-            beta1 = _run(_njs_core, model_fn, (int(njs_max_samples),), samples[:njs_max_samples])
-        return utils.ParametrizedLoss(
+            beta1 = _run(_njs_beta1, model_fn, int(njs_max_samples), samples[:njs_max_samples])
+        return core.ParametrizedLoss(
             lambda labels, logits, b1: temperature.njs_cross_entropy(labels, logits, b1, rho),
             beta1, key=("njs", float(rho)))
-    static = (bool(targeted), int(hns_grid), hns_spacing, float(hns_rho_low),
-              None if hns_rho_high is None else float(hns_rho_high))
-    beta = tf.stop_gradient(_run(_hns_core, model_fn, static, x, tf.convert_to_tensor(y)))
-    return utils.ParametrizedLoss(temperature.scaled_cross_entropy, beta, key="hns")
+    config = HNSConfig(bool(targeted), int(hns_grid), hns_spacing, float(hns_rho_low),
+                       None if hns_rho_high is None else float(hns_rho_high))
+    beta = tf.stop_gradient(_run(_hns_beta, model_fn, config, x, tf.convert_to_tensor(y)))
+    return core.ParametrizedLoss(temperature.scaled_cross_entropy, beta, key="hns")
+
+
+def _prepare(model_fn, x, y, targeted, clip_min, clip_max, variant, rho, njs_samples,
+             njs_max_samples, njs_beta1, hns_grid, hns_spacing, hns_rho_low, hns_rho_high):
+    """The opening both ++ attacks share: checks, labels, and the temperature loss.
+
+    No probability warning here: the FGSM or PGD run that follows gives it.
+    """
+    _check_plusplus_args(variant, rho, njs_max_samples, hns_grid, hns_spacing, hns_rho_low,
+                         hns_rho_high)
+    x, y = core.prepare(model_fn, x, y, targeted, clip_min, clip_max, warn=False)
+    loss_fn = temperature_loss(model_fn, x, y, targeted, variant, rho, njs_samples,
+                               njs_max_samples, hns_grid, hns_spacing, hns_rho_low,
+                               hns_rho_high, njs_beta1)
+    return x, y, loss_fn
 
 
 def fgsm_plus_plus(
@@ -223,19 +239,12 @@ def fgsm_plus_plus(
         - Gupta & Ajanthan, AAAI 2022, Algorithms 1-2 (their FGSM++ forms: one step,
           no projection), Table 2.
     """
-    norm = utils.check_norm(norm)
-    utils.check_eps("eps", eps)
-    utils.check_clip(clip_min, clip_max)
-    _check_plusplus_args(model_fn, variant, rho, njs_max_samples, hns_grid, hns_spacing,
-                         hns_rho_low, hns_rho_high, targeted, y)
-    x = tf.convert_to_tensor(x, dtype=tf.float32)
-    utils.check_inputs(x, clip_min, clip_max)
-    utils.check_labels(y, x.shape[0], None)
-    if y is None:
-        y = utils.predicted_labels(model_fn, x)
-    loss_fn = _temperature_loss(model_fn, x, y, targeted, variant, rho, njs_samples,
-                                njs_max_samples, hns_grid, hns_spacing, hns_rho_low,
-                                hns_rho_high, njs_beta1)
+    norm = checks.check_norm(norm)
+    checks.check_eps("eps", eps)
+    checks.check_clip(clip_min, clip_max)
+    x, y, loss_fn = _prepare(model_fn, x, y, targeted, clip_min, clip_max, variant, rho,
+                             njs_samples, njs_max_samples, njs_beta1, hns_grid, hns_spacing,
+                             hns_rho_low, hns_rho_high)
     return fast_gradient_method(model_fn, x, eps, norm, loss_fn, clip_min, clip_max, y, targeted)
 
 
@@ -298,25 +307,16 @@ def pgd_plus_plus(
         - Gupta & Ajanthan, AAAI 2022, Algorithm 1 (PGD++ with NJS), Algorithm 2 (PGD++
           with HNS), Appendix C.1, Tables 2-3.
     """
-    norm = utils.check_norm(norm)
-    utils.check_eps("eps", eps)
-    utils.check_eps("eps_iter", eps_iter)
-    utils.check_int("nb_iter", nb_iter, 0)
-    if not any(rand_init is option or (isinstance(option, str) and rand_init == option)
-               for option in RAND_INITS):
-        raise ValueError(f"rand_init must be one of {RAND_INITS}, got {rand_init!r}.")
-    utils.check_clip(clip_min, clip_max)
+    norm = checks.check_norm(norm)
+    checks.check_eps("eps", eps)
+    checks.check_eps("eps_iter", eps_iter)
+    checks.check_int("nb_iter", nb_iter, 0)
+    check_rand_init(rand_init)
+    checks.check_clip(clip_min, clip_max)
     _check_pgd_kwargs(pgd_kwargs)
-    _check_plusplus_args(model_fn, variant, rho, njs_max_samples, hns_grid, hns_spacing,
-                         hns_rho_low, hns_rho_high, targeted, y)
-    x = tf.convert_to_tensor(x, dtype=tf.float32)
-    utils.check_inputs(x, clip_min, clip_max)
-    utils.check_labels(y, x.shape[0], None)
-    if y is None:
-        y = utils.predicted_labels(model_fn, x)
-    loss_fn = _temperature_loss(model_fn, x, y, targeted, variant, rho, njs_samples,
-                                njs_max_samples, hns_grid, hns_spacing, hns_rho_low,
-                                hns_rho_high, njs_beta1)
+    x, y, loss_fn = _prepare(model_fn, x, y, targeted, clip_min, clip_max, variant, rho,
+                             njs_samples, njs_max_samples, njs_beta1, hns_grid, hns_spacing,
+                             hns_rho_low, hns_rho_high)
     return projected_gradient_descent(
         model_fn, x, eps, eps_iter, nb_iter, norm, loss_fn, clip_min, clip_max, y, targeted,
         rand_init=rand_init, seed=seed, **pgd_kwargs,

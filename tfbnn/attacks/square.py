@@ -51,11 +51,13 @@ the attack objective (margin or cross-entropy) or fools the model. The window's 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-from tfbnn.attacks import utils
+from tfbnn import checks
+from tfbnn.attacks import core
 
 __all__ = ["LOSSES", "SCHEDULE_POINTS", "fraction_schedule", "margin_loss", "square_attack",
            "window_sides"]
@@ -106,11 +108,7 @@ def margin_loss(labels, logits) -> tf.Tensor:
     An untargeted attack ascends it; a targeted attack ascends its negative,
     ``z_t - max_{i != t} z_i``.
     """
-    logits = tf.convert_to_tensor(logits)
-    mask = tf.equal(tf.range(tf.shape(logits)[-1]), tf.cast(labels, tf.int32)[:, None])
-    others = tf.where(mask, tf.constant(-np.inf, logits.dtype), logits)
-    true = tf.gather(logits, tf.cast(labels, tf.int32), axis=-1, batch_dims=1)
-    return tf.reduce_max(others, axis=-1) - true
+    return core.margin(labels, logits)
 
 
 def _resolve_loss(loss) -> Callable:
@@ -119,7 +117,7 @@ def _resolve_loss(loss) -> Callable:
     if loss == "margin":
         return margin_loss
     if loss == "ce":
-        return utils.default_loss
+        return core.default_loss
     raise ValueError(f"loss must be one of {LOSSES} or a callable loss_fn(labels, logits), "
                      f"got {loss!r}.")
 
@@ -129,16 +127,29 @@ def _resolve_loss(loss) -> Callable:
 # --------------------------------------------------------------------------------------
 
 
-def _square(model_fn, loss_fn, image_shape, nb_iter, p_init, clip_min, clip_max, targeted,
-            nb_restarts):
+class SquareConfig(NamedTuple):
+    """What one traced Square attack depends on besides its tensors."""
+
+    image_shape: tuple
+    nb_iter: int
+    p_init: float
+    clip_min: float | None
+    clip_max: float | None
+    targeted: bool
+    nb_restarts: int
+
+
+def _square(model_fn, loss_fn, c: SquareConfig):
     """Square with restarts as a function of tensors (x, y, eps, seed)."""
-    height, width, channels = image_shape
+    height, width, channels = c.image_shape
+    nb_iter, p_init, clip_min, clip_max = c.nb_iter, c.p_init, c.clip_min, c.clip_max
+    targeted, nb_restarts = c.targeted, c.nb_restarts
     sides = tf.constant(window_sides(p_init, nb_iter, height, width))
 
     def objective(points, labels):
         logits = model_fn(points)
         value = tf.reshape(tf.cast(loss_fn(labels, logits), points.dtype), [-1])
-        return (-value if targeted else value), utils.is_adversarial(logits, labels, targeted)
+        return (-value if targeted else value), core.is_adversarial(logits, labels, targeted)
 
     def flips(batch, seed):
         """A uniformly random non-empty set of channels per example, as +-1 factors."""
@@ -159,7 +170,7 @@ def _square(model_fn, loss_fn, image_shape, nb_iter, p_init, clip_min, clip_max,
         low, high = x - eps, x + eps
 
         def clip(points):
-            return utils.clip_to_range(tf.clip_by_value(points, low, high), clip_min, clip_max)
+            return core.clip_to_range(tf.clip_by_value(points, low, high), clip_min, clip_max)
 
         def run(restart, skip):
             """One restart for the examples not in ``skip``."""
@@ -200,7 +211,7 @@ def _square(model_fn, loss_fn, image_shape, nb_iter, p_init, clip_min, clip_max,
 
                 def propose(sign):
                     moved = tf.clip_by_value(best_a + 2.0 * eps_a * sign * window, low_a, high_a)
-                    return utils.clip_to_range(moved, clip_min, clip_max)
+                    return core.clip_to_range(moved, clip_min, clip_max)
 
                 proposal = propose(signs_a)
                 unchanged = tf.reduce_all(tf.abs(proposal - best_a) < _UNCHANGED, axis=[1, 2, 3])
@@ -231,15 +242,12 @@ def _square(model_fn, loss_fn, image_shape, nb_iter, p_init, clip_min, clip_max,
         best_found = tf.logical_or(best_found, clean_success)
         best = tf.where(clean_success[:, None, None, None], x, best)
         best_value = tf.where(clean_success, clean_value, best_value)
+        worst = core.Candidate(best, best_found, best_value)
         for restart in range(1, nb_restarts):
-            candidate, value, found, spent = run(restart, best_found)
-            take = tf.logical_and(tf.logical_not(best_found),
-                                  tf.logical_or(found, value > best_value))
-            best = tf.where(take[:, None, None, None], candidate, best)
-            best_value = tf.where(take, value, best_value)
-            best_found = tf.logical_or(best_found, found)
+            candidate, value, found, spent = run(restart, worst.success)
+            worst = core.keep_worst(worst, core.Candidate(candidate, found, value))
             queries = queries + spent
-        return tf.stop_gradient(best), best_found, best_value, queries
+        return tf.stop_gradient(worst.x), worst.success, worst.objective, queries
 
     return attack
 
@@ -320,20 +328,16 @@ def square_attack(
         - Gupta, Ajanthan. Improved Gradient based Adversarial Attacks for Quantized
           Networks. AAAI 2022, Tables 5 and 8 (Square as a gradient-free baseline).
     """
-    if not callable(model_fn):
-        raise TypeError(f"model_fn must be callable (inputs -> logits), got {model_fn!r}.")
-    utils.check_eps("eps", eps)
-    utils.check_int("nb_iter", nb_iter, 1)
-    utils.check_int("nb_restarts", nb_restarts, 1)
-    if (isinstance(p_init, bool) or not isinstance(p_init, (int, float, np.floating))
-            or not 0.0 < p_init <= 1.0):
-        raise ValueError(f"p_init must be a number in (0, 1], got {p_init!r}.")
+    checks.check_callable(model_fn)
+    checks.check_eps("eps", eps)
+    checks.check_int("nb_iter", nb_iter, 1)
+    checks.check_int("nb_restarts", nb_restarts, 1)
+    checks.check_fraction("p_init", p_init, open_low=True)
     loss_fn = _resolve_loss(loss)
-    utils.check_clip(clip_min, clip_max)
+    checks.check_clip(clip_min, clip_max)
     if targeted and y is None:
         raise ValueError("A targeted attack needs the target labels y.")
-    if seed is not None:
-        utils.check_int("seed", seed, 0)
+    seed = core.draw_seed(seed)
     if not isinstance(return_details, bool):
         raise ValueError(f"return_details must be True or False, got {return_details!r}.")
     x = tf.convert_to_tensor(x, dtype=tf.float32)
@@ -342,25 +346,17 @@ def square_attack(
             f"x must be a batch of images of shape (batch, height, width, channels), got "
             f"shape {tuple(x.shape)}; add a channel axis to grey-scale images."
         )
-    utils.check_inputs(x, clip_min, clip_max)
-    utils.warn_if_probabilities(model_fn, x)
-    if y is None:
-        y = utils.predicted_labels(model_fn, x)
-    else:
-        num_classes = int(model_fn(x[:1]).shape[-1]) if tf.executing_eagerly() else None
-        utils.check_labels(y, x.shape[0], num_classes)
+    x, y = core.prepare(model_fn, x, y, targeted, clip_min, clip_max, count_classes=True)
     y = tf.cast(tf.convert_to_tensor(y), tf.int64)
-    if seed is None:
-        seed = int(np.random.default_rng().integers(0, 2**31 - 1))
     eps_t = tf.cast(eps, tf.float32)
     seed_t = tf.constant(seed, tf.int64)
-    static = (tuple(int(d) for d in x.shape[1:]), int(nb_iter), float(p_init), clip_min,
-              clip_max, bool(targeted), int(nb_restarts))
+    config = SquareConfig(tuple(int(d) for d in x.shape[1:]), int(nb_iter), float(p_init),
+                          clip_min, clip_max, bool(targeted), int(nb_restarts))
     if tf.executing_eagerly():
-        run = utils.compiled(_square, model_fn, loss_fn, static)
-        x_adv, success, value, queries = run(x, y, eps_t, seed_t, utils.loss_params(loss_fn))
+        run = core.compiled(_square, model_fn, loss_fn, config)
+        x_adv, success, value, queries = run(x, y, eps_t, seed_t, core.loss_params(loss_fn))
     else:
-        x_adv, success, value, queries = _square(model_fn, loss_fn, *static)(x, y, eps_t, seed_t)
+        x_adv, success, value, queries = _square(model_fn, loss_fn, config)(x, y, eps_t, seed_t)
     if return_details:
         return x_adv, {"success": success, "queries": queries, "objective": value}
     return x_adv

@@ -58,14 +58,15 @@ and its answers are turned into numpy labels at once.
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from tfbnn.attacks import utils
+from tfbnn import checks
+from tfbnn.attacks import core
+from tfbnn.batching import batch_slices, map_batches
 from tfbnn.attacks.fgsm import fast_gradient_method
 
 __all__ = [
@@ -80,12 +81,6 @@ _EVAL_BATCH = 512
 
 
 # ----------------------------------------------------------------------------- checks
-
-
-def _check_positive(name: str, value) -> None:
-    bad = isinstance(value, bool) or not isinstance(value, numbers.Real)
-    if bad or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
 
 
 def _check_oracle(oracle) -> None:
@@ -112,7 +107,7 @@ def _as_inputs(name: str, x, clip_min, clip_max, feature_shape=None) -> np.ndarr
             f"substitute) have shape {tuple(feature_shape)}."
         )
     try:
-        utils.check_inputs(array, clip_min, clip_max)
+        checks.check_inputs(array, clip_min, clip_max)
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
     return array
@@ -138,8 +133,8 @@ def oracle_labels(oracle: Callable, x, num_classes: int | None = None,
     """
     x = np.asarray(x, dtype=np.float32)
     labels, width = [], None
-    for start in range(0, len(x), batch_size):
-        chunk = x[start : start + batch_size]
+    for part in batch_slices(len(x), batch_size):
+        chunk = x[part]
         answer = np.asarray(oracle(tf.constant(chunk)))
         if answer.ndim == 2 and answer.shape == (len(chunk), answer.shape[1]) and answer.shape[1] >= 2:
             width = int(answer.shape[1])
@@ -202,7 +197,7 @@ def jacobian_augmentation(substitute: Callable, x, y, lmbda: float, clip_min=0.0
     # Returns
         A float32 numpy array shaped like ``x``.
     """
-    utils.check_clip(clip_min, clip_max)
+    checks.check_clip(clip_min, clip_max)
 
     @tf.function(reduce_retracing=True)
     def step(x_batch, y_batch):
@@ -211,19 +206,20 @@ def jacobian_augmentation(substitute: Callable, x, y, lmbda: float, clip_min=0.0
             probs = tf.nn.softmax(substitute(x_batch))
             chosen = tf.gather(probs, y_batch, axis=1, batch_dims=1)
         grad = tape.gradient(chosen, x_batch)
-        return utils.clip_to_range(x_batch + lmbda * tf.sign(grad), clip_min, clip_max)
+        return core.clip_to_range(x_batch + lmbda * tf.sign(grad), clip_min, clip_max)
 
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y, dtype=np.int64)
-    out = [step(tf.constant(x[i : i + batch_size]), tf.constant(y[i : i + batch_size])).numpy()
-           for i in range(0, len(x), batch_size)]
-    return np.concatenate(out).astype(np.float32)
+    out = map_batches(lambda a, b: step(tf.constant(a), tf.constant(b)), x, y,
+                      batch_size=batch_size)
+    return out.astype(np.float32)
 
 
-def _lambda(rho: int, lmbda: float, period: int | None) -> float:
+def _lambda(round_index: int, lmbda: float, period: int | None) -> float:
+    """Papernot et al.'s ``lambda_rho`` for substitute round ``rho = round_index``."""
     if period is None:
         return float(lmbda)
-    return float(-lmbda * (-1) ** (rho // period))
+    return float(-lmbda * (-1) ** (round_index // period))
 
 
 # ----------------------------------------------------------------------------- training
@@ -258,23 +254,21 @@ def _fit(model: keras.Model, x: np.ndarray, y: np.ndarray, epochs: int, batch_si
     def train_step(x_batch, y_batch):
         with tf.GradientTape() as tape:
             logits = model(x_batch, training=True)
-            loss = tf.reduce_mean(utils.default_loss(y_batch, logits))
+            loss = tf.reduce_mean(core.default_loss(y_batch, logits))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
 
     for _ in range(epochs):
         order = rng.permutation(len(x))
-        for start in range(0, len(x), batch_size):
-            index = order[start : start + batch_size]
+        for part in batch_slices(len(x), batch_size):
+            index = order[part]
             train_step(tf.constant(x[index]), tf.constant(y[index]))
 
 
 def _predict(model_fn: Callable, x: np.ndarray) -> np.ndarray:
-    return np.concatenate([
-        np.argmax(np.asarray(model_fn(tf.constant(x[i : i + _EVAL_BATCH]))), -1)
-        for i in range(0, len(x), _EVAL_BATCH)
-    ])
+    return map_batches(lambda chunk: np.argmax(np.asarray(model_fn(tf.constant(chunk))), -1), x,
+                       batch_size=_EVAL_BATCH)
 
 
 def train_substitute(
@@ -338,15 +332,15 @@ def train_substitute(
             range, oracle answers that are not labels or logits.
     """
     _check_oracle(oracle)
-    utils.check_int("rounds", rounds, 1)
-    _check_positive("lmbda", lmbda)
-    utils.check_int("lmbda_period", lmbda_period, 1, allow_none=True)
-    utils.check_int("epochs", epochs, 1)
-    utils.check_int("batch_size", batch_size, 1)
-    _check_positive("learning_rate", learning_rate)
-    utils.check_clip(clip_min, clip_max)
-    utils.check_int("num_classes", num_classes, 2, allow_none=True)
-    utils.check_int("seed", seed, 0)
+    checks.check_int("rounds", rounds, 1)
+    checks.check_number("lmbda", lmbda, positive=True)
+    checks.check_int("lmbda_period", lmbda_period, 1, allow_none=True)
+    checks.check_int("epochs", epochs, 1)
+    checks.check_int("batch_size", batch_size, 1)
+    checks.check_number("learning_rate", learning_rate, positive=True)
+    checks.check_clip(clip_min, clip_max)
+    checks.check_int("num_classes", num_classes, 2, allow_none=True)
+    checks.check_int("seed", seed, 0)
     if substitute is not None and not isinstance(substitute, keras.Model):
         raise TypeError(
             f"substitute must be a keras.Model mapping inputs to logits, got "
@@ -387,13 +381,13 @@ def train_substitute(
     rng = np.random.default_rng(seed)
     model_fn = lambda t: substitute(t, training=False)  # noqa: E731
     info = {"sizes": [], "lambdas": [], "train_agreement": []}
-    for rho in range(rounds):
+    for round_index in range(rounds):
         _fit(substitute, x_sub, y_sub, epochs, batch_size, learning_rate, rng)
         info["sizes"].append(len(x_sub))
         info["train_agreement"].append(float(np.mean(_predict(model_fn, x_sub) == y_sub)))
-        if rho == rounds - 1:
+        if round_index == rounds - 1:
             break
-        step = _lambda(rho, lmbda, lmbda_period)
+        step = _lambda(round_index, lmbda, lmbda_period)
         x_new = jacobian_augmentation(model_fn, x_sub, y_sub, step, clip_min, clip_max)
         y_new, _ = oracle_labels(counting, x_new, num_classes)
         x_sub = np.concatenate([x_sub, x_new])
@@ -471,8 +465,8 @@ def substitute_blackbox_attack(
             and labels.
     """
     _check_oracle(oracle)
-    utils.check_eps("eps", eps, allow_tensor=False)
-    utils.check_clip(clip_min, clip_max)
+    checks.check_eps("eps", eps, allow_tensor=False)
+    checks.check_clip(clip_min, clip_max)
     x_holdout = _as_inputs("x_holdout", x_holdout, clip_min, clip_max)
     x_test = _as_inputs("x_test", x_test, clip_min, clip_max, x_holdout.shape[1:])
     y_test = np.asarray(y_test)
@@ -489,11 +483,9 @@ def substitute_blackbox_attack(
         num_classes=num_classes, substitute=substitute, seed=seed,
     )
     model_fn = lambda t: substitute(t, training=False)  # noqa: E731
-    x_adv = np.concatenate([
-        fast_gradient_method(model_fn, x_test[i : i + _EVAL_BATCH], eps, np.inf,
-                             clip_min=clip_min, clip_max=clip_max).numpy()
-        for i in range(0, len(x_test), _EVAL_BATCH)
-    ])
+    x_adv = map_batches(
+        lambda chunk: fast_gradient_method(model_fn, chunk, eps, np.inf, clip_min=clip_min,
+                                           clip_max=clip_max), x_test, batch_size=_EVAL_BATCH)
     width = int(substitute.output_shape[-1])
     if y_test.max() >= width:
         raise ValueError(f"y_test holds label {y_test.max()}, but there are only {width} classes.")

@@ -1,8 +1,9 @@
 """The attacks `tfbnn.evaluation` knows, by name, with the budgets it runs them at.
 
-Every entry runs as ``spec.run(model_fn, x, y, eps, norm, nb_iter, seed)`` and returns
-the adversarial batch; evaluation knows nothing else about an attack. Gradient attacks
-use ``nb_iter`` iterations with Madry et al.'s step rule ``2.5 eps / nb_iter``;
+Every entry runs as ``spec.run(model_fn, x, y, eps, norm, nb_iter, seed, box)`` and
+returns the adversarial batch; evaluation and its diagnostics know nothing else about an
+attack. Gradient attacks use ``nb_iter`` iterations with Madry et al.'s step rule
+``2.5 eps / nb_iter`` (`tfbnn.attacks.core.madry_step`);
 ``square`` uses ``nb_iter`` as its query budget per example (times ten: a query costs
 one forward pass, a gradient step about three).
 """
@@ -15,11 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from tfbnn import attacks
+from tfbnn.attacks import core
 
-__all__ = ["ATTACKS", "AttackSpec", "DEFAULT_ENSEMBLE", "check_attack_names"]
+__all__ = ["ATTACKS", "AttackSpec", "DEFAULT_ENSEMBLE", "L2", "LINF", "NORMS", "check_attack_names"]
 
 LINF, L2 = "linf", "l2"
-_NORM = {LINF: np.inf, L2: 2}
+NORMS = {LINF: np.inf, L2: 2}
+"""Norm names as evaluation and the CLI spell them, and the attacks' ``norm`` values."""
 
 
 @dataclass(frozen=True)
@@ -41,35 +44,31 @@ class AttackSpec:
     description: str
 
 
-def _step(eps, nb_iter):
-    return 2.5 * eps / nb_iter
-
-
 def _pgd(f, x, y, eps, norm, nb_iter, seed, box):
-    return attacks.projected_gradient_descent(f, x, eps, _step(eps, nb_iter), nb_iter, _NORM[norm],
+    return attacks.projected_gradient_descent(f, x, eps, core.madry_step(eps, nb_iter), nb_iter, NORMS[norm],
                                               y=y, seed=seed, **box)
 
 
 def _pgdpp(variant):
     def run(f, x, y, eps, norm, nb_iter, seed, box):
-        return attacks.pgd_plus_plus(f, x, eps, _step(eps, nb_iter), nb_iter, _NORM[norm], y=y,
+        return attacks.pgd_plus_plus(f, x, eps, core.madry_step(eps, nb_iter), nb_iter, NORMS[norm], y=y,
                                      seed=seed, variant=variant, **box)
     return run
 
 
 def _fgsm(f, x, y, eps, norm, nb_iter, seed, box):
-    return attacks.fast_gradient_method(f, x, eps, _NORM[norm], y=y, **box)
+    return attacks.fast_gradient_method(f, x, eps, NORMS[norm], y=y, **box)
 
 
 def _fgsmpp(variant):
     def run(f, x, y, eps, norm, nb_iter, seed, box):
-        return attacks.fgsm_plus_plus(f, x, eps, _NORM[norm], y=y, variant=variant, **box)
+        return attacks.fgsm_plus_plus(f, x, eps, NORMS[norm], y=y, variant=variant, **box)
     return run
 
 
 def _apgd(loss):
     def run(f, x, y, eps, norm, nb_iter, seed, box):
-        return attacks.auto_projected_gradient_descent(f, x, eps, nb_iter, _NORM[norm], loss, y=y,
+        return attacks.auto_projected_gradient_descent(f, x, eps, nb_iter, NORMS[norm], loss, y=y,
                                                        seed=seed, **box)
     return run
 

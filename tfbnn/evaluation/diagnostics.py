@@ -15,13 +15,17 @@ largest eps unless stated.
 
 from __future__ import annotations
 
+import contextlib
+import random
 import time
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
+from tensorflow.python.eager import context
 
-from tfbnn import attacks, models, temperature, training
+from tfbnn import export, models, temperature, training
+from tfbnn.batching import map_batches
 from tfbnn.evaluation import catalog
 
 __all__ = ["pgd_accuracy", "run_all", "tolerance", "verdict"]
@@ -43,21 +47,14 @@ def _check(name, ok, explanation_ok, explanation_warn, data):
             "explanation": explanation_ok if ok else explanation_warn, "data": data}
 
 
-def _run_in_batches(fn, x, y, batch=250):
-    return np.concatenate([np.asarray(fn(x[i:i + batch], y[i:i + batch]))
-                           for i in range(0, len(x), batch)])
-
-
 def pgd_accuracy(target, x, y, eps, norm, nb_iter, seed, box, fn=None):
-    """Accuracy of ``target`` under CE PGD (FGSM for one iteration) crafted on ``fn``."""
+    """Accuracy of ``target`` under the catalog's CE PGD (its FGSM for one iteration),
+    crafted on ``fn`` (default: the target itself)."""
     fn = fn or target.attack_fn
-    p = catalog._NORM[norm]
-    if nb_iter == 1:
-        craft = lambda a, b: attacks.fast_gradient_method(fn, a, eps, p, y=b, **box)  # noqa: E731
-    else:
-        craft = lambda a, b: attacks.projected_gradient_descent(  # noqa: E731
-            fn, a, eps, 2.5 * eps / nb_iter, nb_iter, p, y=b, seed=seed, **box)
-    return float(target.scores(_run_in_batches(craft, x, y), y).mean())
+    spec = catalog.ATTACKS["fgsm" if nb_iter == 1 else "pgd"]
+    x_adv = map_batches(lambda a, b: spec.run(fn, a, b, eps, norm, nb_iter, seed, box), x, y,
+                        batch_size=250)
+    return float(target.scores(x_adv, y).mean())
 
 
 def check_iterations(target, x, y, eps, norm, seed, box):
@@ -99,12 +96,32 @@ def check_radius(target, x, y, eps, norm, seed, box):
                   f"(eps {top:g}).", why, {"eps": radii, "accuracy": accs})
 
 
+@contextlib.contextmanager
+def _global_seed(seed):
+    """Keras's global seeds set to ``seed`` inside the block, restored after it.
+
+    Python's and NumPy's generator states come back exactly; TensorFlow's global seed
+    is reset to the value it had (its op-level sequence starts anew from there).
+    """
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    tf_seed = context.global_seed()
+    keras.utils.set_random_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+        tf.random.set_seed(tf_seed)
+
+
 def _surrogate(target, x_surrogate, seed):
     """A full-precision model trained on the target's labels (no gradients of the target)."""
-    keras.utils.set_random_seed(seed)
-    labels = np.concatenate([
-        np.asarray(target.logits_fn(tf.constant(x_surrogate[i:i + 500]))).argmax(-1)
-        for i in range(0, len(x_surrogate), 500)])
+    with _global_seed(seed):
+        return _train_surrogate(target, x_surrogate)
+
+
+def _train_surrogate(target, x_surrogate):
+    labels = export.predict_in_batches(target.logits_fn, x_surrogate, 500).argmax(-1)
     shape = tuple(x_surrogate.shape[1:])
     if len(shape) == 3 and min(shape[:2]) >= 24:
         model = models.cleverhans_cnn("A", k1=32, input_shape=shape,
@@ -149,8 +166,9 @@ def check_gradient_free(target, x, y, eps, norm, seed, box, results):
     if norm != catalog.LINF:
         return {"name": "gradient_free", "verdict": SKIP, "data": {},
                 "explanation": "tfbnn's gradient-free attack (Square) is L-inf only."}
-    square = _run_in_batches(lambda a, b: attacks.square_attack(
-        target.attack_fn, a, eps, nb_iter=1000, y=b, seed=seed, **box), x, y)
+    # The catalog's Square at 100 "iterations": 1,000 queries.
+    square = map_batches(lambda a, b: catalog.ATTACKS["square"].run(
+        target.attack_fn, a, b, eps, norm, 100, seed, box), x, y, batch_size=250)
     square_acc = float(target.scores(square, y).mean())
     pgd_acc = pgd_accuracy(target, x, y, eps, norm, 100, seed, box)
     only_square = (results or {}).get("broken_by", {}).get("square", 0)
@@ -174,8 +192,7 @@ def _input_gradients(target, x, y):
 
 
 def check_zero_gradients(target, x, y):
-    grads = np.concatenate([_input_gradients(target, x[i:i + 250], y[i:i + 250])
-                            for i in range(0, len(x), 250)])
+    grads = map_batches(lambda a, b: _input_gradients(target, a, b), x, y, batch_size=250)
     all_zero = float(np.mean(np.all(grads == 0, axis=1)))
     zero_entries = float(np.mean(grads == 0))
     return _check(
@@ -188,8 +205,7 @@ def check_zero_gradients(target, x, y):
 
 
 def check_logit_scale(target, x, y):
-    logits = np.concatenate([np.asarray(target.attack_fn(tf.constant(x[i:i + 250])))
-                             for i in range(0, len(x), 250)]).astype(np.float32)
+    logits = export.predict_in_batches(target.attack_fn, x, 250).astype(np.float32)
     p = tf.nn.softmax(logits).numpy()
     saturated = float(np.mean(p.max(-1) == 1.0))
     top2 = np.sort(logits, -1)[:, -2:]

@@ -31,6 +31,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 import tfbnn
+from tfbnn.batching import batch_slices
 from tfbnn.evaluation import catalog, diagnostics as diag
 from tfbnn.evaluation.state import RunDirectory
 from tfbnn.evaluation.target import Target, prepare
@@ -261,18 +262,17 @@ def evaluate(
 
         return json.loads((run.path / "report.json").read_text())
     box = {"clip_min": clip_min, "clip_max": clip_max}
-    batches = range(0, len(x), batch_size)
+    batches = list(batch_slices(len(x), batch_size))
     bar = keras.utils.Progbar(len(eps_list) * len(batches), unit_name="batch") if progress else None
     started = time.time()
     results = []
     for e, eps_value in enumerate(eps_list):
         key = f"eps{e}"
         records = []
-        for b, start in enumerate(batches):
+        for b, sl in enumerate(batches):
             record = run.load_batch(key, b) if run is not None else None
             if record is None:
                 batch_seed = seed * 1_000_003 + e * 10_007 + b * 101
-                sl = slice(start, start + batch_size)
                 record = _attack_batch(target, names, x[sl], y[sl], eps_value, norm, nb_iter,
                                        batch_seed, mode, box)
                 if run is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+from tfbnn.io import atomic_path
+
 __all__ = ["markdown", "write"]
 
 
@@ -82,10 +84,7 @@ def markdown(report: dict) -> str:
 
 def _plots(run, report) -> list:
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # no pyplot: the user's backend stays as it is
     except ImportError:
         return []
     written = []
@@ -96,7 +95,8 @@ def _plots(run, report) -> list:
         if c is None:
             continue
         xs = c["data"]["iterations" if check == "iterations" else "eps"]
-        fig, ax = plt.subplots(figsize=(4, 3))
+        fig = Figure(figsize=(4, 3))
+        ax = fig.subplots()
         ax.plot(xs, c["data"]["accuracy"], marker="o")
         if log:
             ax.set_xscale("log")
@@ -106,10 +106,8 @@ def _plots(run, report) -> list:
         ax.set_title(f"{check}: {c['verdict']}")
         fig.tight_layout()
         name = f"diagnostic_{check}.png"
-        tmp = run.path / f".{name}.tmp.png"
-        fig.savefig(tmp, dpi=100)
-        plt.close(fig)
-        tmp.replace(run.path / name)
+        with atomic_path(run.path / name) as tmp:
+            fig.savefig(tmp, dpi=100)
         written.append(name)
     return written
 

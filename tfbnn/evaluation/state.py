@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tfbnn.export import atomic_write_text
+from tfbnn.io import atomic_write_text
 
 __all__ = ["RunDirectory"]
 

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from tfbnn import export, models
+from tfbnn import checks, export, models
 from tfbnn.attacks import EOT
 
 __all__ = ["Target", "load_model", "prepare"]
@@ -125,8 +125,7 @@ def prepare(model, x_probe: np.ndarray, *, stochastic: bool | None = None,
     """
     if outputs not in OUTPUTS:
         raise ValueError(f"outputs must be one of {OUTPUTS}, got {outputs!r}.")
-    if isinstance(eot_draws, bool) or not isinstance(eot_draws, int) or eot_draws < 1:
-        raise ValueError(f"eot_draws must be an int >= 1, got {eot_draws!r}.")
+    checks.check_int("eot_draws", eot_draws, 1)
     raw_fn = _as_logits_fn(model)
     probe = tf.constant(x_probe)
     try:
@@ -139,9 +138,7 @@ def prepare(model, x_probe: np.ndarray, *, stochastic: bool | None = None,
         raise ValueError(f"The model must return one vector of class scores per input, got "
                          f"shape {first.shape} for {len(x_probe)} inputs.")
     notes = []
-    looks_like_probs = bool(first.min() >= 0 and first.max() <= 1
-                            and np.allclose(first.sum(-1), 1.0, atol=1e-4))
-    if outputs == "probabilities" or (outputs == "auto" and looks_like_probs):
+    if outputs == "probabilities" or (outputs == "auto" and checks.looks_like_probabilities(first)):
         outputs = "probabilities"
         notes.append("The model returns probabilities (rows in [0, 1] summing to 1): attacks "
                      "use their log as logits. Saturated probabilities (exactly 0 or 1 in "
@@ -151,7 +148,7 @@ def prepare(model, x_probe: np.ndarray, *, stochastic: bool | None = None,
         outputs = "logits"
         logits_fn = raw_fn
     if stochastic is None:
-        stochastic = any(not np.array_equal(first, np.asarray(raw_fn(probe))) for _ in range(2))
+        stochastic = checks.is_stochastic(raw_fn, probe, trials=3, first=first)
     draws = eot_draws if stochastic else 1
     if stochastic:
         notes.append(f"The model is stochastic (two forward passes differ): gradients are "
