@@ -414,7 +414,7 @@ X_BAD = np.zeros((2, 28, 28, 1), np.float32)
         ({"nb_iter": 0}, ValueError, "nb_iter"),
         ({"norm": 1}, ValueError, "norm"),
         ({"loss": "hinge"}, ValueError, "loss"),
-        ({"rho": 1.5}, ValueError, "rho"),
+        ({"success_fraction": 1.5}, ValueError, "success_fraction"),
         ({"alpha": -0.1}, ValueError, "alpha"),
         ({"nb_restarts": 0}, ValueError, "nb_restarts"),
         ({"nb_restarts": 2, "rand_init": False}, ValueError, "random start"),

@@ -231,13 +231,13 @@ def test_eot_attack_on_stochastic_model(mnist_small):
     training.compile_model(model, 1e-2)
     model.fit(x_train, y_train, epochs=2, batch_size=64, verbose=0)
     model_fn = _fn(model)
-    clean, clean_std, per_example = accuracy_over_draws(model_fn, x[:128], y[:128], nb_draws=5)
+    clean, clean_std, per_example = accuracy_over_draws(model_fn, x[:128], y[:128], eot_draws=5)
     assert 0.0 <= clean <= 1.0 and clean_std >= 0.0 and per_example.shape == (128,)
     x_adv = attacks.projected_gradient_descent(EOT(model_fn, 4), x[:128], 0.3, 0.03, 10, clip_min=0.0,
                                                clip_max=1.0, y=y[:128], seed=0)
-    attacked, _, _ = accuracy_over_draws(model_fn, x_adv, y[:128], nb_draws=5)
+    attacked, _, _ = accuracy_over_draws(model_fn, x_adv, y[:128], eot_draws=5)
     assert attacked < clean
-    with pytest.raises(ValueError, match="nb_draws"):
+    with pytest.raises(ValueError, match="eot_draws"):
         EOT(model_fn, 0)
     with pytest.raises(ValueError, match="labels"):
         accuracy_over_draws(model_fn, x[:4], y[:3])

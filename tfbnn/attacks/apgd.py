@@ -149,7 +149,7 @@ class APGDConfig(NamedTuple):
     targeted: bool
     rand_init: bool
     nb_restarts: int
-    rho: float
+    success_fraction: float
     alpha: float
 
 
@@ -161,7 +161,8 @@ class _Problem:
         self.x, self.y, self.eps, self.ball = x, y, eps, c.ball
         self.clip_min, self.clip_max = c.clip_min, c.clip_max
         self.targeted, self.nb_iter = c.targeted, c.nb_iter
-        self.rho, self.alpha, self.rand_init = c.rho, c.alpha, c.rand_init
+        self.success_fraction, self.alpha = c.success_fraction, c.alpha
+        self.rand_init = c.rand_init
         self.rank = x.shape.rank
         points = checkpoints(c.nb_iter)
         mask = np.zeros(max(c.nb_iter, 1), dtype=bool)
@@ -242,9 +243,9 @@ class _Problem:
 
         def at_checkpoint():
             # Condition 1: fewer than rho * (w_j - w_{j-1}) of the steps since the last
-            # checkpoint increased f. Condition 2: neither the step size nor f_max
-            # changed since the last checkpoint.
-            cond1 = s["count"] < self.rho * tf.gather(self.interval, k)
+            # checkpoint increased f (rho: Croce & Hein's name for success_fraction).
+            # Condition 2: neither the step size nor f_max changed since then.
+            cond1 = s["count"] < self.success_fraction * tf.gather(self.interval, k)
             cond2 = tf.logical_and(tf.equal(s["eta"], s["eta_ckpt"]),
                                    tf.equal(f_max, s["f_max_ckpt"]))
             halve = tf.logical_or(cond1, cond2)
@@ -300,7 +301,7 @@ def auto_projected_gradient_descent(
     targeted: bool = False,
     rand_init: bool = True,
     nb_restarts: int = 1,
-    rho: float = 0.75,
+    success_fraction: float = 0.75,
     alpha: float = 0.75,
     seed: int | None = None,
 ) -> tf.Tensor:
@@ -313,7 +314,7 @@ def auto_projected_gradient_descent(
     projects onto the eps-ball (L-inf box, or the joint L2 ball of the whole input) and
     then into ``[clip_min, clip_max]``. At each checkpoint `checkpoints` (22%, 41%, 57%,
     ... of ``nb_iter``) an example's step is halved and its iterate reset to its best
-    point when (1) fewer than ``rho`` of its steps since the last checkpoint increased
+    point when (1) fewer than ``success_fraction`` of its steps since the last checkpoint increased
     the loss, or (2) neither its step size nor its best loss changed since then.
 
     Each example's result is an adversarial point if any iterate of any restart was
@@ -337,7 +338,8 @@ def auto_projected_gradient_descent(
         targeted: move towards ``y`` instead of away from it.
         rand_init: start uniformly in the eps-ball (``True``) or at ``x`` (``False``).
         nb_restarts: independent runs (>= 1); each example keeps its worst case.
-        rho: condition 1's threshold, fraction of successful steps (paper: 0.75).
+        success_fraction: condition 1's threshold, the fraction of steps that must have
+            increased the loss since the last checkpoint (the paper's rho: 0.75).
         alpha: momentum weight of the new step (paper: 0.75; 1 is no momentum).
         seed: seed of the random starts (stateless RNG: same seed, same result); restart
             ``r`` uses ``seed + r``, as in `projected_gradient_descent`. ``None`` draws
@@ -349,7 +351,7 @@ def auto_projected_gradient_descent(
     # Raises
         TypeError: when ``model_fn`` is not callable.
         ValueError: for a bad ``eps``, norm, loss, clip range, ``nb_iter < 1``,
-            ``nb_restarts < 1``, ``rho`` or ``alpha`` outside [0, 1], a targeted attack
+            ``nb_restarts < 1``, ``success_fraction`` or ``alpha`` outside [0, 1], a targeted attack
             without ``y``, or ``x``/``y`` that do not fit.
 
     # References
@@ -361,7 +363,7 @@ def auto_projected_gradient_descent(
     checks.check_eps("eps", eps)
     checks.check_int("nb_iter", nb_iter, 1)
     checks.check_int("nb_restarts", nb_restarts, 1)
-    checks.check_fraction("rho", rho)
+    checks.check_fraction("success_fraction", success_fraction)
     checks.check_fraction("alpha", alpha)
     if not isinstance(rand_init, bool):
         raise ValueError(f"rand_init must be True or False, got {rand_init!r}.")
@@ -377,14 +379,15 @@ def auto_projected_gradient_descent(
     eps_t = core.broadcast_eps(eps, x)
     seed_t = tf.constant(seed, tf.int64)
     config = APGDConfig(int(nb_iter), ball, clip_min, clip_max, bool(targeted),
-                        bool(rand_init), int(nb_restarts), float(rho), float(alpha))
+                        bool(rand_init), int(nb_restarts), float(success_fraction),
+                        float(alpha))
     if tf.executing_eagerly():
-        run = core.compiled(_apgd, model_fn, loss_fn, config)
+        run = core.compiled(_apgd, model_fn, config, loss_fn)
         return run(x, y, eps_t, seed_t, core.loss_params(loss_fn))
-    return _apgd(model_fn, loss_fn, config)(x, y, eps_t, seed_t)
+    return _apgd(model_fn, config, loss_fn)(x, y, eps_t, seed_t)
 
 
-def _apgd(model_fn, loss_fn, c: APGDConfig):
+def _apgd(model_fn, c: APGDConfig, loss_fn):
     """APGD with restarts as a function of tensors (x, y, eps, seed); restart ``r`` starts
     from the stateless seed ``seed + r``."""
 

@@ -326,15 +326,17 @@ _COMPILED_MAX = 32
 _COMPILED: collections.OrderedDict = collections.OrderedDict()
 
 
-def compiled(build: Callable, model_fn: Callable, loss_fn: Callable | None, config) -> Callable:
-    """A cached ``tf.function`` of ``build(model_fn, loss_fn, config)`` for one model.
+def compiled(build: Callable, model_fn: Callable, config, loss_fn: Callable | None = None
+             ) -> Callable:
+    """A cached ``tf.function`` of ``build(model_fn, config[, loss_fn])`` for one model.
 
     Attacks called eagerly run through this: a compiled PGD is about twice as fast as
     an eager one on CPU, and the cache means a model is traced once per configuration,
     not once per call (CleverHans 4's module-level ``tf.function`` retraces whenever
-    it meets a new model). ``build`` returns a function of tensors; a
-    `ParametrizedLoss`'s parameters are passed as its last argument. ``config`` is
-    the attack's frozen, hashable configuration (a `typing.NamedTuple`).
+    it meets a new model). ``build`` returns a function of tensors, and is given
+    ``loss_fn`` only when there is one; the compiled function takes those tensors and,
+    last, the parameters of a `ParametrizedLoss` (`loss_params`, ``()`` otherwise).
+    ``config`` is the attack's frozen, hashable configuration (a `typing.NamedTuple`).
 
     The cache holds the `_COMPILED_MAX` most recent entries. It refers to models
     weakly where Python allows it: an entry does not keep its model alive, and goes
@@ -354,8 +356,10 @@ def compiled(build: Callable, model_fn: Callable, loss_fn: Callable | None, conf
 
         def run(*tensors):
             *inputs, params = tensors
+            if loss_fn is None:
+                return build(model_ref(), config)(*inputs)
             loss = loss_fn.with_params(params) if isinstance(loss_fn, ParametrizedLoss) else loss_fn
-            return build(model_ref(), loss, config)(*inputs)
+            return build(model_ref(), config, loss)(*inputs)
 
         function = tf.function(run, reduce_retracing=True)
         if ref is not None:

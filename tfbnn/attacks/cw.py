@@ -174,12 +174,12 @@ def carlini_wagner_l2(
                       int(max_iterations), bool(abort_early), float(clip_min), float(clip_max),
                       num_classes)
     if tf.executing_eagerly():
-        compiled = core.compiled(_cw_search_step, model_fn, None, config)
+        compiled = core.compiled(_cw_search_step, model_fn, config)
 
         def search(*tensors):
             return compiled(*tensors, ())
     else:
-        search = _cw_search_step(model_fn, None, config)
+        search = _cw_search_step(model_fn, config)
 
     n = x.shape[0]
     if batch_size is None or n is None or n <= batch_size:
@@ -257,7 +257,7 @@ class CWConfig(NamedTuple):
     num_classes: int
 
 
-def _cw_search_step(model_fn, _loss_fn, c: CWConfig):
+def _cw_search_step(model_fn, c: CWConfig):
     """One binary-search step as a function of tensors (for `core.compiled`).
 
     Runs up to ``max_iterations`` Adam steps from ``w = 0`` at constants ``const``,

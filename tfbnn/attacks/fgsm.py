@@ -65,12 +65,12 @@ def fast_gradient_method(
     eps_t = core.broadcast_eps(eps, x)
     config = FGSMConfig(ball, clip_min, clip_max, bool(targeted))
     if tf.executing_eagerly():
-        run = core.compiled(_fgsm, model_fn, loss_fn, config)
+        run = core.compiled(_fgsm, model_fn, config, loss_fn)
         return run(x, tf.convert_to_tensor(y), eps_t, core.loss_params(loss_fn))
-    return _fgsm(model_fn, loss_fn, config)(x, y, eps_t)
+    return _fgsm(model_fn, config, loss_fn)(x, y, eps_t)
 
 
-def _fgsm(model_fn, loss_fn, c: FGSMConfig):
+def _fgsm(model_fn, c: FGSMConfig, loss_fn):
     """One fast gradient step as a function of tensors (x, y, eps)."""
 
     def attack(x, y, eps_t):

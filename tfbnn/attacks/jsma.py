@@ -151,12 +151,12 @@ def jacobian_saliency_map_method(
     config = JSMAConfig(bool(targeted), float(theta), float(clip_min), float(clip_max),
                         max_iters, bool(use_logits), num_classes)
     if tf.executing_eagerly():
-        compiled = core.compiled(_jsma, model_fn, None, config)
+        compiled = core.compiled(_jsma, model_fn, config)
 
         def attack(x_chunk, y_chunk):
             return compiled(x_chunk, y_chunk, ())
     else:
-        attack = _jsma(model_fn, None, config)
+        attack = _jsma(model_fn, config)
 
     labels = _labels(model_fn, x, y, targeted, num_classes, seed, batch_size)
     n = x.shape[0]
@@ -209,7 +209,7 @@ class JSMAConfig(NamedTuple):
     num_classes: int
 
 
-def _jsma(model_fn, _loss_fn, c: JSMAConfig):
+def _jsma(model_fn, c: JSMAConfig):
     """JSMA as a function of tensors ``(x, labels)`` (for `core.compiled`)."""
     targeted, theta, clip_min, clip_max = c.targeted, c.theta, c.clip_min, c.clip_max
     max_iters, use_logits, num_classes = c.max_iters, c.use_logits, c.num_classes

@@ -114,12 +114,12 @@ def projected_gradient_descent(
                        seed is not None, int(nb_restarts))
     seed_t = tf.constant(0 if seed is None else seed, tf.int32)
     if tf.executing_eagerly():
-        run = core.compiled(_pgd, model_fn, loss_fn, config)
+        run = core.compiled(_pgd, model_fn, config, loss_fn)
         return run(x, tf.convert_to_tensor(y), eps_t, step, seed_t, core.loss_params(loss_fn))
-    return _pgd(model_fn, loss_fn, config)(x, y, eps_t, step, seed_t)
+    return _pgd(model_fn, config, loss_fn)(x, y, eps_t, step, seed_t)
 
 
-def _pgd(model_fn, loss_fn, c: PGDConfig):
+def _pgd(model_fn, c: PGDConfig, loss_fn):
     """PGD with restarts as a function of tensors (x, y, eps, step, seed)."""
 
     def attack(x, y, eps_t, step, seed):

@@ -115,13 +115,13 @@ class HNSConfig(NamedTuple):
     rho_high: float | None
 
 
-def _hns_beta(model_fn, _loss_fn, c: HNSConfig):
+def _hns_beta(model_fn, c: HNSConfig):
     """HNS's beta at the clean inputs as a function of tensors (for `core.compiled`)."""
     return lambda x, y: temperature.hns_beta(model_fn, x, y, c.grid, c.spacing, c.rho_low,
                                              c.rho_high, targeted=c.targeted)
 
 
-def _njs_beta1(model_fn, _loss_fn, max_samples: int):
+def _njs_beta1(model_fn, max_samples: int):
     """NJS's beta_1 as a function of tensors (for `core.compiled`)."""
     return lambda samples: temperature.njs_beta1(model_fn, samples, max_samples)
 
@@ -129,8 +129,8 @@ def _njs_beta1(model_fn, _loss_fn, max_samples: int):
 def _run(build, model_fn, config, *tensors):
     """``build`` traced once per model and configuration when called eagerly."""
     if tf.executing_eagerly():
-        return core.compiled(build, model_fn, None, config)(*tensors, ())
-    return build(model_fn, None, config)(*tensors)
+        return core.compiled(build, model_fn, config)(*tensors, ())
+    return build(model_fn, config)(*tensors)
 
 
 def temperature_loss(model_fn, x, y, targeted, variant, rho=0.01, njs_samples=None,

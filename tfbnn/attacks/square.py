@@ -139,7 +139,7 @@ class SquareConfig(NamedTuple):
     nb_restarts: int
 
 
-def _square(model_fn, loss_fn, c: SquareConfig):
+def _square(model_fn, c: SquareConfig, loss_fn):
     """Square with restarts as a function of tensors (x, y, eps, seed)."""
     height, width, channels = c.image_shape
     nb_iter, p_init, clip_min, clip_max = c.nb_iter, c.p_init, c.clip_min, c.clip_max
@@ -353,10 +353,10 @@ def square_attack(
     config = SquareConfig(tuple(int(d) for d in x.shape[1:]), int(nb_iter), float(p_init),
                           clip_min, clip_max, bool(targeted), int(nb_restarts))
     if tf.executing_eagerly():
-        run = core.compiled(_square, model_fn, loss_fn, config)
+        run = core.compiled(_square, model_fn, config, loss_fn)
         x_adv, success, value, queries = run(x, y, eps_t, seed_t, core.loss_params(loss_fn))
     else:
-        x_adv, success, value, queries = _square(model_fn, loss_fn, config)(x, y, eps_t, seed_t)
+        x_adv, success, value, queries = _square(model_fn, config, loss_fn)(x, y, eps_t, seed_t)
     if return_details:
         return x_adv, {"success": success, "queries": queries, "objective": value}
     return x_adv
