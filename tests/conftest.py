@@ -36,6 +36,22 @@ def trained_a(mnist_small):
     return model
 
 
+@pytest.fixture(scope="session")
+def model_fn(trained_a):
+    """``trained_a`` in inference mode, one callable for the whole session: tfbnn caches
+    an attack's compiled graph per callable, so the tests reuse the traced graphs."""
+    return lambda t: trained_a(t, training=False)
+
+
+@pytest.fixture(scope="session")
+def correct_a(mnist_small, trained_a):
+    """The first 64 test images of ``mnist_small`` that ``trained_a`` classifies correctly,
+    and their labels."""
+    _, (x, y) = mnist_small
+    correct = np.argmax(trained_a(x), -1) == y
+    return x[correct][:64], y[correct][:64]
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(1234)

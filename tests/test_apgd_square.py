@@ -23,16 +23,8 @@ EPS = {np.inf: 0.3, 2: 3.0}
 
 
 @pytest.fixture(scope="module")
-def batch(mnist_small, trained_a):
-    _, (x, y) = mnist_small
-    correct = np.argmax(trained_a(x), -1) == y
-    return x[correct][:64], y[correct][:64]
-
-
-@pytest.fixture(scope="module")
-def model_fn(trained_a):
-    # One function object for the module, so that the attacks' compiled graphs are reused.
-    return lambda t: trained_a(t, training=False)
+def batch(correct_a):
+    return correct_a
 
 
 def _apgd(loss):

@@ -63,10 +63,8 @@ def _fn(model):
 
 
 @pytest.fixture(scope="module")
-def batch(mnist_small, trained_a):
-    _, (x, y) = mnist_small
-    correct = np.argmax(trained_a(x), -1) == y
-    return x[correct][:64], y[correct][:64]
+def batch(correct_a):
+    return correct_a
 
 
 @pytest.mark.parametrize("name, norm, targeted", CASES)
@@ -90,6 +88,24 @@ def test_attack_contract(name, norm, targeted, trained_a, batch):
     np.testing.assert_allclose(x_zero, x[:4], atol=1e-7)
 
 
+def _linear_problem(seed, batch_size, shape, low, width, classes):
+    """A random linear model on ``shape`` inputs and a batch uniform in [low, low + width]."""
+    rng = np.random.default_rng(seed)
+    dims = int(np.prod(shape))
+    weights = tf.constant(rng.normal(size=(dims, classes)).astype(np.float32))
+    x = rng.uniform(low, low + width, size=(batch_size, *shape)).astype(np.float32)
+    return (lambda t: tf.reshape(t, [-1, dims]) @ weights), x, low + width
+
+
+def _assert_in_ball_and_range(x_adv, x, eps, norm, low, high):
+    x_adv = np.asarray(x_adv)
+    assert np.all(np.isfinite(x_adv))
+    assert x_adv.min() >= low - 1e-6 and x_adv.max() <= high + 1e-6
+    delta = (x_adv - x).reshape(len(x), -1)
+    size = np.abs(delta).max(1) if norm == np.inf else np.linalg.norm(delta, axis=1)
+    assert np.all(size <= eps * (1 + 1e-5) + 1e-6)
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     batch_size=st.integers(1, 5),
@@ -102,23 +118,13 @@ def test_attack_contract(name, norm, targeted, trained_a, batch):
     seed=st.integers(0, 1000),
 )
 def test_property_ball_and_range(batch_size, shape, eps, low, width, norm, nb_iter, seed):
-    rng = np.random.default_rng(seed)
-    high = low + width
-    dims = int(np.prod(shape))
-    weights = tf.constant(rng.normal(size=(dims, 3)).astype(np.float32))
-    model_fn = lambda t: tf.reshape(t, [-1, dims]) @ weights  # noqa: E731
-    x = rng.uniform(low, high, size=(batch_size, *shape)).astype(np.float32)
+    model_fn, x, high = _linear_problem(seed, batch_size, shape, low, width, 3)
     for x_adv in (
         attacks.fast_gradient_method(model_fn, x, eps, norm, clip_min=low, clip_max=high),
         attacks.projected_gradient_descent(model_fn, x, eps, eps / 2, nb_iter, norm, clip_min=low,
                                            clip_max=high, seed=seed, nb_restarts=2),
     ):
-        x_adv = np.asarray(x_adv)
-        assert np.all(np.isfinite(x_adv))
-        assert x_adv.min() >= low - 1e-6 and x_adv.max() <= high + 1e-6
-        delta = (x_adv - x).reshape(batch_size, -1)
-        size = np.abs(delta).max(1) if norm == np.inf else np.linalg.norm(delta, axis=1)
-        assert np.all(size <= eps * (1 + 1e-5) + 1e-6)
+        _assert_in_ball_and_range(x_adv, x, eps, norm, low, high)
 
 
 @pytest.mark.parametrize("norm", [np.inf, 2])
@@ -254,12 +260,7 @@ def test_eot_attack_on_stochastic_model(mnist_small):
 )
 def test_property_ball_and_range_newer_attacks(batch_size, shape, eps, low, width, seed):
     """PGD++ (NJS, HNS), APGD (CE, DLR) and Square stay inside the ball and the range."""
-    rng = np.random.default_rng(seed)
-    high = low + width
-    dims = int(np.prod(shape))
-    weights = tf.constant(rng.normal(size=(dims, 4)).astype(np.float32))
-    model_fn = lambda t: tf.reshape(t, [-1, dims]) @ weights  # noqa: E731
-    x = rng.uniform(low, high, size=(batch_size, *shape)).astype(np.float32)
+    model_fn, x, high = _linear_problem(seed, batch_size, shape, low, width, 4)
     box = dict(clip_min=low, clip_max=high)
     outputs = [
         attacks.pgd_plus_plus(model_fn, x, eps, eps / 2, 2, np.inf, seed=seed, variant="njs", **box),
@@ -271,8 +272,4 @@ def test_property_ball_and_range_newer_attacks(batch_size, shape, eps, low, widt
         attacks.square_attack(model_fn, x, eps, nb_iter=5, seed=seed, **box),
     ]
     for x_adv in outputs:
-        x_adv = np.asarray(x_adv)
-        assert np.all(np.isfinite(x_adv))
-        assert x_adv.min() >= low - 1e-6 and x_adv.max() <= high + 1e-6
-        size = np.abs((x_adv - x).reshape(batch_size, -1)).max(1)
-        assert np.all(size <= eps * (1 + 1e-5) + 1e-6)
+        _assert_in_ball_and_range(x_adv, x, eps, np.inf, low, high)

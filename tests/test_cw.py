@@ -39,16 +39,9 @@ def _margin(logits, labels):
 
 
 @pytest.fixture(scope="module")
-def model_fn(trained_a):
-    # One callable for the module: tfbnn caches its compiled search per model_fn.
-    return lambda t: trained_a(t, training=False)
-
-
-@pytest.fixture(scope="module")
-def clean(mnist_small, model_fn):
-    _, (x, y) = mnist_small
-    correct = np.argmax(model_fn(x), -1) == y
-    return x[correct][:10], y[correct][:10]
+def clean(correct_a):
+    x, y = correct_a
+    return x[:10], y[:10]
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,9 @@ def _fn(model, scale=1.0):
 
 
 @pytest.fixture(scope="module")
-def batch(mnist_small, trained_a):
-    _, (x, y) = mnist_small
-    correct = np.argmax(trained_a(x), -1) == y
-    return x[correct][:48], y[correct][:48]
+def batch(correct_a):
+    x, y = correct_a
+    return x[:48], y[:48]
 
 
 def _fooled(model_fn, x_adv, y):
