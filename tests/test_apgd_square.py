@@ -15,9 +15,11 @@ import pytest
 import tensorflow as tf
 
 from tfbnn import attacks
-from tfbnn.attacks import apgd, square, utils
+from tfbnn.attacks import apgd, core, square
 from tfbnn.attacks.apgd import auto_projected_gradient_descent
 from tfbnn.attacks.square import square_attack
+
+from attack_contract import check_attack_contract, perturbation_size
 
 EPS = {np.inf: 0.3, 2: 3.0}
 
@@ -58,9 +60,7 @@ CASES = [(name, norm, targeted) for name, (_, norms, _, _) in ATTACKS.items() fo
          for targeted in (False, True)]
 
 
-def _size(x_adv, x, norm):
-    delta = (np.asarray(x_adv) - x).reshape(len(x), -1)
-    return np.abs(delta).max(1) if norm == np.inf else np.linalg.norm(delta, axis=1)
+_size = perturbation_size
 
 
 def _predict(model_fn, x_adv):
@@ -76,20 +76,8 @@ def _predict(model_fn, x_adv):
 def test_contract(name, norm, targeted, model_fn, batch):
     attack, _, untargeted_rate, targeted_rate = ATTACKS[name]
     x, y = batch
-    eps = EPS[norm]
-    labels = (y + 1) % 10 if targeted else y
-    x_adv = np.asarray(attack(model_fn, x, eps, norm, labels, targeted))
-    assert x_adv.shape == x.shape and x_adv.dtype == np.float32
-    assert np.all(np.isfinite(x_adv))
-    assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
-    assert np.all(_size(x_adv, x, norm) <= eps + 1e-6)
-    predicted = _predict(model_fn, x_adv)
-    if targeted:
-        assert np.mean(predicted == labels) >= targeted_rate
-    else:
-        assert np.mean(predicted != y) >= untargeted_rate
-    # eps = 0: nothing may move (same batch shape, so the compiled graph is reused)
-    np.testing.assert_array_equal(np.asarray(attack(model_fn, x, 0.0, norm, labels, targeted)), x)
+    check_attack_contract(attack, model_fn, x, y, EPS[norm], norm, targeted, untargeted_rate,
+                          targeted_rate)
 
 
 def test_per_example_eps(model_fn, batch):
@@ -115,7 +103,7 @@ def test_dlr_beats_saturated_cross_entropy(trained_a, batch):
     at x is exactly zero."""
     x, y = batch
     scaled = lambda t: 1000.0 * trained_a(t, training=False)  # noqa: E731
-    grad, _ = utils.loss_gradient(scaled, utils.default_loss, tf.constant(x), tf.constant(y), False)
+    grad, _ = core.loss_gradient(scaled, core.default_loss, tf.constant(x), tf.constant(y), False)
     zero_gradient = np.all(grad.numpy().reshape(len(x), -1) == 0.0, axis=1)
     assert np.mean(zero_gradient) >= 0.8
     pgd = attacks.projected_gradient_descent(scaled, x, 0.3, 0.3 / 8, 30, clip_min=0.0,
@@ -187,7 +175,7 @@ def test_apgd_never_worse_than_its_first_iterate_or_first_restart(norm, eps, los
     iterations, 0.38 / 0.44 after one, so a third of the examples are compared on their
     loss."""
     x, y = batch
-    loss_fn = apgd.dlr_loss if loss == "dlr" else utils.default_loss
+    loss_fn = apgd.dlr_loss if loss == "dlr" else core.default_loss
 
     def run(nb_iter, nb_restarts=1, rand_init=True):
         x_adv = auto_projected_gradient_descent(model_fn, x, eps, nb_iter=nb_iter, norm=norm,

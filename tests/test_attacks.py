@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tfbnn import attacks, models
-from tfbnn.attacks import EOT, accuracy_over_draws, utils
+from tfbnn.attacks import EOT, accuracy_over_draws, core
+
+from attack_contract import check_attack_contract
 
 
 def _fgsm(model_fn, x, eps, norm, y, targeted):
@@ -68,24 +70,11 @@ def batch(correct_a):
 
 
 @pytest.mark.parametrize("name, norm, targeted", CASES)
-def test_attack_contract(name, norm, targeted, trained_a, batch):
+def test_attack_contract(name, norm, targeted, model_fn, batch):
     attack, _, untargeted_rate, targeted_rate = ATTACKS[name]
     x, y = batch
-    eps = EPS[norm]
-    labels = (y + 1) % 10 if targeted else y
-    x_adv = np.asarray(attack(_fn(trained_a), x, eps, norm, labels, targeted))
-    assert x_adv.shape == x.shape and np.all(np.isfinite(x_adv))
-    assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
-    delta = (x_adv - x).reshape(len(x), -1)
-    size = np.abs(delta).max(1) if norm == np.inf else np.linalg.norm(delta, axis=1)
-    assert np.all(size <= eps + 1e-5)
-    predicted = np.argmax(trained_a(x_adv), -1)
-    if targeted:
-        assert np.mean(predicted == labels) >= targeted_rate
-    else:
-        assert np.mean(predicted != y) >= untargeted_rate
-    x_zero = np.asarray(attack(_fn(trained_a), x[:4], 0.0, norm, labels[:4], targeted))
-    np.testing.assert_allclose(x_zero, x[:4], atol=1e-7)
+    check_attack_contract(attack, model_fn, x, y, EPS[norm], norm, targeted, untargeted_rate,
+                          targeted_rate, tolerance=1e-5, zero_atol=1e-7)
 
 
 def _linear_problem(seed, batch_size, shape, low, width, classes):
@@ -158,9 +147,9 @@ def test_restarts_keep_each_examples_worst_case(trained_a, batch):
     runs = [attacks.projected_gradient_descent(model_fn, x, seed=s, **kwargs) for s in (10, 11, 12)]
     best = attacks.projected_gradient_descent(model_fn, x, seed=10, nb_restarts=3, **kwargs)
     fooled = np.stack([np.argmax(model_fn(r), -1) != y for r in runs])
-    losses = np.stack([utils.default_loss(y, model_fn(r)).numpy() for r in runs])
+    losses = np.stack([core.default_loss(y, model_fn(r)).numpy() for r in runs])
     best_fooled = np.argmax(model_fn(best), -1) != y
-    best_loss = utils.default_loss(y, model_fn(best)).numpy()
+    best_loss = core.default_loss(y, model_fn(best)).numpy()
     np.testing.assert_array_equal(best_fooled, fooled.any(axis=0))
     never = ~fooled.any(axis=0)
     np.testing.assert_allclose(best_loss[never], losses[:, never].max(axis=0), rtol=1e-5)
@@ -218,10 +207,10 @@ def test_eot_averages_gradients_over_draws():
     x = tf.constant(np.random.default_rng(9).normal(size=(2, 4)).astype(np.float32))
     y = tf.constant([0, 2])
     calls["n"] = 0
-    grad, _ = utils.loss_gradient(EOT(stochastic, 3), utils.default_loss, x, y, False)
+    grad, _ = core.loss_gradient(EOT(stochastic, 3), core.default_loss, x, y, False)
     expected = []
     for w in weights:
-        grad_w, _ = utils.loss_gradient(lambda t, w=w: t @ w, utils.default_loss, x, y, False)
+        grad_w, _ = core.loss_gradient(lambda t, w=w: t @ w, core.default_loss, x, y, False)
         expected.append(grad_w.numpy())
     np.testing.assert_allclose(grad.numpy(), np.mean(expected, axis=0), rtol=1e-5)
 

@@ -181,3 +181,10 @@ def test_probability_and_stochastic_detection():
     x = tf.ones((2, 3))
     assert not checks.is_stochastic(lambda t: t * 2.0, x, trials=3)
     assert checks.is_stochastic(lambda t: t + tf.random.uniform(tf.shape(t)), x)
+
+
+def test_compatibility_names_are_the_core_and_checks_objects():
+    from tfbnn.attacks import utils
+
+    assert utils.loss_gradient is core.loss_gradient and utils.check_eps is checks.check_eps
+    assert utils.ParametrizedLoss is core.ParametrizedLoss

@@ -149,20 +149,12 @@ def _pgd(model_fn, c: PGDConfig, loss_fn):
     return attack
 
 
-def basic_iterative_method(
-    model_fn: Callable,
-    x,
-    eps,
-    eps_iter,
-    nb_iter: int,
-    norm=np.inf,
-    loss_fn: Callable | None = None,
-    clip_min: float | None = None,
-    clip_max: float | None = None,
-    y=None,
-    targeted: bool = False,
-) -> tf.Tensor:
-    """BIM (Kurakin et al., 2017): PGD started at ``x``, without a random start."""
+def basic_iterative_method(model_fn: Callable, x, eps, eps_iter, nb_iter: int, norm=np.inf,
+                           loss_fn: Callable | None = None, clip_min: float | None = None,
+                           clip_max: float | None = None, y=None,
+                           targeted: bool = False) -> tf.Tensor:
+    """BIM (Kurakin et al., 2017): `projected_gradient_descent` started at ``x``, without
+    a random start; the same arguments."""
     return projected_gradient_descent(
         model_fn, x, eps, eps_iter, nb_iter, norm, loss_fn, clip_min, clip_max, y, targeted,
         rand_init=False,
