@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import inspect
+import itertools
 import weakref
 from collections.abc import Callable
 from typing import NamedTuple
@@ -324,6 +325,8 @@ def loss_params(loss_fn: Callable | None) -> tuple:
 
 _COMPILED_MAX = 32
 _COMPILED: collections.OrderedDict = collections.OrderedDict()
+_TOKENS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_NEXT_TOKEN = itertools.count()
 
 
 def compiled(build: Callable, model_fn: Callable, config, loss_fn: Callable | None = None
@@ -338,22 +341,22 @@ def compiled(build: Callable, model_fn: Callable, config, loss_fn: Callable | No
     last, the parameters of a `ParametrizedLoss` (`loss_params`, ``()`` otherwise).
     ``config`` is the attack's frozen, hashable configuration (a `typing.NamedTuple`).
 
-    The cache holds the `_COMPILED_MAX` most recent entries. It refers to models
-    weakly where Python allows it: an entry does not keep its model alive, and goes
-    when the model does.
+    The cache holds the `_COMPILED_MAX` most recently used entries (least recently used
+    out first). It refers to models weakly where Python allows it, so it never keeps a
+    model alive; a model is known by a token of its own, never reused for another.
+
+    A stochastic model's random ops keep their state inside a traced graph, so its
+    draws depend on whether a graph is reused or traced anew: seed such models (or
+    average over draws) before comparing numbers across runs.
     """
     loss_key = loss_fn.key if isinstance(loss_fn, ParametrizedLoss) else loss_fn
-    identity, ref = _identity(model_fn)
+    identity, model_ref = _identity(model_fn)
     key = (build, identity, loss_key, config)
     try:
-        function, _ = entry = _COMPILED.pop(key)
-        if ref is not None and entry[1]() != model_fn:  # another object, same id
-            function = None
+        function = _COMPILED.pop(key)
     except (KeyError, TypeError):  # TypeError: an unhashable model_fn or config value
         function = None
     if function is None:
-        model_ref = ref or (lambda: model_fn)
-
         def run(*tensors):
             *inputs, params = tensors
             if loss_fn is None:
@@ -362,11 +365,8 @@ def compiled(build: Callable, model_fn: Callable, config, loss_fn: Callable | No
             return build(model_ref(), config, loss)(*inputs)
 
         function = tf.function(run, reduce_retracing=True)
-        if ref is not None:
-            owner = model_fn.__self__ if isinstance(ref, weakref.WeakMethod) else model_fn
-            weakref.finalize(owner, _COMPILED.pop, key, None)
     try:
-        _COMPILED[key] = (function, ref or (lambda: model_fn))
+        _COMPILED[key] = function
         while len(_COMPILED) > _COMPILED_MAX:
             _COMPILED.popitem(last=False)
     except TypeError:
@@ -374,12 +374,22 @@ def compiled(build: Callable, model_fn: Callable, config, loss_fn: Callable | No
     return function
 
 
-def _identity(model_fn):
-    """``(key, ref)``: a hashable key for ``model_fn`` that does not keep it alive, and a
-    weak reference to it (``ref`` is None for objects Python cannot refer to weakly)."""
-    if inspect.ismethod(model_fn):
-        return ("method", id(model_fn.__self__), model_fn.__func__), weakref.WeakMethod(model_fn)
+def _token(owner) -> int:
     try:
-        return ("object", id(model_fn)), weakref.ref(model_fn)
-    except TypeError:
-        return model_fn, None
+        return _TOKENS[owner]
+    except KeyError:
+        _TOKENS[owner] = token = next(_NEXT_TOKEN)
+        return token
+
+
+def _identity(model_fn):
+    """``(key, ref)``: a hashable key for ``model_fn`` that does not keep it alive and is
+    never reused by another object, and a callable returning ``model_fn`` (a weak
+    reference where Python allows one)."""
+    try:
+        if inspect.ismethod(model_fn):
+            token = _token(model_fn.__self__)
+            return ("method", token, model_fn.__func__), weakref.WeakMethod(model_fn)
+        return ("object", _token(model_fn)), weakref.ref(model_fn)
+    except TypeError:  # neither weakly referable nor hashable as a weak key
+        return model_fn, (lambda: model_fn)
