@@ -171,7 +171,7 @@ def test_zoo_trains_each_model_once_across_processes(tutorial, tmp_path, monkeyp
     def no_training(*args, **kwargs):
         raise AssertionError("trained a model another process was training")
 
-    monkeypatch.setattr(zoo, "_train", no_training)
+    monkeypatch.setattr(zoo, "train", no_training)
     monkeypatch.setattr(zoo, "LOCK_POLL_SECONDS", 0.05)
     timer = threading.Timer(0.3, other_process_finishes)
     timer.start()
