@@ -105,9 +105,9 @@ def test_zoo_pgd_spec_is_shared_and_mixes_clean_loss(tutorial, monkeypatch):
     substitute = tutorial("galloway2018_substitute")
     # Table 6's '+' rows and Tables 2 and 4's '+*' models are one cached model each.
     for plus, star in (("A+", "A+*"), ("C+", "C+*")):
-        keys = {zoo.spec_key(table6._spec(plus, table6.DEFAULT)),
-                zoo.spec_key(fgsm_tables._spec(star, fgsm_tables.DEFAULT)),
-                zoo.spec_key(substitute._spec(star, substitute.DEFAULT))}
+        keys = {zoo.spec_key(table6.spec(plus, table6.DEFAULT)),
+                zoo.spec_key(fgsm_tables.spec(star, fgsm_tables.DEFAULT)),
+                zoo.spec_key(substitute.spec(star, substitute.DEFAULT))}
         assert len(keys) == 1
     assert zoo.pgd_adversary(10) == {"kind": "pgd", "eps": 0.3, "eps_iter": 0.075,
                                      "nb_iter": 10, "adv_weight": 0.5}
@@ -136,7 +136,7 @@ def test_table6_verdict_rule(tutorial, errors, verdict):
     module = tutorial("galloway2018_clean_variants")
     rows = {name: {"test_error_pct": e, "draws": 1, "train_seconds": 1.0}
             for name, e in errors.items()}
-    got = module._summary({"config": dict(module.DEFAULT), "models": rows})
+    got = module.summarize({"config": dict(module.DEFAULT), "models": rows})
     assert got["verdict"] == verdict and "Rule" in got["why"]
     assert got["table"][2].startswith("| A | 1.2 ± 0.2 | 1.00 |")
 
