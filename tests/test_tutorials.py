@@ -92,7 +92,7 @@ def test_attack_comparison(tutorial, tmp_path):
               "square_queries": 5, "out": str(out)}
     result = module.main(config)
     row = result["models"]["B"]["eps"]["0.1"]
-    assert set(row) == set(module._attacks(0.1, module.DEFAULT))
+    assert set(row) == set(module.attack_table(0.1, module.DEFAULT))
     assert all(0.0 <= v <= 1.0 for v in row.values())
     assert result["summary"]["verdict"] in ("reproduced", "not reproduced")
     assert any("paper BNN-WAQ" in line for line in result["summary"]["table"])

@@ -74,11 +74,11 @@ def test_masking_verdict_rule(tutorial):
     results = {"config": cfg, "models": {
         "A": {"pgd": {"1": {"accuracy": 0.0}, "20": {"accuracy": 0.0}}, "checks": {}},
         "B": {"pgd": {"1": {"accuracy": 0.5}, "20": {"accuracy": 0.3}}, "checks": masked}}}
-    assert module._verdict(results)[0] == "reproduced"
+    assert module.judge(results)[0] == "reproduced"
     results["models"]["B"]["pgd"]["20"]["accuracy"] = 0.0
-    assert module._verdict(results)[0] == "not reproduced"
+    assert module.judge(results)[0] == "not reproduced"
     del results["models"]["A"]
-    assert module._verdict(results)[0] == "not comparable"
+    assert module.judge(results)[0] == "not comparable"
 
 
 def test_mlp_flip_rate(tutorial, tmp_path, monkeypatch, cache):
@@ -112,9 +112,9 @@ def test_mlp_verdict_rule(tutorial):
         return {"config": cfg, "models": {"bnn": {"attacked": 1000, "clean_accuracy": 0.95,
                                                   "flip_rate": rates}}}
 
-    assert module._verdict(results([0.2, 0.9], [0.5, 0.9]))[0] == "reproduced"
-    assert module._verdict(results([0.2, 0.9], [0.2, 0.9]))[0] == "not reproduced"
-    assert module._verdict(results([0.5, 0.9], [0.6, 0.7]))[0] == "not reproduced"
+    assert module.judge(results([0.2, 0.9], [0.5, 0.9]))[0] == "reproduced"
+    assert module.judge(results([0.2, 0.9], [0.2, 0.9]))[0] == "not reproduced"
+    assert module.judge(results([0.5, 0.9], [0.6, 0.7]))[0] == "not reproduced"
 
 
 def test_step_size(tutorial, tmp_path, monkeypatch):
@@ -142,6 +142,6 @@ def test_step_size_verdict_rule(tutorial):
             "pgd": {"0.1": {"accuracy": pgd[0]}, "0.25": {"accuracy": pgd[1]}},
             "plusplus": {"NJS": {"accuracy": pp}, "HNS": {"accuracy": pp + 0.1}}}}}
 
-    assert module._verdict(results([0.3, 0.2], 0.0))[0] == "reproduced"
-    assert module._verdict(results([0.3, 0.0], 0.0))[0] == "not reproduced"
-    assert module._verdict(results([0.3, 0.2], 0.2))[0] == "not reproduced"
+    assert module.judge(results([0.3, 0.2], 0.0))[0] == "reproduced"
+    assert module.judge(results([0.3, 0.0], 0.0))[0] == "not reproduced"
+    assert module.judge(results([0.3, 0.2], 0.2))[0] == "not reproduced"
