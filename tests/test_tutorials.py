@@ -210,7 +210,7 @@ def test_make_results_run_covers_every_tutorial(tutorial, monkeypatch):
     commands = [command for *_, command in module.SECTIONS]
     assert {c.split()[1].removeprefix("tutorials/") for c in commands} == scripts
     for name, *_, command in module.SECTIONS:  # a summary names the command that made it
-        result = module._load(name)
+        result = module.load(name)
         if result and "summary" in result:
             assert result["summary"]["command"] == command, name
     calls = []

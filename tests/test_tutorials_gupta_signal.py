@@ -71,7 +71,7 @@ def test_signal_propagation(tutorial, tmp_path, monkeypatch, cache):
         assert len(sweep["betas"]) == 9 and set(sweep["curves"]) == set(module.CURVES)
         assert all(len(c["median"]) == 9 for c in sweep["curves"].values())
     _check_summary(result, out, plots=2)
-    _resume(module, monkeypatch, config, ["_table13", "_sweep"], result, cache)
+    _resume(module, monkeypatch, config, ["table13", "sweep"], result, cache)
 
 
 def test_rho_ablation(tutorial, tmp_path, monkeypatch, cache):
@@ -103,9 +103,9 @@ def test_timing(tutorial, tmp_path, monkeypatch, cache):
     result = module.main(config)
     entry = result["models"]["B"]
     for setting in ("batch", "batch1"):
-        assert set(entry[setting]) == set(module._attacks({**module.DEFAULT, **config}, 1.0))
+        assert set(entry[setting]) == set(module.attack_table({**module.DEFAULT, **config}, 1.0))
         assert all(row["median_s"] > 0 and len(row["times_s"]) == (2 if setting == "batch" else 1)
                    for row in entry[setting].values())
     assert entry["beta1"] > 0 and entry["beta1_seconds"] > 0
     _check_summary(result, out, plots=0)
-    _resume(module, monkeypatch, config, ["_time_attack", "_time_beta1"], result, cache)
+    _resume(module, monkeypatch, config, ["time_attack", "time_beta1"], result, cache)
