@@ -18,15 +18,9 @@ TINY = {"k1": 4, "epochs": 1, "train_size": 256}
 VERDICTS = ("reproduced", "not reproduced", "refuted", "not comparable")
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
 @pytest.fixture()
-def tutorial(monkeypatch, cache, load_tutorial):
-    monkeypatch.setenv("TFBNN_CACHE", str(cache))
-    return load_tutorial
+def tutorial(module_tutorial):  # the tiny A and B models train once for this module
+    return module_tutorial
 
 
 def _forbid_attacks(monkeypatch):
@@ -37,13 +31,16 @@ def _forbid_attacks(monkeypatch):
         monkeypatch.setattr(attacks, name, boom)
 
 
-def _check_summary(result, out):
+def _check_summary_and_resume(module, config, result, out, monkeypatch):
+    """The summary is complete and saved; a second call recomputes no attack."""
     s = result["summary"]
     assert s["verdict"] in VERDICTS and "Rule" in s["why"]
     assert any(line.startswith("| ") for line in s["table"])
     assert s["paper_scale"] and "MNIST" in s["tfbnn_scale"]
     assert s["plots"] and all((out.parent / p).stat().st_size > 0 for p in s["plots"])
     assert json.loads(out.read_text())["summary"] == s
+    _forbid_attacks(monkeypatch)
+    assert module.main(config)["models"] == result["models"]
 
 
 def test_masking_checks(tutorial, tmp_path, monkeypatch):
@@ -61,9 +58,7 @@ def test_masking_checks(tutorial, tmp_path, monkeypatch):
         assert all(c["verdict"] in ("PASS", "WARN") for c in entry["checks"].values())
     assert len(b["checks"]["iterations"]["data"]["accuracy"]) == 6
     assert b["checks"]["radius"]["data"]["eps"][-1] == 1.0
-    _check_summary(result, out)
-    _forbid_attacks(monkeypatch)
-    assert module.main(config)["models"] == result["models"]
+    _check_summary_and_resume(module, config, result, out, monkeypatch)
 
 
 def test_masking_verdict_rule(tutorial):
@@ -81,7 +76,7 @@ def test_masking_verdict_rule(tutorial):
     assert module.judge(results)[0] == "not comparable"
 
 
-def test_mlp_flip_rate(tutorial, tmp_path, monkeypatch, cache):
+def test_mlp_flip_rate(tutorial, tmp_path, monkeypatch, module_cache):
     module = tutorial("gupta2022_mlp_flip_rate")
     out = tmp_path / "mlp.json"
     config = {"epochs": 1, "train_size": 2048, "models": ["fp", "bnn"], "n": 32,
@@ -94,12 +89,10 @@ def test_mlp_flip_rate(tutorial, tmp_path, monkeypatch, cache):
             assert all(0 <= r["flip_rate"] <= 1 for r in rates.values())
     assert result["models"]["bnn"]["attacked"] > 0
     assert result["models"]["bnn"]["flip_rate"]["PGD"]["1.0"]["flip_rate"] >= 0.9
-    _check_summary(result, out)
-    trained = sorted(cache.glob("mlp-*.keras"))
+    trained = sorted(module_cache.glob("mlp-*.keras"))
     assert len(trained) == 2
-    _forbid_attacks(monkeypatch)
-    assert module.main(config)["models"] == result["models"]
-    assert sorted(cache.glob("mlp-*.keras")) == trained
+    _check_summary_and_resume(module, config, result, out, monkeypatch)
+    assert sorted(module_cache.glob("mlp-*.keras")) == trained
 
 
 def test_mlp_verdict_rule(tutorial):
@@ -128,9 +121,7 @@ def test_step_size(tutorial, tmp_path, monkeypatch):
         assert set(entry["plusplus"]) == {"NJS", "HNS"}
         assert all(0 <= r["accuracy"] <= entry["clean_accuracy"]
                    for r in [*entry["pgd"].values(), *entry["plusplus"].values()])
-    _check_summary(result, out)
-    _forbid_attacks(monkeypatch)
-    assert module.main(config)["models"] == result["models"]
+    _check_summary_and_resume(module, config, result, out, monkeypatch)
 
 
 def test_step_size_verdict_rule(tutorial):
