@@ -82,3 +82,16 @@ def tutorial(monkeypatch, tmp_path, load_tutorial):
     """`load_tutorial` with the model cache (``TFBNN_CACHE``) in ``tmp_path / "cache"``."""
     monkeypatch.setenv("TFBNN_CACHE", str(tmp_path / "cache"))
     return load_tutorial
+
+
+@pytest.fixture(scope="module")
+def module_cache(tmp_path_factory):
+    """A model cache shared by the tests of one module, so its tiny models train once."""
+    return tmp_path_factory.mktemp("model_cache")
+
+
+@pytest.fixture()
+def module_tutorial(monkeypatch, module_cache, load_tutorial):
+    """`load_tutorial` with the model cache (``TFBNN_CACHE``) in `module_cache`."""
+    monkeypatch.setenv("TFBNN_CACHE", str(module_cache))
+    return load_tutorial

@@ -92,7 +92,7 @@ def test_attack_comparison(tutorial, tmp_path):
               "square_queries": 5, "out": str(out)}
     result = module.main(config)
     row = result["models"]["B"]["eps"]["0.1"]
-    assert set(row) == set(module._attacks(0.1, module.DEFAULT))
+    assert set(row) == set(module.attack_table(0.1, module.DEFAULT))
     assert all(0.0 <= v <= 1.0 for v in row.values())
     assert result["summary"]["verdict"] in ("reproduced", "not reproduced")
     assert any("paper BNN-WAQ" in line for line in result["summary"]["table"])
@@ -105,9 +105,9 @@ def test_zoo_pgd_spec_is_shared_and_mixes_clean_loss(tutorial, monkeypatch):
     substitute = tutorial("galloway2018_substitute")
     # Table 6's '+' rows and Tables 2 and 4's '+*' models are one cached model each.
     for plus, star in (("A+", "A+*"), ("C+", "C+*")):
-        keys = {zoo.spec_key(table6._spec(plus, table6.DEFAULT)),
-                zoo.spec_key(fgsm_tables._spec(star, fgsm_tables.DEFAULT)),
-                zoo.spec_key(substitute._spec(star, substitute.DEFAULT))}
+        keys = {zoo.spec_key(table6.spec(plus, table6.DEFAULT)),
+                zoo.spec_key(fgsm_tables.spec(star, fgsm_tables.DEFAULT)),
+                zoo.spec_key(substitute.spec(star, substitute.DEFAULT))}
         assert len(keys) == 1
     assert zoo.pgd_adversary(10) == {"kind": "pgd", "eps": 0.3, "eps_iter": 0.075,
                                      "nb_iter": 10, "adv_weight": 0.5}
@@ -136,7 +136,7 @@ def test_table6_verdict_rule(tutorial, errors, verdict):
     module = tutorial("galloway2018_clean_variants")
     rows = {name: {"test_error_pct": e, "draws": 1, "train_seconds": 1.0}
             for name, e in errors.items()}
-    got = module._summary({"config": dict(module.DEFAULT), "models": rows})
+    got = module.summarize({"config": dict(module.DEFAULT), "models": rows})
     assert got["verdict"] == verdict and "Rule" in got["why"]
     assert got["table"][2].startswith("| A | 1.2 ± 0.2 | 1.00 |")
 
@@ -171,7 +171,7 @@ def test_zoo_trains_each_model_once_across_processes(tutorial, tmp_path, monkeyp
     def no_training(*args, **kwargs):
         raise AssertionError("trained a model another process was training")
 
-    monkeypatch.setattr(zoo, "_train", no_training)
+    monkeypatch.setattr(zoo, "train", no_training)
     monkeypatch.setattr(zoo, "LOCK_POLL_SECONDS", 0.05)
     timer = threading.Timer(0.3, other_process_finishes)
     timer.start()
@@ -210,7 +210,7 @@ def test_make_results_run_covers_every_tutorial(tutorial, monkeypatch):
     commands = [command for *_, command in module.SECTIONS]
     assert {c.split()[1].removeprefix("tutorials/") for c in commands} == scripts
     for name, *_, command in module.SECTIONS:  # a summary names the command that made it
-        result = module._load(name)
+        result = module.load(name)
         if result and "summary" in result:
             assert result["summary"]["command"] == command, name
     calls = []

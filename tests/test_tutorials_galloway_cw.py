@@ -85,32 +85,34 @@ def test_verdict_rule(module, eot, a_cw, verdict):
     numbers = _per_image(cw_A=a_cw, cw_B=0.4, cw_B_plus=0.3, cw_S=0.7, cw_S_EOT=eot,
                          jsma_A=0.1, jsma_B=0.3)
     assert set(numbers) == {"cw A", "cw B", "cw B+", "cw S", "cw S EOT-CW", "jsma A", "jsma B"}
-    got, why = module._verdict(numbers, [71, 2], resamples=200)
+    got, why = module.judge(numbers, [71, 2], resamples=200)
     assert got == verdict and "Rule" in why
 
 
 def test_verdict_checks_the_pgd_trained_b_plus_when_measured(module):
     numbers = _per_image(cw_A=0.0, cw_B=0.4, cw_B_plus=0.3, cw_S=0.7, cw_S_EOT=0.7,
                          jsma_A=0.1, jsma_B=0.3)
-    assert module._verdict(numbers, [71, 2], resamples=200)[0] == "reproduced"
+    assert module.judge(numbers, [71, 2], resamples=200)[0] == "reproduced"
     numbers["cw B+*"] = list(numbers["cw A"])  # the PGD-trained reading no better than A
-    verdict, why = module._verdict(numbers, [71, 2], resamples=200)
+    verdict, why = module.judge(numbers, [71, 2], resamples=200)
     assert verdict == "not reproduced" and "P1 fails" in why and "cw B+* - cw A" in why
 
 
 def test_verdict_not_comparable(module):
-    assert module._verdict({}, [71, 2])[0] == "not comparable"
-    assert module._verdict(_per_image(cw_A=0.0), None)[0] == "not comparable"
+    assert module.judge({}, [71, 2])[0] == "not comparable"
+    assert module.judge(_per_image(cw_A=0.0), None)[0] == "not comparable"
 
 
 def test_stale_model_results_are_dropped(module):
-    config = module._resolve(dict(TINY))
-    stale = {**module._spec("B+*", config), "last_epochs": 5}  # another recipe's B+*
+    import _common
+
+    config = _common.resolve(dict(TINY), module.DEFAULT, module.FULL)
+    stale = {**module.spec("B+*", config), "last_epochs": 5}  # another recipe's B+*
     results = {"models": {"B+*": {"spec": stale}}, "cw": {"B+*": {"2": {}, "3": {}}},
                "jsma": {}, "eot_pgd": {}}
-    todo = module._todo(results, config, "B+*")
+    todo = module.todo(results, config, "B+*")
     assert ("models", "B+*", None) in todo and ("cw", "B+*", 3) in todo
     assert "B+*" not in results["cw"] and "B+*" not in results["models"]
-    current = {"models": {"B+*": {"spec": module._spec("B+*", config)}},
+    current = {"models": {"B+*": {"spec": module.spec("B+*", config)}},
                "cw": {"B+*": {"2": {}, "3": {}}}, "jsma": {}, "eot_pgd": {}}
-    assert module._todo(current, config, "B+*") == []
+    assert module.todo(current, config, "B+*") == []

@@ -65,7 +65,10 @@ def test_logits(tutorial, tmp_path, monkeypatch):
     _check_summary(result, out)
     trained = sorted((tmp_path / "cache").glob("*.keras"))
     assert len(trained) == 2
-    _forbid(monkeypatch, module, "run_temperature", "trained_model")
+    import _zoo
+
+    _forbid(monkeypatch, module, "run_temperature")
+    _forbid(monkeypatch, _zoo, "trained_model")
     again = module.main(config)  # resumes: no model loaded, no attack run
     assert again["models"] == result["models"]
     assert sorted((tmp_path / "cache").glob("*.keras")) == trained

@@ -74,8 +74,8 @@ def test_specs_shared_with_fgsm_tables(substitute):
     cfg = {**module.DEFAULT, "pgd_full": False}
     table_cfg = {**tables.DEFAULT}
     for name in ("A", "A+", "C+*"):
-        assert module._spec(name, cfg) == tables._spec(name, table_cfg)
-    spec = module._spec("S+*", cfg)
+        assert module.spec(name, cfg) == tables.spec(name, table_cfg)
+    spec = module.spec("S+*", cfg)
     assert spec["variant"] == "S" and spec["adversary"] == tables.ADVERSARIES["+*"]
 
 
@@ -88,18 +88,18 @@ def test_verdict_rule(substitute):
             for k, v in acc.items()}}
 
     # Paper k1=64: A 79 > B 46, A 79 > C 51, A 79 > A+ 73, C+ 65 > C 51.
-    verdict, why, checks = module._verdict(results(A=0.8, B=0.5, C=0.55, Ap=0.7, Cp=0.6))
+    verdict, why, checks = module.judge(results(A=0.8, B=0.5, C=0.55, Ap=0.7, Cp=0.6))
     assert verdict == "reproduced" and len(checks) == 4 and "4 of 4" in why
-    verdict, why, checks = module._verdict(results(A=0.8, B=0.5, C=0.55, Ap=0.85, Cp=0.6))
+    verdict, why, checks = module.judge(results(A=0.8, B=0.5, C=0.55, Ap=0.85, Cp=0.6))
     assert verdict == "not reproduced" and "FAILS" in why
     assert [c["holds"] for c in checks if c["expected"] == "A > A+"] == [False]
     # PGD comparisons count once their oracles are run: C+* 94.7 > S+* 56.
-    verdict, _, checks = module._verdict(results(C=0.5, Cps=0.9, Sps=0.95))
+    verdict, _, checks = module.judge(results(C=0.5, Cps=0.9, Sps=0.95))
     assert verdict == "not reproduced" and {c["expected"] for c in checks} == {
         "C+* > C", "C+* > S+*"}
-    verdict, why, checks = module._verdict(results(A=0.8, Aps=0.95, Cps=0.94))
+    verdict, why, checks = module.judge(results(A=0.8, Aps=0.95, Cps=0.94))
     assert verdict == "reproduced" and "A+* - C+* = +1.1 points in the paper, +1.0" in why
-    assert module._verdict(results(B=0.5, S=0.2))[0] == "not comparable"  # no pair run
+    assert module.judge(results(B=0.5, S=0.2))[0] == "not comparable"  # no pair run
     bad = results(A=0.8, B=0.5)
     bad["config"]["k1"] = 32
-    assert module._verdict(bad)[0] == "not comparable"
+    assert module.judge(bad)[0] == "not comparable"

@@ -18,15 +18,9 @@ TINY = {"k1": 4, "epochs": 1, "train_size": 256}
 VERDICTS = ("reproduced", "not reproduced", "refuted", "not comparable")
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
 @pytest.fixture()
-def tutorial(monkeypatch, cache, load_tutorial):
-    monkeypatch.setenv("TFBNN_CACHE", str(cache))
-    return load_tutorial
+def tutorial(module_tutorial):  # the tiny A and B models train once for this module
+    return module_tutorial
 
 
 def _forbid_attacks(monkeypatch):
@@ -37,13 +31,16 @@ def _forbid_attacks(monkeypatch):
         monkeypatch.setattr(attacks, name, boom)
 
 
-def _check_summary(result, out):
+def _check_summary_and_resume(module, config, result, out, monkeypatch):
+    """The summary is complete and saved; a second call recomputes no attack."""
     s = result["summary"]
     assert s["verdict"] in VERDICTS and "Rule" in s["why"]
     assert any(line.startswith("| ") for line in s["table"])
     assert s["paper_scale"] and "MNIST" in s["tfbnn_scale"]
     assert s["plots"] and all((out.parent / p).stat().st_size > 0 for p in s["plots"])
     assert json.loads(out.read_text())["summary"] == s
+    _forbid_attacks(monkeypatch)
+    assert module.main(config)["models"] == result["models"]
 
 
 def test_masking_checks(tutorial, tmp_path, monkeypatch):
@@ -61,9 +58,7 @@ def test_masking_checks(tutorial, tmp_path, monkeypatch):
         assert all(c["verdict"] in ("PASS", "WARN") for c in entry["checks"].values())
     assert len(b["checks"]["iterations"]["data"]["accuracy"]) == 6
     assert b["checks"]["radius"]["data"]["eps"][-1] == 1.0
-    _check_summary(result, out)
-    _forbid_attacks(monkeypatch)
-    assert module.main(config)["models"] == result["models"]
+    _check_summary_and_resume(module, config, result, out, monkeypatch)
 
 
 def test_masking_verdict_rule(tutorial):
@@ -74,14 +69,14 @@ def test_masking_verdict_rule(tutorial):
     results = {"config": cfg, "models": {
         "A": {"pgd": {"1": {"accuracy": 0.0}, "20": {"accuracy": 0.0}}, "checks": {}},
         "B": {"pgd": {"1": {"accuracy": 0.5}, "20": {"accuracy": 0.3}}, "checks": masked}}}
-    assert module._verdict(results)[0] == "reproduced"
+    assert module.judge(results)[0] == "reproduced"
     results["models"]["B"]["pgd"]["20"]["accuracy"] = 0.0
-    assert module._verdict(results)[0] == "not reproduced"
+    assert module.judge(results)[0] == "not reproduced"
     del results["models"]["A"]
-    assert module._verdict(results)[0] == "not comparable"
+    assert module.judge(results)[0] == "not comparable"
 
 
-def test_mlp_flip_rate(tutorial, tmp_path, monkeypatch, cache):
+def test_mlp_flip_rate(tutorial, tmp_path, monkeypatch, module_cache):
     module = tutorial("gupta2022_mlp_flip_rate")
     out = tmp_path / "mlp.json"
     config = {"epochs": 1, "train_size": 2048, "models": ["fp", "bnn"], "n": 32,
@@ -94,12 +89,10 @@ def test_mlp_flip_rate(tutorial, tmp_path, monkeypatch, cache):
             assert all(0 <= r["flip_rate"] <= 1 for r in rates.values())
     assert result["models"]["bnn"]["attacked"] > 0
     assert result["models"]["bnn"]["flip_rate"]["PGD"]["1.0"]["flip_rate"] >= 0.9
-    _check_summary(result, out)
-    trained = sorted(cache.glob("mlp-*.keras"))
+    trained = sorted(module_cache.glob("mlp-*.keras"))
     assert len(trained) == 2
-    _forbid_attacks(monkeypatch)
-    assert module.main(config)["models"] == result["models"]
-    assert sorted(cache.glob("mlp-*.keras")) == trained
+    _check_summary_and_resume(module, config, result, out, monkeypatch)
+    assert sorted(module_cache.glob("mlp-*.keras")) == trained
 
 
 def test_mlp_verdict_rule(tutorial):
@@ -112,9 +105,9 @@ def test_mlp_verdict_rule(tutorial):
         return {"config": cfg, "models": {"bnn": {"attacked": 1000, "clean_accuracy": 0.95,
                                                   "flip_rate": rates}}}
 
-    assert module._verdict(results([0.2, 0.9], [0.5, 0.9]))[0] == "reproduced"
-    assert module._verdict(results([0.2, 0.9], [0.2, 0.9]))[0] == "not reproduced"
-    assert module._verdict(results([0.5, 0.9], [0.6, 0.7]))[0] == "not reproduced"
+    assert module.judge(results([0.2, 0.9], [0.5, 0.9]))[0] == "reproduced"
+    assert module.judge(results([0.2, 0.9], [0.2, 0.9]))[0] == "not reproduced"
+    assert module.judge(results([0.5, 0.9], [0.6, 0.7]))[0] == "not reproduced"
 
 
 def test_step_size(tutorial, tmp_path, monkeypatch):
@@ -128,9 +121,7 @@ def test_step_size(tutorial, tmp_path, monkeypatch):
         assert set(entry["plusplus"]) == {"NJS", "HNS"}
         assert all(0 <= r["accuracy"] <= entry["clean_accuracy"]
                    for r in [*entry["pgd"].values(), *entry["plusplus"].values()])
-    _check_summary(result, out)
-    _forbid_attacks(monkeypatch)
-    assert module.main(config)["models"] == result["models"]
+    _check_summary_and_resume(module, config, result, out, monkeypatch)
 
 
 def test_step_size_verdict_rule(tutorial):
@@ -142,6 +133,6 @@ def test_step_size_verdict_rule(tutorial):
             "pgd": {"0.1": {"accuracy": pgd[0]}, "0.25": {"accuracy": pgd[1]}},
             "plusplus": {"NJS": {"accuracy": pp}, "HNS": {"accuracy": pp + 0.1}}}}}
 
-    assert module._verdict(results([0.3, 0.2], 0.0))[0] == "reproduced"
-    assert module._verdict(results([0.3, 0.0], 0.0))[0] == "not reproduced"
-    assert module._verdict(results([0.3, 0.2], 0.2))[0] == "not reproduced"
+    assert module.judge(results([0.3, 0.2], 0.0))[0] == "reproduced"
+    assert module.judge(results([0.3, 0.0], 0.0))[0] == "not reproduced"
+    assert module.judge(results([0.3, 0.2], 0.2))[0] == "not reproduced"

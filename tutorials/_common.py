@@ -1,10 +1,30 @@
-"""Pieces every tutorial shares: paper numbers, resumable results, the summary that
-`make_results.py` turns into a section of docs/RESULTS.md.
+"""Pieces every tutorial shares: the run (config, resume, saving), batched attacks and
+their scores, paper numbers, and the summary that `make_results.py` turns into a section of
+docs/RESULTS.md.
 
 A tutorial's JSON holds ``{"config": ..., ..., "summary": summary(...)}``. The summary
 carries the title, the command, the scale of both sides, a Markdown table putting the
 paper's numbers and tfbnn's side by side, and a verdict computed by the tutorial from
 those numbers with its rule stated in ``why``.
+
+A tutorial's ``main(config)`` is its protocol around a `Run`, which owns the config, the
+output file, resuming and saving::
+
+    run = _common.Run(config, DEFAULT, FULL)  # {**DEFAULT, **config}; a resumed run's results
+    models = run.section("models")
+    x, y = _common.mnist_test(run.config["n"])
+    for name in run.config["models"]:
+        spec = _zoo.model_spec(name, run.config)
+        model_fn, info = _zoo.classifier(spec)
+        entry = run.entry(models, name, spec, {"model": info["spec"], "fgsm": {}})
+        for eps in run.config["eps"]:  # skipped when finished, saved when done
+            run.step(entry["fgsm"], str(eps), lambda: _common.attack_accuracy(
+                fgsm(eps), model_fn, x, y, run.config["batch"]), say=lambda acc: f"{acc:.3f}")
+    return run.finish(summarize(run.results))  # the summary, the verdict, saved
+
+The JSON is written after each finished entry (and the Markdown section once there is a
+summary), atomically, so a killed run loses nothing finished; an entry measured on a
+model trained to another spec (`_zoo.current`) is measured again.
 """
 
 from __future__ import annotations
@@ -12,10 +32,14 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import time
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
+import _zoo
+from tfbnn import export
 from tfbnn.export import atomic_write_bytes, atomic_write_text
 
 HERE = Path(__file__).parent
@@ -23,32 +47,162 @@ RESULTS = HERE / "results"
 VERDICTS = ("reproduced", "not reproduced", "refuted", "not comparable")
 
 
+def resolve(config: dict, default: dict, full: dict | None = None) -> dict:
+    """A tutorial's whole config: ``default``, then ``full`` (the paper's scale) where
+    ``config["full"]`` is set, then ``config`` itself (explicit settings win)."""
+    return {**default, **((full or {}) if config.get("full") else {}), **config}
+
+
+class Run:
+    """One run of a tutorial: its config, its output file and its results, resumable.
+
+    # Arguments
+        config: the caller's settings (``main(config)``), resolved by `resolve`.
+        default: the tutorial's default config.
+        full: what ``"full": True`` in ``config`` applies (the paper's scale).
+        name: the stem of the results file in `RESULTS` when the config has no ``out``.
+        ignore: config keys a resumed run may change (another ``--oracles`` adds to the
+            same results); they are left out of the config the results record.
+        indent: the JSON indentation of the results file (None: one line).
+
+    # Attributes
+        config: the resolved config.
+        out: the results file (``NAME.json``; ``NAME.md`` and plots beside it).
+        results: what an earlier run of the same config left there (`load`), else
+            ``{"config": ...}``.
+    """
+
+    def __init__(self, config: dict, default: dict, full: dict | None = None, *,
+                 name: str | None = None, ignore: tuple = (), indent: int | None = 1):
+        self.config = resolve(config, default, full)
+        self.out = Path(self.config.get("out") or RESULTS / f"{name}.json")
+        self.indent = indent
+        recorded = {k: v for k, v in self.config.items() if k not in ignore}
+        self.results = load(self.out, recorded, {k: v for k, v in default.items()
+                                                 if k not in ignore})
+
+    def section(self, name: str) -> dict:
+        """The top-level dict ``results[name]``, created empty when missing."""
+        return self.results.setdefault(name, {})
+
+    def entry(self, where: dict, key: str, spec: dict, fresh: dict) -> dict:
+        """``where[key]`` when it was measured on the model ``spec`` names today, else
+        ``fresh`` in its place (none yet, or measured on a model trained to another spec:
+        redone); see `_zoo.current`."""
+        if not _zoo.current(where.get(key), spec):
+            where[key] = fresh
+        return where[key]
+
+    def step(self, where: dict, key: str, compute: Callable[[], Any], *,
+             spec: dict | None = None, seconds: bool = False,
+             say: Callable[[Any], str] | None = None) -> Any:
+        """``where[key]``: kept when an earlier run finished it (and, with ``spec``, measured
+        it on the model ``spec`` names today), else ``compute()``, stored, saved and
+        announced as ``say(value)``. With ``seconds``, ``compute()`` returns a dict and the
+        seconds it took are added to it last, as ``"seconds"``."""
+        if key in where and (spec is None or _zoo.current(where[key], spec)):
+            return where[key]
+        value, took = timed(compute)
+        where[key] = value = {**value, "seconds": took} if seconds else value
+        self.save(say(value) if say else None)
+        return value
+
+    def save(self, say: str | None = None) -> None:
+        """Write the results now (`save`), then print ``say``."""
+        save(self.out, self.results, self.indent)
+        if say is not None:
+            print(say, flush=True)
+
+    def finish(self, summary: dict | None = None, markdown: str | None = None) -> dict:
+        """Store ``summary`` (see `summary`), save, print the verdict; returns the results.
+
+        ``markdown``: the text of ``NAME.md`` for results without a summary.
+        """
+        if summary is not None:
+            self.results["summary"] = summary
+        save(self.out, self.results, self.indent, markdown)
+        if summary:
+            print(f"verdict: {summary['verdict']}. {summary['why']}", flush=True)
+        return self.results
+
+
+def in_batches(fn: Callable, *arrays: np.ndarray, batch: int) -> np.ndarray:
+    """``fn(*rows)`` on ``batch`` rows of ``arrays`` at a time, the outputs concatenated."""
+    parts = [np.asarray(fn(*(a[i:i + batch] for a in arrays)))
+             for i in range(0, len(arrays[0]), batch)]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def correct(model_fn: Callable, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per example, whether ``model_fn``'s logits on ``x`` put the label ``y`` first."""
+    return export.predict_in_batches(model_fn, x).argmax(-1) == y
+
+
+def accuracy(model_fn: Callable, x: np.ndarray, y: np.ndarray) -> float:
+    """The accuracy of ``model_fn`` on ``(x, y)``."""
+    return float(np.mean(correct(model_fn, x, y)))
+
+
+def attack_correct(attack: Callable, model_fn: Callable, x: np.ndarray, y: np.ndarray,
+                   batch: int) -> np.ndarray:
+    """Per example, whether ``model_fn`` still classifies the adversarial example correctly.
+
+    ``attack(model_fn, x, y)`` crafts the examples ``batch`` at a time; all of them are
+    then scored together.
+    """
+    return correct(model_fn, in_batches(lambda a, b: attack(model_fn, a, b), x, y,
+                                        batch=batch), y)
+
+
+def attack_accuracy(attack: Callable, model_fn: Callable, x: np.ndarray, y: np.ndarray,
+                    batch: int) -> float:
+    """The accuracy of ``model_fn`` under ``attack`` (see `attack_correct`)."""
+    return float(np.mean(attack_correct(attack, model_fn, x, y, batch)))
+
+
+def timed(fn: Callable, *args, **kwargs) -> tuple[Any, float]:
+    """``(fn(*args, **kwargs), seconds)``, the wall-clock seconds rounded to 0.1."""
+    started = time.time()
+    value = fn(*args, **kwargs)
+    return value, round(time.time() - started, 1)
+
+
 def paper(name: str) -> dict:
     """The paper numbers in ``paper_numbers/NAME.json``."""
     return json.loads((HERE / "paper_numbers" / f"{name}.json").read_text())
 
 
-def load(out, config: dict) -> dict:
-    """The results written earlier for the same config (a resumed run), else a fresh dict."""
+def load(out, config: dict, default: dict | None = None) -> dict:
+    """The results written earlier for the same config (a resumed run), else a fresh dict.
+
+    With ``default``, results written before an option was added to the tutorial match
+    too when that option is at its default: their config, completed from ``default``,
+    equals ``config``. They keep the config they were written with.
+    """
     out = Path(out)
     if out.is_file():
         results = json.loads(out.read_text())
-        if results.get("config") == json.loads(json.dumps(config)):
+        stored = results.get("config")
+        if stored is not None and (json.loads(json.dumps({**(default or {}), **stored}))
+                                   == json.loads(json.dumps(config))):
             return results
     return {"config": config}
 
 
-def save(out, results: dict) -> None:
+def save(out, results: dict, indent: int | None = 1, markdown: str | None = None) -> None:
     """Write ``results`` atomically (a killed run loses nothing finished).
 
     Once the results carry a ``summary``, its Markdown section (`render`) is written
-    beside the JSON too, as ``NAME.md``.
+    beside the JSON too, as ``NAME.md``; ``markdown`` is that file's text for results
+    without a summary.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, json.dumps(results, indent=1) + "\n")
+    atomic_write_text(out, json.dumps(results, indent=indent) + "\n")
     if results.get("summary"):
-        atomic_write_text(out.with_suffix(".md"), "\n".join(render(results["summary"])))
+        markdown = "\n".join(render(results["summary"]))
+    if markdown is not None:
+        atomic_write_text(out.with_suffix(".md"), markdown)
 
 
 def render(s: dict, plot_dir: str = "") -> list[str]:
@@ -58,6 +212,11 @@ def render(s: dict, plot_dir: str = "") -> list[str]:
     lines += s["table"] + ["", f"**Verdict: {s['verdict']}.** {s['why']}"]
     lines += [f"![{p}]({plot_dir}{p})" for p in s.get("plots", [])]
     return lines + [""]
+
+
+def column(table: dict, k1) -> int | None:
+    """The index of the paper ``table``'s column for ``k1`` kernels, None if it has none."""
+    return table["columns"].index(str(k1)) if str(k1) in table["columns"] else None
 
 
 def mnist_test(n: int | None = None):

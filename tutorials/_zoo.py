@@ -22,6 +22,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Callable
 
 import tfbnn  # noqa: F401  (Keras 2 set-up first)
 import tf_keras
@@ -64,13 +65,53 @@ def pgd_adversary(nb_iter: int = 10, eps: float = 0.3, eps_iter: float | None = 
 def current(entry: dict | None, spec: dict) -> bool:
     """Whether a result ``entry`` was measured on the model ``spec`` names today.
 
-    Results store the model's ``key`` (or its full ``spec``); an entry measured on a
-    model trained to another spec (an older recipe, say) is stale and must be redone.
+    Results store the model's ``key`` (or its full spec, as ``spec`` or ``model``); an
+    entry measured on a model trained to another spec (an older recipe, say) is stale and
+    must be redone.
     """
     if not entry:
         return False
-    stored = entry.get("key") or (spec_key(entry["spec"]) if "spec" in entry else None)
+    stored = entry.get("key")
+    for name in ("spec", "model"):
+        if stored is None and isinstance(entry.get(name), dict):
+            stored = spec_key(entry[name])
     return stored == spec_key(spec)
+
+
+ADVERSARIES = {
+    "clean": None,
+    "+": {"kind": "fgsm", "eps_max": 0.3},
+    "+*": pgd_adversary(10),
+    "+* full": pgd_adversary(40, eps_iter=0.01),
+}
+"""Galloway et al.'s adversarial training: Table 1's '+' (Kurakin FGSM, eps_max 0.3) and
+Table 2's '+*' (PGD at eps 0.3: PGD-10 of step 0.075 by default, the paper's PGD-40 of
+step 0.01 with ``--full``)."""
+
+
+def model_spec(name: str, config: dict, pgd_full: bool = False) -> dict:
+    """The cache spec of the CNN ``name`` at ``config``'s k1, epochs and train_size.
+
+    ``name`` is a variant (``"B"``), optionally FGSM-trained (``"B+"``, Table 1's '+') or
+    PGD-trained (``"B+*"``, Table 2's '+*', for the last ``config["pgd_last_epochs"]``
+    epochs, default `PGD_LAST_EPOCHS`; with ``pgd_full`` the paper's PGD-40 for the last
+    5). The tutorials share these models through the cache.
+    """
+    variant, suffix = name[0], name[1:] or "clean"
+    if suffix == "+*" and pgd_full:
+        suffix = "+* full"
+    spec = {"variant": variant, "k1": config["k1"], "epochs": config["epochs"],
+            "train_size": config["train_size"], "adversary": ADVERSARIES[suffix]}
+    if suffix.startswith("+*"):
+        spec["last_epochs"] = 5 if pgd_full else config.get("pgd_last_epochs", PGD_LAST_EPOCHS)
+    return spec
+
+
+def classifier(spec: dict) -> tuple[Callable, dict]:
+    """``(model_fn, info)``: `trained_model` of ``spec`` as the attacks call it (logits in
+    inference mode)."""
+    model, info = trained_model(spec)
+    return (lambda t: model(t, training=False)), info
 
 
 def _adversary(config):
@@ -120,7 +161,7 @@ def trained_model(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict
     while not (path.exists() and info_path.exists()):
         if _take_lock(lock):
             try:
-                return _train(full, key, path, info_path, verbose)
+                return train(full, verbose=verbose)
             finally:
                 lock.unlink(missing_ok=True)
         if not waiting:
@@ -131,7 +172,12 @@ def trained_model(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict
     return model, json.loads(info_path.read_text())
 
 
-def _train(full: dict, key: str, path: Path, info_path: Path, verbose: int):
+def train(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict]:
+    """Train the model ``spec`` names on MNIST and save it in the cache, as `trained_model`
+    does when it holds the lock (`trained_model` is what tutorials call)."""
+    full = {**DEFAULT_SPEC, **spec}
+    key = spec_key(full)
+    path, info_path = cache_dir() / f"{key}.keras", cache_dir() / f"{key}.json"
     tf_keras.utils.set_random_seed(full["seed"])
     (x_train, y_train), _ = data.load_mnist()
     x_train, y_train = x_train[: full["train_size"]], y_train[: full["train_size"]]

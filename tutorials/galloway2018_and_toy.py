@@ -36,7 +36,7 @@ s(x) = sigmoid(logit(x)):
   from the finite-difference one by more than 10 % (+ ``near_zero``), i.e. where the
   gradient an attacker gets is not the function's slope.
 
-The verdict is computed from the medians over seeds (see `_verdict`). Default = the
+The verdict is computed from the medians over seeds (see `judge`). Default = the
 paper's scale (1,000 epochs), 5 seeds, 101 x 101 grid: about 1-2 minutes on 2 CPU cores.
 Finished (configuration, seed) pairs are stored with their trained weights, so a killed
 run resumes and the plot is redrawn without retraining.
@@ -46,7 +46,6 @@ run resumes and the plot is redrawn without retraining.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -56,7 +55,7 @@ import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import tensorflow as tf
 import tf_keras
 import _common
-from _common import RESULTS, load, markdown_table, paper, save, summary
+from _common import RESULTS, markdown_table, paper
 from tfbnn import models
 
 NAME = "galloway2018_and_toy"
@@ -159,43 +158,40 @@ def _restore(units: int, quantized: bool, config: dict, weights: list) -> tf_ker
     return model
 
 
+def measure(units: int, quantized: bool, seed: int, config: dict) -> dict:
+    """One (configuration, seed): train, then the metrics of its fields and its weights."""
+    started = time.time()
+    model, train_accuracy = train(units, quantized, seed, config)
+    return {"train_accuracy": train_accuracy,
+            **metrics(fields(model, config["grid"], config["fd_h"]), config["grid"],
+                      config["near_zero"]),
+            "seconds": round(time.time() - started, 1),
+            "weights": [w.tolist() for w in model.get_weights()]}
+
+
 def main(config: dict) -> dict:
-    config = {**DEFAULT, **config}
-    out = Path(config["out"])
-    results = load(out, config)
-    results.setdefault("models", {})
+    run = _common.Run(config, DEFAULT)
+    config, entries = run.config, run.section("models")
     for units in config["hidden_units"]:
         for quantized in config["quantized"]:
             key = _key(quantized, units)
-            entry = results["models"].setdefault(
+            entry = entries.setdefault(
                 key, {"hidden_units": units, "quantized": quantized,
                       "label": LABELS.get((quantized, units), key), "seeds": {}})
             for seed in config["seeds"]:
-                if str(seed) in entry["seeds"]:
-                    continue
-                started = time.time()
-                model, train_accuracy = train(units, quantized, seed, config)
-                row = {"train_accuracy": train_accuracy,
-                       **metrics(fields(model, config["grid"], config["fd_h"]), config["grid"],
-                                 config["near_zero"]),
-                       "seconds": round(time.time() - started, 1),
-                       "weights": [w.tolist() for w in model.get_weights()]}
-                entry["seeds"][str(seed)] = row
-                save(out, results)
-                print(f"{key} seed {seed}: grid acc {row['grid_accuracy']:.3f}, near-zero "
-                      f"ds/dx2 {row['near_zero_dx2']:.3f}, jumps {row['jump_frac_dx2']:.4f}, "
-                      f"{row['distinct_outputs']} distinct outputs ({row['seconds']} s)",
-                      flush=True)
+                run.step(entry["seeds"], str(seed),
+                         lambda: measure(units, quantized, seed, config),
+                         say=lambda row: f"{key} seed {seed}: grid acc {row['grid_accuracy']:.3f}, "
+                                         f"near-zero ds/dx2 {row['near_zero_dx2']:.3f}, jumps "
+                                         f"{row['jump_frac_dx2']:.4f}, {row['distinct_outputs']} "
+                                         f"distinct outputs ({row['seconds']} s)")
             entry["median"] = {m: float(np.median([entry["seeds"][str(s)][m]
                                                    for s in config["seeds"]]))
                                for m in METRICS}
-    plots = _plots(results, out)
-    results["summary"] = _summary(results, plots)
-    save(out, results)
-    return results
+    return run.finish(summarize(run.results, plot(run.results, run.out)))
 
 
-def _plots(results: dict, out: Path) -> list:
+def plot(results: dict, out: Path) -> list:
     plt = _common.pyplot()
 
     cfg = results["config"]
@@ -263,7 +259,7 @@ def _claims(results: dict) -> list:
     return claims
 
 
-def _verdict(results: dict, claims: list) -> tuple[str, str]:
+def judge(results: dict, claims: list) -> tuple[str, str]:
     measured = [c for c in claims if c[2] is not None]
     if len(measured) < 4:
         return "not comparable", ("Rule: needs all four configurations (fp/q x 2/4 units) to "
@@ -293,7 +289,7 @@ def _verdict(results: dict, claims: list) -> tuple[str, str]:
     return verdict, why
 
 
-def _summary(results: dict, plots: list) -> dict:
+def summarize(results: dict, plots: list) -> dict:
     cfg = results["config"]
     settings = paper("galloway2018_figures")["rows"][
         "Fig 3 (App B): MLP hidden units in first two layers / Adam epochs / learning rate"][0]
@@ -313,12 +309,12 @@ def _summary(results: dict, plots: list) -> dict:
           f"{m['near_zero_dx2']:.3f}", f"{m['near_zero_grad_fd']:.3f}",
           f"{m['jump_frac_dx2']:.4f}", f"{m['autodiff_vs_fd_mismatch']:.3f}"]
          for e in results["models"].values() for m in [e["median"]]])
-    verdict, why = _verdict(results, claims)
+    verdict, why = judge(results, claims)
     command = f"python tutorials/{NAME}.py"
     diff = {k: v for k, v in cfg.items() if k != "out" and DEFAULT.get(k) != v}
     if diff:
         command += f" (config {diff})"
-    return summary(
+    return _common.summary(
         title="Galloway et al., Figures 3 and 4 (AND toy MLP: decision surface and forward "
               "derivative)",
         command=command,
@@ -334,17 +330,10 @@ def _summary(results: dict, plots: list) -> dict:
         table=lines, verdict=verdict, why=why, plots=plots)
 
 
-def _parser():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--train-size", type=int, dest="train_size")
-    parser.add_argument("--grid", type=int)
-    parser.add_argument("--estimator", choices=list(models.ESTIMATORS))
-    parser.add_argument("--out")
-    return parser
-
-
 if __name__ == "__main__":
-    args = vars(_parser().parse_args())
-    main({k: v for k, v in args.items() if v is not None})
+    main(_common.cli(__doc__, None, ("epochs", "out"),
+                     seeds=dict(type=int, nargs="+", help="initialisation seeds"),
+                     train_size=dict(type=int, help="training points"),
+                     grid=dict(type=int, help="grid points per axis"),
+                     estimator=dict(choices=list(models.ESTIMATORS),
+                                    help="straight-through estimator of the binary layer")))

@@ -22,14 +22,14 @@ so a killed run resumes where it stopped.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import tf_keras
-from _common import RESULTS, cli, load, markdown_table, mnist_test, paper, save, summary
-from _zoo import PGD_LAST_EPOCHS, current, pgd_adversary, trained_model
+import _common
+import _zoo
+from _common import RESULTS, markdown_table, mnist_test, paper
+from _zoo import PGD_LAST_EPOCHS, pgd_adversary
 from tfbnn import export
 
 PAPER = paper("galloway2018_table6")
@@ -41,63 +41,60 @@ FULL = {"plus_pgd_iter": 20, "plus_last_epochs": 5}
 """The paper's '+' models of Table 6: PGD-20 at eps 0.3 for the last 5 epochs."""
 
 
-def _spec(name: str, config: dict) -> dict:
+def spec(name: str, config: dict) -> dict:
     """The cache spec of a Table 6 row: ``"B"`` clean, ``"B+"`` PGD-trained at the end."""
-    spec = {"variant": name[0], "k1": config["k1"], "epochs": config["epochs"],
-            "seed": config["seed"], "train_size": config["train_size"]}
+    cache_spec = {"variant": name[0], "k1": config["k1"], "epochs": config["epochs"],
+                  "seed": config["seed"], "train_size": config["train_size"]}
     if name.endswith("+"):
-        spec.update(adversary=pgd_adversary(config["plus_pgd_iter"]),
-                    last_epochs=config["plus_last_epochs"])
-    return spec
+        cache_spec.update(adversary=pgd_adversary(config["plus_pgd_iter"]),
+                          last_epochs=config["plus_last_epochs"])
+    return cache_spec
 
 
-def _accuracy(model, x, y, draws: int) -> tuple[list[float], np.ndarray]:
+def _accuracy(model_fn, x, y, draws: int) -> tuple[list[float], np.ndarray]:
     """Accuracy on (x, y); one value per draw for a stochastic model, else one value."""
-    model_fn = lambda t: model(t, training=False)  # noqa: E731
     first = export.predict_in_batches(model_fn, x)
     accs = [float(np.mean(first.argmax(-1) == y))]
     stochastic = not np.array_equal(first[:64], export.predict_in_batches(model_fn, x[:64]))
     for _ in range(draws - 1 if stochastic else 0):
-        accs.append(float(np.mean(export.predict_in_batches(model_fn, x).argmax(-1) == y)))
+        accs.append(_common.accuracy(model_fn, x, y))
     return accs, first
 
 
+def measure(variant: str, config: dict, x_test, y_test) -> dict:
+    """One row of Table 6: the clean test error of the model (mean over draws for S)."""
+    model_fn, info = _zoo.classifier(spec(variant, config))
+    tf_keras.utils.set_random_seed(config["seed"])  # S's weight draws
+    accs, logits = _accuracy(model_fn, x_test, y_test, config["draws"])
+    ref = PAPER["rows"].get(variant)
+    column = _common.column(PAPER, config["k1"])
+    return {
+        "k1": config["k1"], "epochs": config["epochs"], "n_test": len(x_test),
+        "draws": len(accs), "test_accuracy": float(np.mean(accs)),
+        "test_accuracy_std_over_draws": float(np.std(accs)),
+        "test_error_pct": 100 * (1 - float(np.mean(accs))),
+        "paper_error_pct": ref[column] if ref and column is not None else None,
+        "train_seconds": info["train_seconds"], "key": info["key"],
+        "final_train_loss": info["history"]["loss"][-1],
+        "mean_abs_logit": float(np.mean(np.abs(logits))),
+    }
+
+
 def main(config: dict) -> dict:
-    config = {**DEFAULT, **config}
-    out = Path(config["out"])
-    results = load(out, config)  # another run's results are not mixed in
-    results.setdefault("models", {})
+    run = _common.Run(config, DEFAULT, FULL)  # another run's results are not mixed in
+    config, models = run.config, run.section("models")
     x_test, y_test = mnist_test(config["n_test"])
     for variant in config["variants"]:
-        if current(results["models"].get(variant), _spec(variant, config)):
-            continue
-        model, info = trained_model(_spec(variant, config))
-        tf_keras.utils.set_random_seed(config["seed"])  # S's weight draws
-        accs, logits = _accuracy(model, x_test, y_test, config["draws"])
-        ref = PAPER["rows"].get(variant)
-        column = PAPER["columns"].index(str(config["k1"])) if str(config["k1"]) in PAPER["columns"] else None
-        results["models"][variant] = {
-            "k1": config["k1"], "epochs": config["epochs"], "n_test": len(x_test),
-            "draws": len(accs), "test_accuracy": float(np.mean(accs)),
-            "test_accuracy_std_over_draws": float(np.std(accs)),
-            "test_error_pct": 100 * (1 - float(np.mean(accs))),
-            "paper_error_pct": ref[column] if ref and column is not None else None,
-            "train_seconds": info["train_seconds"], "key": info["key"],
-            "final_train_loss": info["history"]["loss"][-1],
-            "mean_abs_logit": float(np.mean(np.abs(logits))),
-        }
-        save(out, results)
-        print(variant, results["models"][variant], flush=True)
-    results["summary"] = _summary(results)
-    save(out, results)
-    return results
+        run.step(models, variant, lambda: measure(variant, config, x_test, y_test),
+                 spec=spec(variant, config), say=lambda row: f"{variant} {row}")
+    return run.finish(summarize(run.results))
 
 
-def _summary(results: dict) -> dict:
+def summarize(results: dict) -> dict:
     """Paper and tfbnn side by side, and the verdict: the same ordering of clean error."""
     rows, cfg = results["models"], results["config"]
     k1 = str(cfg["k1"])
-    column = PAPER["columns"].index(k1) if k1 in PAPER["columns"] else None
+    column = _common.column(PAPER, k1)
     lines = []
     for name, row in rows.items():
         ref = PAPER["rows"].get(name)
@@ -136,7 +133,7 @@ def _summary(results: dict) -> dict:
     if cfg["plus_pgd_iter"] == FULL["plus_pgd_iter"]:
         command += " --full"
     draws = rows.get("S", {}).get("draws")
-    return summary(
+    return _common.summary(
         title="Galloway et al., Table 6 (clean test error, A / B / C with '+' rows, and S)",
         command=command,
         paper_scale=PAPER["setup"] + "; mean ± std over its runs",
@@ -150,5 +147,5 @@ def _summary(results: dict) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(__doc__, full=FULL, names=("k1", "epochs", "out"),
-             variants=dict(nargs="+", help="rows, e.g. A B+ S")))
+    main(_common.cli(__doc__, full=FULL, names=("k1", "epochs", "out"),
+                     variants=dict(nargs="+", help="rows, e.g. A B+ S")))

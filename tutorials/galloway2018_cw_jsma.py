@@ -42,7 +42,7 @@ version has bugs, see tfbnn/attacks/cw.py) and `jacobian_saliency_map_method`.
 Models (tutorials/_zoo.py, cached and shared): A, B, S at k1 = 64, 15 epochs, and two
 readings of the paper's B+, which Table 3 does not define: "B+" = B with Kurakin FGSM
 adversarial training for the last 5 epochs (the '+' of Table 1,
-`galloway2018_fgsm_tables._spec`), and "B+*" = B with PGD training (Figure 2's caption:
+`_zoo.model_spec`), and "B+*" = B with PGD training (Figure 2's caption:
 B256+ trained with 20 PGD iterations; Table 6's caption: PGD-20, eps 0.3, last 5
 epochs), here the reduced PGD-10 of the last 2 epochs that Table 6's '+' rows use
 (`_zoo.pgd_adversary`). Both are compared with the paper's B+ cells.
@@ -84,8 +84,6 @@ scale, the whole test set (90k pairs) and 1000 iterations added; days on 2 CPU c
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
 
 import numpy as np
@@ -95,9 +93,9 @@ import tensorflow as tf
 import tf_keras
 
 import _common
+import _zoo
 from _common import mnist_test
-from _zoo import PGD_LAST_EPOCHS, current, trained_model
-from galloway2018_fgsm_tables import _spec as _fgsm_spec
+from _zoo import current, trained_model
 from tfbnn import attacks, models
 
 NUM_CLASSES = 10
@@ -119,21 +117,15 @@ PAPER_ROW = {"B+*": "B+"}
 LABELS = ["A", "B", "B+", "B+*", "S", EOT_LABEL]
 
 
-def _resolve(config: dict) -> dict:
-    return {**DEFAULT, **(FULL if config.get("full") else {}), **config}
-
-
-def _spec(name: str, config: dict) -> dict:
-    """The cache spec of the named model."""
-    if name in ("B+", "B+*"):  # Table 1's FGSM-trained B+, Table 6's PGD-trained B+
-        return _fgsm_spec(name, {**config, "full": False, "pgd_last_epochs": PGD_LAST_EPOCHS})
-    return {"variant": name, "k1": config["k1"], "epochs": config["epochs"],
-            "train_size": config["train_size"]}
+def spec(name: str, config: dict) -> dict:
+    """The cache spec of the named model: B+ is Table 1's FGSM-trained B+, B+* Table 6's
+    PGD-trained B+ (the reduced PGD-10 of the last 2 epochs), shared through the cache."""
+    return _zoo.model_spec(name, config)
 
 
 def _model(name: str, config: dict):
     """(model_fn, info) of the named model from the shared cache."""
-    model, info = trained_model(_spec(name, config))
+    model, info = trained_model(spec(name, config))
     return (lambda t: model(t, training=False)), info
 
 
@@ -147,19 +139,19 @@ def _pairs(x, y):
 def _score(model_fn, x_clean, x_adv, y, targets, draws: int, batch: int, group: int) -> dict:
     """Accuracy (and targeted success) over ``draws`` passes; clean and adversarial
     inputs of a batch go through the same pass, i.e. the same draw of S's weights."""
+    def predict(clean, adv):  # one pass, one draw: (clean, adversarial) predictions
+        pred = np.asarray(model_fn(tf.constant(np.concatenate([clean, adv])))).argmax(-1)
+        return np.stack([pred[:len(clean)], pred[len(clean):]], axis=1)
+
     n = len(x_adv)
     correct = np.zeros((draws, n), bool)
     hit = np.zeros((draws, n), bool)
     clean_ok = np.zeros((draws, n), bool)
     for d in range(draws):
-        for i in range(0, n, batch):
-            j = min(i + batch, n)
-            logits = np.asarray(model_fn(tf.constant(np.concatenate([x_clean[i:j], x_adv[i:j]]))))
-            pred = logits.argmax(-1)
-            clean_ok[d, i:j], adv_pred = pred[: j - i] == y[i:j], pred[j - i:]
-            correct[d, i:j] = adv_pred == y[i:j]
-            if targets is not None:
-                hit[d, i:j] = adv_pred == targets[i:j]
+        pred = _common.in_batches(predict, x_clean, x_adv, batch=batch)
+        clean_ok[d], correct[d] = pred[:, 0] == y, pred[:, 1] == y
+        if targets is not None:
+            hit[d] = pred[:, 1] == targets
     per_draw = correct.mean(1)
     out = {
         "draws": draws, "accuracy": float(per_draw.mean()), "accuracy_std": float(per_draw.std()),
@@ -182,14 +174,12 @@ def _draws(model_fn, x, config) -> int:
 def _cw(model_fn, x, y, iterations: int, config: dict, eot: bool) -> dict:
     xs, ys, targets = _pairs(x, y)
     attack_fn = attacks.EOT(model_fn, config["eot_draws"]) if eot else model_fn
-    started = time.time()
-    adv, l2, ok = attacks.carlini_wagner_l2(
-        attack_fn, xs, targets, targeted=True, clip_min=0.0, clip_max=1.0,
-        binary_search_steps=config["binary_search_steps"], max_iterations=iterations,
-        learning_rate=config["learning_rate"], initial_const=config["initial_const"],
-        confidence=config["confidence"], abort_early=config["abort_early"],
-        batch_size=config["batch"], return_details=True)
-    seconds = time.time() - started
+    (adv, l2, ok), seconds = _common.timed(
+        attacks.carlini_wagner_l2, attack_fn, xs, targets, targeted=True, clip_min=0.0,
+        clip_max=1.0, binary_search_steps=config["binary_search_steps"],
+        max_iterations=iterations, learning_rate=config["learning_rate"],
+        initial_const=config["initial_const"], confidence=config["confidence"],
+        abort_early=config["abort_early"], batch_size=config["batch"], return_details=True)
     adv, l2, ok = np.asarray(adv), np.asarray(l2), np.asarray(ok)
     return {"iterations": iterations, "pairs": len(xs), "eot_draws": config["eot_draws"] if eot else None,
             **_score(model_fn, xs, adv, ys, targets, _draws(model_fn, x, config), config["batch"],
@@ -197,17 +187,15 @@ def _cw(model_fn, x, y, iterations: int, config: dict, eot: bool) -> dict:
             "attack_success": float(ok.mean()),
             "mean_l2_all": float(l2.mean()),
             "mean_l2_success": float(l2[ok].mean()) if ok.any() else None,
-            "seconds": round(seconds, 1)}
+            "seconds": seconds}
 
 
 def _jsma(model_fn, x, y, config: dict) -> dict:
     xs, ys, targets = _pairs(x, y)
-    started = time.time()
-    adv, ok, changed, _ = attacks.jacobian_saliency_map_method(
-        model_fn, xs, targets, targeted=True, theta=config["jsma_theta"],
-        gamma=config["jsma_gamma"], clip_min=0.0, clip_max=1.0, use_logits=True,
-        return_details=True)
-    seconds = time.time() - started
+    (adv, ok, changed, _), seconds = _common.timed(
+        attacks.jacobian_saliency_map_method, model_fn, xs, targets, targeted=True,
+        theta=config["jsma_theta"], gamma=config["jsma_gamma"], clip_min=0.0, clip_max=1.0,
+        use_logits=True, return_details=True)
     adv, ok, changed = np.asarray(adv), np.asarray(ok), np.asarray(changed)
     return {"pairs": len(xs),
             **_score(model_fn, xs, adv, ys, targets, _draws(model_fn, x, config), config["batch"],
@@ -215,7 +203,7 @@ def _jsma(model_fn, x, y, config: dict) -> dict:
             "attack_success": float(ok.mean()),
             "fraction_changed_all": float(changed.mean()),
             "fraction_changed_success": float(changed[ok].mean()) if ok.any() else None,
-            "seconds": round(seconds, 1)}
+            "seconds": seconds}
 
 
 def _pgd_attacks(eps: float, config: dict) -> dict:
@@ -234,21 +222,19 @@ def _pgd_attacks(eps: float, config: dict) -> dict:
 
 
 def _pgd(attack, model_fn, x, y, config: dict) -> dict:
-    started = time.time()
     b = config["batch"]
-    adv = np.concatenate([np.asarray(attack(model_fn, x[i:i + b], y[i:i + b]))
-                          for i in range(0, len(x), b)])
-    seconds = time.time() - started
+    adv, seconds = _common.timed(_common.in_batches, lambda a, t: attack(model_fn, a, t), x, y,
+                                 batch=b)
     return {"images": len(x), **_score(model_fn, x, adv, y, None, _draws(model_fn, x, config),
                                        b, 1),
-            "max_linf": float(np.abs(adv - x).max()), "seconds": round(seconds, 1)}
+            "max_linf": float(np.abs(adv - x).max()), "seconds": seconds}
 
 
-def _todo(results: dict, config: dict, name: str) -> list:
+def todo(results: dict, config: dict, name: str) -> list:
     """The (section, key, subkey) settings still missing for model ``name``."""
-    todo = []
+    units = []
     labels = [name] + ([EOT_LABEL] if name == "S" else [])
-    if name in results["models"] and not current(results["models"][name], _spec(name, config)):
+    if name in results["models"] and not current(results["models"][name], spec(name, config)):
         # measured on a model trained to another spec: drop all of it
         del results["models"][name]
         for label in labels:
@@ -257,39 +243,34 @@ def _todo(results: dict, config: dict, name: str) -> list:
         if name == "S":
             results["eot_pgd"] = {}
     if name not in results["models"]:
-        todo.append(("models", name, None))
+        units.append(("models", name, None))
     for label in labels:
         for it in config["iterations"]:
             if str(it) not in results["cw"].get(label, {}):
-                todo.append(("cw", label, it))
+                units.append(("cw", label, it))
     if name in config["jsma_models"] and name not in results["jsma"]:
-        todo.append(("jsma", name, None))
+        units.append(("jsma", name, None))
     if name == "S":
         for eps in config["pgd_eps"]:
             for attack in _pgd_attacks(eps, config):
                 if attack not in results["eot_pgd"].get(f"eps={eps}", {}):
-                    todo.append(("eot_pgd", eps, attack))
-    return todo
-
-
-def _seed(config: dict) -> None:
-    tf_keras.utils.set_random_seed(config["seed"])
+                    units.append(("eot_pgd", eps, attack))
+    return units
 
 
 def main(config: dict) -> dict:
-    config = _resolve(config)
-    out = Path(config.get("out", _common.RESULTS / "galloway2018_cw_jsma.json"))
-    results = _common.load(out, config)
+    run = _common.Run(config, DEFAULT, FULL, name="galloway2018_cw_jsma")
+    config, results = run.config, run.results
     for section in ("models", "cw", "jsma", "eot_pgd"):
-        results.setdefault(section, {})
+        run.section(section)
     x, y = mnist_test(config["n"])
     for name in config["models"]:
-        todo = _todo(results, config, name)
-        if not todo:
+        units = todo(results, config, name)
+        if not units:
             continue
         model_fn, info = _model(name, config)
-        for section, key, sub in todo:
-            _seed(config)
+        for section, key, sub in units:
+            tf_keras.utils.set_random_seed(config["seed"])
             if section == "models":
                 clean = _score(model_fn, x, x, y, None, _draws(model_fn, x, config),
                                config["batch"], 1)
@@ -306,12 +287,8 @@ def main(config: dict) -> dict:
                 attack = _pgd_attacks(key, config)[sub]
                 results["eot_pgd"].setdefault(f"eps={key}", {})[sub] = _pgd(
                     attack, model_fn, x, y, config)
-            _common.save(out, results)
-            print(name, section, key, sub, flush=True)
-    plots = [_plot(results, out)]
-    results["summary"] = _summary(results, plots)
-    _common.save(out, results)
-    return results
+            run.save(f"{name} {section} {key} {sub}")
+    return run.finish(summarize(results, [plot(results, run.out)]))
 
 
 # ----------------------------------------------------------------------------- verdict
@@ -330,7 +307,7 @@ def _diff(a, b, resamples: int = 1000, seed: int = 0) -> tuple:
     return _interval(np.asarray(a, float) - np.asarray(b, float), resamples, seed)
 
 
-def _verdict(per_image: dict, s_paper, resamples: int = 1000) -> tuple:
+def judge(per_image: dict, s_paper, resamples: int = 1000) -> tuple:
     """(verdict, why) from per-image accuracies at 100 iterations.
 
     ``per_image`` keys: "cw A", "cw B", "cw B+", "cw S", "cw S EOT-CW", "jsma A",
@@ -394,13 +371,13 @@ def _num(value, digits=2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _summary(results: dict, plots: list) -> dict:
+def summarize(results: dict, plots: list) -> dict:
     cfg = results["config"]
     table3 = _common.paper("galloway2018_table3")
     figures = _common.paper("galloway2018_figures")["rows"]
     jsma_prose = _common.paper("galloway2018_jsma_prose")["rows"]
     k1 = str(cfg["k1"])
-    col = table3["columns"].index(k1) if k1 in table3["columns"] else None
+    col = _common.column(table3, k1)
     cell = lambda row: None if col is None else table3["rows"][row][col]  # noqa: E731
     cw, jsma = results["cw"], results["jsma"]
     ref = str(REFERENCE_ITERATIONS)
@@ -454,7 +431,7 @@ def _summary(results: dict, plots: list) -> dict:
     elif ref not in {str(i) for i in cfg["iterations"]}:
         verdict, why = "not comparable", f"{ref} CW-L2 iterations (Table 3's budget) not run."
     else:
-        verdict, why = _verdict(per_image, cell("S accuracy"), cfg["bootstrap"])
+        verdict, why = judge(per_image, cell("S accuracy"), cfg["bootstrap"])
     pairs = cfg["n"] * (NUM_CLASSES - 1)
     return _common.summary(
         title="Galloway et al., Table 3, Figure 2 and JSMA (targeted CW-L2 and JSMA; S under EOT)",
@@ -481,13 +458,13 @@ def _summary(results: dict, plots: list) -> dict:
 # ----------------------------------------------------------------------------- plot
 
 
-def _plot(results: dict, out: Path) -> str:
+def plot(results: dict, out: Path) -> str:
     plt = _common.pyplot()
 
     cfg = results["config"]
     table3 = _common.paper("galloway2018_table3")
     k1 = str(cfg["k1"])
-    col = table3["columns"].index(k1) if k1 in table3["columns"] else None
+    col = _common.column(table3, k1)
     fig, (ax_acc, ax_l2) = plt.subplots(1, 2, figsize=(10, 4))
     colors = {"A": "C0", "B": "C1", "B+": "C2", "S": "C3", EOT_LABEL: "C4", "B+*": "C5"}
     for label, entries in results["cw"].items():
@@ -522,18 +499,8 @@ def _plot(results: dict, out: Path) -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true",
-                        help="the paper's scale: whole test set (90k pairs), 1000 iterations added")
-    parser.add_argument("--k1", type=int)
-    parser.add_argument("--n", type=int)
-    parser.add_argument("--iterations", type=int, nargs="+")
-    parser.add_argument("--binary-search-steps", type=int)
-    parser.add_argument("--learning-rate", type=float)
-    parser.add_argument("--initial-const", type=float)
-    parser.add_argument("--eot-draws", type=int)
-    parser.add_argument("--score-draws", type=int)
-    parser.add_argument("--out")
-    args = vars(parser.parse_args())
-    main({k: v for k, v in args.items() if v is not None and v is not False}
-         | {"full": args["full"]})
+    main(_common.cli(__doc__, full={**FULL, "full": True}, names=("k1", "n", "out"),
+                     iterations=dict(type=int, nargs="+", help="CW-L2 iteration counts"),
+                     binary_search_steps=dict(type=int), learning_rate=dict(type=float),
+                     initial_const=dict(type=float), eot_draws=dict(type=int),
+                     score_draws=dict(type=int)))

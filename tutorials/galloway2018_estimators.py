@@ -16,23 +16,20 @@ at every eps, as Table 1 says.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 import _common
+import _zoo
 from _common import mnist_test
-from _zoo import trained_model
 from tfbnn import attacks, export
 
-HERE = Path(__file__).parent
 DEFAULT = {"k1": 64, "epochs": 15, "train_size": 60000, "n": 1000, "eps": [0.1, 0.2, 0.3],
-           "out": str(HERE / "results" / "galloway2018_estimators.json")}
+           "out": str(_common.RESULTS / "galloway2018_estimators.json")}
 MODELS = [("A", "A", "passthrough"), ("B passthrough", "B", "passthrough"),
           ("B ste_sign", "B", "ste_sign")]
 
 
-def _verdict(rows: dict, paper: dict, column) -> tuple[str, str, list]:
+def judge(rows: dict, paper: dict, column) -> tuple[str, str, list]:
     """Which estimator reproduces Table 1's B > A under FGSM (and the ~4x logits)."""
     holds, table = {}, []
     for name in ("B passthrough", "B ste_sign"):
@@ -57,33 +54,38 @@ def _verdict(rows: dict, paper: dict, column) -> tuple[str, str, list]:
                      + "."), table
 
 
+def spec(variant: str, estimator: str, config: dict) -> dict:
+    """The cache spec of a model of the comparison."""
+    return {"variant": variant, "k1": config["k1"], "epochs": config["epochs"],
+            "estimator": estimator, "train_size": config["train_size"]}
+
+
+def measure(variant: str, estimator: str, config: dict, x, y) -> dict:
+    """One model's row: clean accuracy, logit scale, FGSM accuracy at every eps."""
+    model_fn, info = _zoo.classifier(spec(variant, estimator, config))
+    logits = export.predict_in_batches(model_fn, x)
+    return {"clean_accuracy": float(np.mean(logits.argmax(-1) == y)),
+            "mean_abs_logit": float(np.mean(np.abs(logits))),
+            "train_seconds": info["train_seconds"],
+            "fgsm_accuracy": {str(eps): _common.attack_accuracy(
+                lambda f, a, b, e=eps: attacks.fast_gradient_method(
+                    f, a, e, np.inf, clip_min=0.0, clip_max=1.0, y=b), model_fn, x, y, 250)
+                for eps in config["eps"]}}
+
+
 def main(config: dict) -> dict:
-    config = {**DEFAULT, **config}
+    run = _common.Run(config, DEFAULT)
+    config, rows = run.config, run.section("models")
     paper = _common.paper("galloway2018_table1")
-    column = paper["columns"].index(str(config["k1"])) if str(config["k1"]) in paper["columns"] else None
+    column = _common.column(paper, config["k1"])
     x, y = mnist_test(config["n"])
-    rows = {}
-    for name, variant, estimator in MODELS:
-        model, info = trained_model({"variant": variant, "k1": config["k1"],
-                                     "epochs": config["epochs"], "estimator": estimator,
-                                     "train_size": config["train_size"]})
-        model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731
-        logits = export.predict_in_batches(model_fn, x)
-        row = {"clean_accuracy": float(np.mean(logits.argmax(-1) == y)),
-               "mean_abs_logit": float(np.mean(np.abs(logits))),
-               "train_seconds": info["train_seconds"], "fgsm_accuracy": {}}
-        for eps in config["eps"]:
-            x_adv = np.concatenate([np.asarray(attacks.fast_gradient_method(
-                model_fn, x[i:i + 250], eps, np.inf, clip_min=0.0, clip_max=1.0, y=y[i:i + 250]))
-                for i in range(0, len(x), 250)])
-            adv_logits = export.predict_in_batches(model_fn, x_adv)
-            row["fgsm_accuracy"][str(eps)] = float(np.mean(adv_logits.argmax(-1) == y))
-        rows[name] = row
-        print(name, row, flush=True)
+    for name, variant, estimator in MODELS:  # rows record no model key: measured every run
+        run.step(rows, name, lambda: measure(variant, estimator, config, x, y),
+                 spec=spec(variant, estimator, config), say=lambda row: f"{name} {row}")
     for name in rows:
         rows[name]["logit_scale_vs_A"] = rows[name]["mean_abs_logit"] / rows["A"]["mean_abs_logit"]
-    verdict, why, table = _verdict(rows, paper, column)
-    result = {"config": config, "models": rows, "summary": _common.summary(
+    verdict, why, table = judge(rows, paper, column)
+    return run.finish(_common.summary(
         title="Which straight-through estimator gives the paper's FGSM-robust B (Table 1, Sec. 4)",
         command="python tutorials/galloway2018_estimators.py",
         paper_scale="k1 = 64/128/256, 15 epochs, whole test set, four runs; estimator of the "
@@ -93,9 +95,7 @@ def main(config: dict) -> dict:
         table=_common.markdown_table(["model", "paper FGSM % eps 0.1 / 0.2 / 0.3",
                                       "tfbnn FGSM % eps 0.1 / 0.2 / 0.3", "mean |logit| / A's"],
                                      table),
-        verdict=verdict, why=why)}
-    _common.save(config["out"], result)
-    return result
+        verdict=verdict, why=why))
 
 
 if __name__ == "__main__":

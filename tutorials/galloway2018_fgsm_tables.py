@@ -34,17 +34,12 @@ import itertools
 import numpy as np
 
 import _common
+import _zoo
 from _common import mnist_test
-from _zoo import PGD_LAST_EPOCHS, current, pgd_adversary, trained_model
-from tfbnn import attacks, export
+from _zoo import ADVERSARIES, PGD_LAST_EPOCHS
+from tfbnn import attacks
 
 EPS = (0.1, 0.2, 0.3)
-ADVERSARIES = {
-    "clean": None,
-    "+": {"kind": "fgsm", "eps_max": 0.3},
-    "+*": pgd_adversary(10),
-    "+* full": pgd_adversary(40, eps_iter=0.01),
-}
 TABLES = {
     "1": {"models": ["A", "B", "C", "A+", "B+", "C+"], "paper": "galloway2018_table1"},
     "2": {"models": ["A+*", "C+*"], "paper": "galloway2018_table2"},
@@ -55,23 +50,24 @@ DEFAULT = {"table": "1", "k1": 64, "epochs": 15, "train_size": 60000, "n": 10000
            "pgd_last_epochs": PGD_LAST_EPOCHS, "full": False}
 
 
-def _spec(name: str, config: dict) -> dict:
-    variant, suffix = name[0], name[1:] or "clean"
-    if suffix == "+*" and config["full"]:
-        suffix = "+* full"
-    spec = {"variant": variant, "k1": config["k1"], "epochs": config["epochs"],
-            "train_size": config["train_size"], "adversary": ADVERSARIES[suffix]}
-    if suffix.startswith("+*"):
-        spec["last_epochs"] = 5 if config["full"] else config["pgd_last_epochs"]
-    return spec
+def spec(name: str, config: dict) -> dict:
+    """The cache spec of the table's model ``name`` (`_zoo.model_spec`, shared)."""
+    return _zoo.model_spec(name, config, pgd_full=config["full"])
 
 
-def _fgsm_accuracy(model, x, y, eps) -> float:
-    model_fn = lambda t: model(t, training=False)  # noqa: E731
-    adv = np.concatenate([np.asarray(attacks.fast_gradient_method(
-        model_fn, x[i:i + 500], eps, np.inf, clip_min=0.0, clip_max=1.0, y=y[i:i + 500]))
-        for i in range(0, len(x), 500)])
-    return float(np.mean(export.predict_in_batches(model_fn, adv).argmax(-1) == y))
+def fgsm(eps: float):
+    """FGSM at ``eps`` in the box [0, 1], on the true labels."""
+    return lambda f, x, y: attacks.fast_gradient_method(f, x, eps, np.inf, clip_min=0.0,
+                                                        clip_max=1.0, y=y)
+
+
+def measure(name: str, config: dict, x, y) -> dict:
+    """One model's row: clean and FGSM accuracy at every eps (crafted 500 at a time)."""
+    model_fn, info = _zoo.classifier(spec(name, config))
+    return {"clean_accuracy": _common.accuracy(model_fn, x, y),
+            "train_seconds": info["train_seconds"], "spec": info["spec"],
+            "fgsm_accuracy": {str(e): _common.attack_accuracy(fgsm(e), model_fn, x, y, 500)
+                              for e in EPS}}
 
 
 def _orderings(values: dict, names: list) -> list:
@@ -80,27 +76,22 @@ def _orderings(values: dict, names: list) -> list:
 
 
 def main(config: dict) -> dict:
-    config = {**DEFAULT, **config}
-    table = TABLES[str(config["table"])]
-    out = _common.RESULTS / f"galloway2018_table{config['table']}.json"
-    out = config.get("out", out)
-    results = _common.load(out, config)
-    results.setdefault("models", {})
-    paper = _common.paper(table["paper"])
+    config = _common.resolve(config, DEFAULT)
+    run = _common.Run(config, DEFAULT, name=f"galloway2018_table{config['table']}")
+    models = run.section("models")
     x, y = mnist_test(config["n"])
-    for name in table["models"]:
-        if current(results["models"].get(name), _spec(name, config)):
-            continue
-        model, info = trained_model(_spec(name, config))
-        clean = float(np.mean(export.predict_in_batches(
-            lambda t: model(t, training=False), x).argmax(-1) == y))
-        results["models"][name] = {
-            "clean_accuracy": clean, "train_seconds": info["train_seconds"],
-            "spec": info["spec"], "fgsm_accuracy": {str(e): _fgsm_accuracy(model, x, y, e)
-                                                    for e in EPS}}
-        _common.save(out, results)
-        print(name, results["models"][name]["fgsm_accuracy"], flush=True)
-    column = paper["columns"].index(str(config["k1"])) if str(config["k1"]) in paper["columns"] else None
+    for name in TABLES[str(config["table"])]["models"]:
+        run.step(models, name, lambda: measure(name, config, x, y), spec=spec(name, config),
+                 say=lambda row: f"{name} {row['fgsm_accuracy']}")
+    return run.finish(summarize(run.results))
+
+
+def summarize(results: dict) -> dict:
+    """The section of docs/RESULTS.md; verdict: the paper's orderings of FGSM accuracy."""
+    config = results["config"]
+    table = TABLES[str(config["table"])]
+    paper = _common.paper(table["paper"])
+    column = _common.column(paper, config["k1"])
     rows, agree, total = [], 0, 0
     for eps in EPS:
         ours = {m: results["models"][m]["fgsm_accuracy"][str(eps)] for m in table["models"]}
@@ -132,7 +123,7 @@ def main(config: dict) -> dict:
            f"{adversary['eps']}) for the last {5 if config['full'] else config['pgd_last_epochs']} "
            "epochs, clean and adversarial loss mixed half and half (the authors' CleverHans 2 "
            "`model_train`)")
-    results["summary"] = _common.summary(
+    return _common.summary(
         title=f"Galloway et al., Table {config['table']} (FGSM accuracy, "
               f"{', '.join(table['models'])})",
         command=f"python tutorials/galloway2018_fgsm_tables.py --table {config['table']}"
@@ -144,8 +135,6 @@ def main(config: dict) -> dict:
         table=_common.markdown_table(["model", "eps", "paper accuracy %", "tfbnn accuracy %"],
                                      rows),
         verdict=verdict, why=why)
-    _common.save(out, results)
-    return results
 
 
 if __name__ == "__main__":

@@ -50,8 +50,8 @@ import numpy as np
 
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import _common
-from _common import RESULTS, load, markdown_table, mnist_test, paper, save, summary
-from _zoo import trained_model
+import _zoo
+from _common import RESULTS, markdown_table, mnist_test, paper
 from tfbnn import attacks, export, temperature
 
 NAME = "galloway2018_logits"
@@ -78,10 +78,9 @@ def eps_grid(config: dict) -> list:
 def fgsm_direction(model_fn, x, y, temp: float, batch: int) -> np.ndarray:
     """sign(grad_x CE(softmax(logits / temp), y)) per image (0 where the gradient is 0)."""
     loss_fn = temperature.temperature_scaled_loss(1.0 / temp)
-    steps = [np.asarray(attacks.fast_gradient_method(model_fn, x[i:i + batch], 1.0, np.inf,
-                                                     loss_fn=loss_fn, y=y[i:i + batch]))
-             - x[i:i + batch] for i in range(0, len(x), batch)]
-    return np.sign(np.concatenate(steps)).astype(np.float32)
+    steps = _common.in_batches(lambda a, b: np.asarray(attacks.fast_gradient_method(
+        model_fn, a, 1.0, np.inf, loss_fn=loss_fn, y=b)) - a, x, y, batch=batch)
+    return np.sign(steps).astype(np.float32)
 
 
 def logit_stats(z: np.ndarray, y: np.ndarray) -> dict:
@@ -138,50 +137,44 @@ def run_temperature(model_fn, x, y, z0, temp, config, digit) -> dict:
 
 
 def main(config: dict) -> dict:
-    config = {**DEFAULT, **config}
-    out = Path(config["out"])
-    results = load(out, config)
-    results.setdefault("models", {})
+    run = _common.Run(config, DEFAULT, FULL)
+    config, results, models = run.config, run.results, run.section("models")
     results["eps"] = eps_grid(config)
     x, y = mnist_test(config["n"])
     ones = np.flatnonzero(y == 1)
     digit = int(ones[0]) if len(ones) else 0
     results["digit"] = {"index": digit, "label": int(y[digit])}
     for variant in config["models"]:
-        entry = results["models"].get(variant)
-        if entry and all(str(t) in entry["temperatures"] for t in config["temperatures"]):
+        spec = _zoo.model_spec(variant, config)
+        entry = models.get(variant)
+        if _zoo.current(entry, spec) and all(str(t) in entry["temperatures"]
+                                             for t in config["temperatures"]):
             continue
-        model, info = trained_model({"variant": variant, "k1": config["k1"],
-                                     "epochs": config["epochs"],
-                                     "train_size": config["train_size"]})
-        model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731
+        model_fn, info = _zoo.classifier(spec)
         z0 = export.predict_in_batches(model_fn, x, config["batch"])
         clean = {**logit_stats(z0, y), "l1_norm": float(np.mean(np.abs(z0).sum(-1))),
                  "logit_std": float(np.std(z0)),
                  "per_image_mean_abs": np.mean(np.abs(z0), -1).tolist()}
-        entry = results["models"].setdefault(variant, {"model": info["spec"], "clean": clean,
-                                                       "temperatures": {}})
+        entry = run.entry(models, variant, spec, {"model": info["spec"], "clean": clean,
+                                                  "temperatures": {}})
         for temp in config["temperatures"]:
-            if str(temp) in entry["temperatures"]:
-                continue
-            row = run_temperature(model_fn, x, y, z0, temp, config, digit)
-            entry["temperatures"][str(temp)] = row
-            save(out, results)
-            acc = dict(zip(results["eps"], row["curves"]["accuracy"]))
-            print(f"{variant} T={temp:<6g} acc@+{config['far_eps']} "
-                  f"{acc[round(config['far_eps'], 6)]:.3f}  reversed {row['reversed_frac']:.3f}  "
-                  f"zero-gradient images {row['zero_direction_frac']:.3f}  ({row['seconds']} s)",
-                  flush=True)
-    for variant, entry in results["models"].items():
+            run.step(entry["temperatures"], str(temp),
+                     lambda: run_temperature(model_fn, x, y, z0, temp, config, digit),
+                     say=lambda row: _progress(variant, temp, row, results["eps"], config))
+    for variant, entry in models.items():
         entry["flip_rate"] = _flip_rate(entry, config["temperatures"])
         pair = [str(t) for t in (0.6, 0.7) if str(t) in entry["temperatures"]]
         if len(pair) == 2:
             a, b = (np.array(entry["temperatures"][t]["side"]) for t in pair)
             entry["flip_rate_0.6_0.7"] = float(np.mean((a * b) < 0))
-    plots = _plots(results, out)
-    results["summary"] = _summary(results, plots)
-    save(out, results)
-    return results
+    return run.finish(summarize(results, plot(results, run.out)))
+
+
+def _progress(variant: str, temp: float, row: dict, eps: list, config: dict) -> str:
+    acc = dict(zip(eps, row["curves"]["accuracy"]))
+    return (f"{variant} T={temp:<6g} acc@+{config['far_eps']} "
+            f"{acc[round(config['far_eps'], 6)]:.3f}  reversed {row['reversed_frac']:.3f}  "
+            f"zero-gradient images {row['zero_direction_frac']:.3f}  ({row['seconds']} s)")
 
 
 def _flip_rate(entry: dict, temps: list) -> float:
@@ -189,7 +182,7 @@ def _flip_rate(entry: dict, temps: list) -> float:
     return float(np.mean((sides > 0).any(axis=0) & (sides < 0).any(axis=0)))
 
 
-def _plots(results: dict, out: Path) -> list:
+def plot(results: dict, out: Path) -> list:
     plt = _common.pyplot()
 
     cfg, eps, rows = results["config"], results["eps"], results["models"]
@@ -299,7 +292,7 @@ def _claims(results: dict) -> list:
     return claims
 
 
-def _summary(results: dict, plots: list) -> dict:
+def summarize(results: dict, plots: list) -> dict:
     cfg, rows, eps = results["config"], results["models"], results["eps"]
     claims = _claims(results)
     lines = markdown_table(["claim", "paper (scale)",
@@ -320,7 +313,7 @@ def _summary(results: dict, plots: list) -> dict:
                      if str(t) in e["temperatures"] else "—" for t in (0.1, 1.0, 100.0))]
          for v, e in rows.items()])
     table1 = paper("galloway2018_table1")
-    col = table1["columns"].index(str(cfg["k1"])) if str(cfg["k1"]) in table1["columns"] else None
+    col = _common.column(table1, cfg["k1"])
     shown = [e for e in (0.1, 0.2, 0.3) if round(e, 6) in eps]
     body = []
     for v, e in rows.items():
@@ -353,7 +346,7 @@ def _summary(results: dict, plots: list) -> dict:
         command += " --full"
     elif diff:
         command += f" (config {diff})"
-    return summary(
+    return _common.summary(
         title="Galloway et al., Figure 5 and Sec. 4 (logits of binary vs full-precision CNNs "
               "under FGSM, by softmax temperature)",
         command=command,

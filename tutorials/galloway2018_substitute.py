@@ -45,7 +45,7 @@ seed, so a killed run resumes; a run with other ``--oracles`` but otherwise the 
 settings (``--full`` changes n) adds to the same file, and the summary covers every
 oracle in it.
 
-Verdict rule (computed in `_verdict`): each comparison the paper's section 3.2 makes
+Verdict rule (computed in `judge`): each comparison the paper's section 3.2 makes
 (full precision A vs the undefended binary B and C; FGSM training, A vs A+ and C vs C+;
 PGD training, A vs A+* and C vs C+*; PGD vs stochasticity, C+* vs S+*) must go the way
 the paper's numbers in the k1 column go, for tfbnn's mean transfer accuracies; only the
@@ -61,15 +61,15 @@ comparison can be made.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import tf_keras
-from _common import RESULTS, cli, load, markdown_table, mnist_test, paper, save, summary
-from _zoo import PGD_LAST_EPOCHS, current, trained_model
-from galloway2018_fgsm_tables import _spec as _table_spec
+import _common
+import _zoo
+from _common import RESULTS, markdown_table, mnist_test, paper
+from _zoo import PGD_LAST_EPOCHS, trained_model
 from tfbnn.attacks.eot import accuracy_over_draws
 from tfbnn.attacks.substitute import substitute_blackbox_attack
 
@@ -94,11 +94,10 @@ COMPARISONS = [
 ]
 
 
-def _spec(name: str, config: dict) -> dict:
-    """The model spec of Table 1 / Table 2's tutorial, so the cache is shared."""
-    return _table_spec(name, {"k1": config["k1"], "epochs": config["epochs"],
-                              "train_size": config["train_size"], "full": config["pgd_full"],
-                              "pgd_last_epochs": config["pgd_last_epochs"]})
+def spec(name: str, config: dict) -> dict:
+    """The model spec of Table 1 / Table 2's tutorial (`_zoo.model_spec`), so the cache is
+    shared."""
+    return _zoo.model_spec(name, config, pgd_full=config["pgd_full"])
 
 
 def _run(config: dict, name: str, model, holdout, x, y, seed: int) -> dict:
@@ -134,7 +133,7 @@ def _aggregate(entry: dict) -> None:
 
 
 def main(config: dict) -> dict:
-    config = {**DEFAULT, **config}
+    config = _common.resolve(config, DEFAULT)
     if config["n"] is None:  # the whole test set but the held-out images
         config["n"] = 10000 - config["holdout"]
     if config["n"] + config["holdout"] > 10000:
@@ -143,50 +142,38 @@ def main(config: dict) -> dict:
     unknown = [o for o in config["oracles"] if o not in ORDER]
     if unknown:
         raise ValueError(f"unknown oracles {unknown}; choose from {ORDER}.")
-    out = Path(config["out"])
     # Matching excludes the oracle list: another --oracles run adds to the same results.
-    settings = {k: v for k, v in config.items() if k != "oracles"}
-    results = load(out, settings)
-    results.setdefault("oracles", {})
+    run = _common.Run(config, DEFAULT, ignore=("oracles",))
+    oracles = run.section("oracles")
     x_test, _ = mnist_test()
     holdout = x_test[-config["holdout"]:]
     x, y = mnist_test(config["n"])
     for name in config["oracles"]:
-        entry = results["oracles"].get(name)
-        if not current(entry, _spec(name, config)):  # none yet, or another model's
-            entry = {"runs": {}}
+        entry = run.entry(oracles, name, spec(name, config), {"runs": {}})
         todo = [s for s in config["seeds"] if str(s) not in entry["runs"]]
         if not todo and "transfer_accuracy" in entry:
             continue
-        model, info = trained_model(_spec(name, config))
+        model, info = trained_model(spec(name, config))
         entry.update(spec=info["spec"], key=info["key"], train_seconds=info["train_seconds"])
-        results["oracles"][name] = entry
         for seed in todo:
-            entry["runs"][str(seed)] = _run(config, name, model, holdout, x, y, seed)
             entry.pop("transfer_accuracy", None)
-            save(out, results)
-            run = entry["runs"][str(seed)]
-            print(f"{name:4s} seed {seed}: clean {run['clean_accuracy']:.3f}, transfer "
-                  f"{run['transfer_accuracy']:.3f} ({run['seconds']:.0f} s)", flush=True)
+            run.step(entry["runs"], str(seed),
+                     lambda: _run(config, name, model, holdout, x, y, seed),
+                     say=lambda r: f"{name:4s} seed {seed}: clean {r['clean_accuracy']:.3f}, "
+                                   f"transfer {r['transfer_accuracy']:.3f} ({r['seconds']:.0f} s)")
         _aggregate(entry)
-        save(out, results)
-    verdict, why, checks = _verdict(results)
+        run.save()
+    results = run.results
+    verdict, why, checks = judge(results)
     results["comparisons"] = checks
-    results["summary"] = _summary(results, verdict, why)
-    save(out, results)
-    return results
+    return run.finish(summarize(results, verdict, why))
 
 
-def _column(k1):
-    columns = paper("galloway2018_table4")["columns"]
-    return columns.index(str(k1)) if str(k1) in columns else None
-
-
-def _verdict(results: dict) -> tuple[str, str, list]:
+def judge(results: dict) -> tuple[str, str, list]:
     """The verdict, its explanation, and one record per comparison made."""
     cfg, rows = results["config"], results["oracles"]
     table = paper("galloway2018_table4")
-    column = _column(cfg["k1"])
+    column = _common.column(table, cfg["k1"])
     rule = ("Rule: every comparison section 3.2 makes (A vs B and C; A vs A+, C vs C+; A vs "
             "A+*, C vs C+*; C+* vs S+*), among the oracles run, goes the way the paper's mean "
             f"transfer accuracies in its k1={cfg['k1']} column go, for tfbnn's means over "
@@ -226,10 +213,10 @@ def _verdict(results: dict) -> tuple[str, str, list]:
             checks)
 
 
-def _summary(results: dict, verdict: str, why: str) -> dict:
+def summarize(results: dict, verdict: str, why: str) -> dict:
     cfg, rows = results["config"], results["oracles"]
     table = paper("galloway2018_table4")
-    column = _column(cfg["k1"])
+    column = _common.column(table, cfg["k1"])
     names = [o for o in ORDER if o in rows and "transfer_accuracy" in rows[o]]
     lines = []
     for name in names:
@@ -264,7 +251,7 @@ def _summary(results: dict, verdict: str, why: str) -> dict:
         command += f" --k1 {cfg['k1']}"
     if cfg["pgd_full"]:
         command += " --pgd-full"
-    return summary(
+    return _common.summary(
         title="Galloway et al., Table 4 (substitute black-box attack on MNIST oracles)",
         command=command,
         paper_scale=("k1 = 64/128/256, 15 epochs; CleverHans 2.0.0 mnist_blackbox: 2x200 "
@@ -284,8 +271,9 @@ def _summary(results: dict, verdict: str, why: str) -> dict:
 
 
 if __name__ == "__main__":
-    main(cli(__doc__, full=FULL, names=("n", "k1", "out"),
-             oracles=dict(nargs="+", choices=ORDER, help="oracles (default: all)"),
-             seeds=dict(type=int, nargs="+", help="substitute seeds"),
-             pgd_full=dict(action="store_true", default=None,
-                           help="'+*' oracles with Table 2's PGD-40 for the last 5 epochs")))
+    main(_common.cli(__doc__, full=FULL, names=("n", "k1", "out"),
+                     oracles=dict(nargs="+", choices=ORDER, help="oracles (default: all)"),
+                     seeds=dict(type=int, nargs="+", help="substitute seeds"),
+                     pgd_full=dict(action="store_true", default=None,
+                                   help="'+*' oracles with Table 2's PGD-40 for the last 5 "
+                                        "epochs")))

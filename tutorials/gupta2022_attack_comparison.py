@@ -32,16 +32,13 @@ every model and eps).
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import numpy as np
 
 import _common
+import _zoo
 from _common import mnist_test
-from _zoo import PGD_LAST_EPOCHS, current, trained_model
-from galloway2018_fgsm_tables import ADVERSARIES
-from tfbnn import attacks, export, temperature
+from _zoo import PGD_LAST_EPOCHS
+from tfbnn import attacks, temperature
 
 DEFAULT = {"models": ["A", "W", "B", "A+*", "W+*"], "k1": 64, "epochs": 15, "train_size": 60000,
            "n": 500, "eps": [0.1, 0.3], "iters": 20, "square_queries": 1000, "seed": 0,
@@ -53,15 +50,8 @@ PAPER_COLUMNS = {"APGD (DLR)": "APGD", "Square": "Square Attack"}
 """tfbnn's attack names where Table 5 names the column differently (its APGD uses DLR)."""
 
 
-def _spec(name: str, config: dict) -> dict:
-    spec = {"variant": name[0], "k1": config["k1"], "epochs": config["epochs"],
-            "train_size": config["train_size"]}
-    if name.endswith("+*"):
-        spec.update(adversary=ADVERSARIES["+*"], last_epochs=config["pgd_last_epochs"])
-    return spec
-
-
-def _attacks(eps: float, config: dict) -> dict:
+def attack_table(eps: float, config: dict) -> dict:
+    """The attacks at ``eps``: name -> ``f(model_fn, x, y)``."""
     box = dict(clip_min=0.0, clip_max=1.0)
     pgd = dict(eps=eps, eps_iter=eps / 4, nb_iter=config["iters"], norm=np.inf,
                seed=config["seed"], **box)
@@ -88,7 +78,7 @@ def _attacks(eps: float, config: dict) -> dict:
     }
 
 
-def _verdict(results: dict, config: dict) -> tuple[str, str]:
+def judge(results: dict, config: dict) -> tuple[str, str]:
     """Rule: on every binary model and eps, the better PGD++ variant leaves accuracy no
     higher (within 1 point) than each of PGD, PGD beta=0.1, PGD (DLR), APGD and Square."""
     checks = []
@@ -109,37 +99,31 @@ def _verdict(results: dict, config: dict) -> tuple[str, str]:
 
 
 def main(config: dict) -> dict:
-    config = {**DEFAULT, **config}
-    out = Path(config["out"])
-    results = _common.load(out, config)
-    results.setdefault("models", {})
+    run = _common.Run(config, DEFAULT)
+    config, models = run.config, run.section("models")
     x, y = mnist_test(config["n"])
     for name in config["models"]:
-        entry = results["models"].get(name)
-        if not current(entry, _spec(name, config)):  # none yet, or another model's
-            entry = results["models"][name] = {"eps": {}, "seconds": {}}
-        elif all(str(e) in entry["eps"] for e in config["eps"]):
+        spec = _zoo.model_spec(name, config)
+        entry = run.entry(models, name, spec, {"eps": {}, "seconds": {}})
+        if all(str(e) in entry["eps"] for e in config["eps"]):
             continue
-        model, info = trained_model(_spec(name, config))
+        model_fn, info = _zoo.classifier(spec)
         entry["key"] = info["key"]
-        model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731
-        entry["clean_accuracy"] = float(np.mean(
-            export.predict_in_batches(model_fn, x).argmax(-1) == y))
+        entry["clean_accuracy"] = _common.accuracy(model_fn, x, y)
         for eps in config["eps"]:
             if str(eps) in entry["eps"]:
                 continue
-            row, seconds = {}, {}
-            for attack, run in _attacks(eps, config).items():
-                started = time.time()
-                adv = np.concatenate([np.asarray(run(model_fn, x[i:i + config["batch"]],
-                                                     y[i:i + config["batch"]]))
-                                      for i in range(0, len(x), config["batch"])])
-                row[attack] = float(np.mean(
-                    export.predict_in_batches(model_fn, adv).argmax(-1) == y))
-                seconds[attack] = round(time.time() - started, 1)
-            entry["eps"][str(eps)], entry["seconds"][str(eps)] = row, seconds
-            _common.save(out, results)
-            print(name, eps, row, flush=True)
+            timed = {a: _common.timed(_common.attack_accuracy, attack, model_fn, x, y,
+                                      config["batch"])
+                     for a, attack in attack_table(eps, config).items()}
+            entry["eps"][str(eps)] = {a: accuracy for a, (accuracy, _) in timed.items()}
+            entry["seconds"][str(eps)] = {a: seconds for a, (_, seconds) in timed.items()}
+            run.save(f"{name} {eps} {entry['eps'][str(eps)]}")
+    return run.finish(summarize(run.results, config))
+
+
+def summarize(results: dict, config: dict) -> dict:
+    """The section of docs/RESULTS.md (the paper's Table 5 rows beside tfbnn's)."""
     paper5 = _common.paper("gupta2022_table5")
     header = ["model (paper)", "eps"] + list(next(iter(
         next(iter(results["models"].values()))["eps"].values())))
@@ -154,8 +138,8 @@ def main(config: dict) -> dict:
         for key, row in entry["eps"].items():
             rows.append([f"tfbnn {name} ({PAPER_NAMES.get(name, name)})", key]
                         + [f"{100 * row[a]:.1f}" for a in header[2:]])
-    verdict, why = _verdict(results, config)
-    results["summary"] = _common.summary(
+    verdict, why = judge(results, config)
+    return _common.summary(
         title="Gupta & Ajanthan, Tables 4, 5 and 8 pattern (PGD++ vs beta = 0.1, DLR, APGD, "
               "Square)",
         command="python tutorials/gupta2022_attack_comparison.py",
@@ -165,8 +149,6 @@ def main(config: dict) -> dict:
                     f"{config['n']} test images, {config['iters']} iterations of step eps/4, "
                     f"Square {config['square_queries']} queries, seed {config['seed']}; accuracy %",
         table=_common.markdown_table(header, rows), verdict=verdict, why=why)
-    _common.save(out, results)
-    return results
 
 
 if __name__ == "__main__":

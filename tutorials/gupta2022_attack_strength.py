@@ -28,22 +28,17 @@ killed run resumes.
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-from pathlib import Path
-
 import numpy as np
 
+import _common
+import _zoo
 from _common import mnist_test
-from _zoo import trained_model
-from tfbnn import attacks, export
+from tfbnn import attacks
 
-HERE = Path(__file__).parent
 DEFAULT = {"models": ["A", "B", "C"], "k1": 64, "epochs": 15, "train_size": 60000,
            "n": 1000, "batch": 250,
            "linf_eps": [0.1, 0.3], "l2_eps": [2.0], "iters": 20, "seed": 0,
-           "out": str(HERE / "results" / "gupta2022_attack_strength.json")}
+           "out": str(_common.RESULTS / "gupta2022_attack_strength.json")}
 
 
 def _linf_attacks(eps, iters, seed):
@@ -90,46 +85,38 @@ def _settings(config):
         yield "l2", eps, _l2_attacks(eps, config["iters"], config["seed"])
 
 
+def measure(attack, model_fn, x, y, batch: int) -> dict:
+    """One attack: accuracy, seconds, and which examples it left correctly classified."""
+    robust, seconds = _common.timed(_common.attack_correct, attack, model_fn, x, y, batch)
+    return {"accuracy": float(robust.mean()), "seconds": seconds,
+            "robust": robust.astype(int).tolist()}
+
+
 def main(config: dict) -> dict:
-    config = {**DEFAULT, **config}
-    out = Path(config["out"])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    results = json.loads(out.read_text()) if out.exists() else None
-    if not results or {**DEFAULT, **results["config"]} != config:  # another run's: start over
-        results = {"config": config, "models": {}}
+    # The JSON on one line, as this tutorial has always written it; make_results.py renders
+    # its section from the JSON, so NAME.md is this tutorial's own full tables.
+    run = _common.Run(config, DEFAULT, indent=None)
+    config, models = run.config, run.section("models")
     x, y = mnist_test(config["n"])
     for variant in config["models"]:
-        model, info = trained_model({"variant": variant, "k1": config["k1"],
-                                     "epochs": config["epochs"],
-                                     "train_size": config["train_size"]})
-        model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731
-        clean = export.predict_in_batches(model_fn, x).argmax(-1) == y
-        entry = results["models"].setdefault(variant, {"clean_accuracy": float(clean.mean()),
-                                                       "model": info["spec"], "settings": {}})
+        spec = _zoo.model_spec(variant, config)
+        model_fn, info = _zoo.classifier(spec)
+        clean = _common.correct(model_fn, x, y)
+        entry = run.entry(models, variant, spec, {"clean_accuracy": float(clean.mean()),
+                                                  "model": info["spec"], "settings": {}})
         for norm, eps, table in _settings(config):
             key = f"{norm} eps={eps}"
             setting = entry["settings"].setdefault(key, {"attacks": {}})
             worst = clean.copy()
             for name, attack in table.items():
-                if name in setting["attacks"]:
-                    robust = np.array(setting["attacks"][name]["robust"], bool)
-                else:
-                    started = time.time()
-                    adv = np.concatenate([
-                        np.asarray(attack(model_fn, x[i:i + config["batch"]],
-                                          y[i:i + config["batch"]]))
-                        for i in range(0, len(x), config["batch"])])
-                    robust = export.predict_in_batches(model_fn, adv).argmax(-1) == y
-                    setting["attacks"][name] = {
-                        "accuracy": float(robust.mean()), "seconds": round(time.time() - started, 1),
-                        "robust": robust.astype(int).tolist()}
-                    export.atomic_write_text(out, json.dumps(results) + "\n")
-                    print(f"{variant} {key:13s} {name:24s} acc {robust.mean():.3f}", flush=True)
-                worst &= robust
+                row = run.step(setting["attacks"], name,
+                               lambda: measure(attack, model_fn, x, y, config["batch"]),
+                               say=lambda r: f"{variant} {key:13s} {name:24s} acc "
+                                             f"{r['accuracy']:.3f}")
+                worst &= np.array(row["robust"], bool)
             setting["worst_case_accuracy"] = float(worst.mean())
-            export.atomic_write_text(out, json.dumps(results) + "\n")
-    export.atomic_write_text(out.with_suffix(".md"), markdown(results))
-    return results
+            run.save()
+    return run.finish(markdown=markdown(run.results))
 
 
 def markdown(results: dict) -> str:
@@ -157,13 +144,4 @@ def markdown(results: dict) -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=DEFAULT["n"])
-    parser.add_argument("--models", nargs="+", default=DEFAULT["models"])
-    parser.add_argument("--epochs", type=int, default=DEFAULT["epochs"])
-    parser.add_argument("--k1", type=int, default=DEFAULT["k1"])
-    parser.add_argument("--seed", type=int, default=DEFAULT["seed"])
-    parser.add_argument("--out", default=DEFAULT["out"])
-    args = parser.parse_args()
-    main({"n": args.n, "models": args.models, "epochs": args.epochs, "k1": args.k1,
-          "seed": args.seed, "out": args.out})
+    main(_common.cli(__doc__, None, ("n", "models", "epochs", "k1", "seed", "out")))

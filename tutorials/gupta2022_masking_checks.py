@@ -37,14 +37,12 @@ check of one model), so a killed run resumes.
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import numpy as np
 
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import _common
-from _common import RESULTS, load, markdown_table, mnist_test, paper, save, summary
+import _zoo
+from _common import RESULTS, markdown_table, mnist_test, paper
 from _zoo import trained_model
 from tfbnn import attacks
 from tfbnn.evaluation import diagnostics, prepare
@@ -63,16 +61,6 @@ BOX = {"clip_min": 0.0, "clip_max": 1.0}
 PAPER_FIG1 = {"iterations": "WARN", "radius": "PASS", "transfer": "WARN"}
 
 
-def _spec(config, variant):
-    return {"variant": variant, "k1": config["k1"], "epochs": config["epochs"],
-            "train_size": config["train_size"]}
-
-
-def _batched(craft, x, y, batch):
-    return np.concatenate([np.asarray(craft(x[i:i + batch], y[i:i + batch]))
-                           for i in range(0, len(x), batch)])
-
-
 def _pgd_accuracy(config, target, x, y, restarts):
     eps = config["eps"]
 
@@ -81,7 +69,7 @@ def _pgd_accuracy(config, target, x, y, restarts):
             target.attack_fn, a, eps, config["step_fraction"] * eps, config["iters"], np.inf,
             y=b, rand_init=config["rand_init"], seed=config["seed"], nb_restarts=restarts, **BOX)
 
-    return float(target.scores(_batched(craft, x, y, config["batch"]), y).mean())
+    return float(target.scores(_common.in_batches(craft, x, y, batch=config["batch"]), y).mean())
 
 
 def _transfer(config, target, source_fn, x, y):
@@ -93,55 +81,38 @@ def _transfer(config, target, source_fn, x, y):
 
 
 def main(config: dict) -> dict:
-    config = {**DEFAULT, **config}
-    out = Path(config["out"])
-    results = load(out, config)
-    results.setdefault("models", {})
+    run = _common.Run(config, DEFAULT, FULL)
+    config, models = run.config, run.section("models")
     x, y = mnist_test(config["n"])
     source_fn = None
     for variant in config["models"]:
-        model, info = trained_model(_spec(config, variant))
+        spec = _zoo.model_spec(variant, config)
+        model, info = trained_model(spec)
         target = prepare(model, x[:8], stochastic=None if variant == "S" else False)
-        entry = results["models"].setdefault(variant, {"model": info["spec"], "pgd": {},
-                                                       "checks": {}})
-        if "clean_accuracy" not in entry:
-            entry["clean_accuracy"] = float(target.scores(x, y).mean())
-            save(out, results)
+        entry = run.entry(models, variant, spec, {"model": info["spec"], "pgd": {},
+                                                  "checks": {}})
+        run.step(entry, "clean_accuracy", lambda: float(target.scores(x, y).mean()))
         for restarts in config["restarts"]:
-            if str(restarts) in entry["pgd"]:
-                continue
-            started = time.time()
-            acc = _pgd_accuracy(config, target, x, y, restarts)
-            entry["pgd"][str(restarts)] = {"accuracy": acc,
-                                           "seconds": round(time.time() - started, 1)}
-            save(out, results)
-            print(f"{variant} PGD restarts={restarts:<3d} acc {acc:.3f}", flush=True)
+            run.step(entry["pgd"], str(restarts),
+                     lambda: {"accuracy": _pgd_accuracy(config, target, x, y, restarts)},
+                     seconds=True, say=lambda r: f"{variant} PGD restarts={restarts:<3d} acc "
+                                                 f"{r['accuracy']:.3f}")
         units = [("iterations", lambda: diagnostics.check_iterations(
                      target, x, y, config["eps"], "linf", config["seed"], BOX)),
                  ("radius", lambda: diagnostics.check_radius(
                      target, x, y, config["eps"], "linf", config["seed"], BOX))]
         if variant != config["source"]:
             if source_fn is None:
-                source, _ = trained_model(_spec(config, config["source"]))
-                source_fn = lambda t, m=source: m(t, training=False)  # noqa: E731
+                source_fn, _ = _zoo.classifier(_zoo.model_spec(config["source"], config))
             units.append(("transfer", lambda: _transfer(config, target, source_fn, x, y)))
-        for name, run in units:
-            if name in entry["checks"]:
-                continue
-            started = time.time()
-            check = run()
-            check["seconds"] = round(time.time() - started, 1)
-            entry["checks"][name] = check
-            save(out, results)
-            print(f"{variant} check {name:10s} {check['verdict']}: {check['explanation']}",
-                  flush=True)
-    plots = _plots(results, out)
-    results["summary"] = _summary(results, plots)
-    save(out, results)
-    return results
+        for name, check in units:
+            run.step(entry["checks"], name, check, seconds=True,
+                     say=lambda c: f"{variant} check {name:10s} {c['verdict']}: "
+                                   f"{c['explanation']}")
+    return run.finish(summarize(run.results, plot(run.results, run.out)))
 
 
-def _plots(results, out) -> list:
+def plot(results, out) -> list:
     plt = _common.pyplot()
 
     cfg, rows = results["config"], results["models"]
@@ -196,7 +167,7 @@ def _pct(value):
     return "—" if value is None else f"{100 * value:.1f}"
 
 
-def _verdict(results):
+def judge(results):
     """(verdict, why) from the numbers; rules stated in ``why``."""
     cfg, rows = results["config"], results["models"]
     tol = diagnostics.tolerance(cfg["n"])
@@ -232,7 +203,7 @@ def _verdict(results):
     return verdict, why
 
 
-def _summary(results, plots):
+def summarize(results, plots):
     cfg, rows = results["config"], results["models"]
     table1 = paper("gupta2022_table1")
     header = ["tfbnn model", "paper row", "paper R18 clean / Adv(1) / Adv(20) %",
@@ -272,8 +243,8 @@ def _summary(results, plots):
         ["model", f"(a) iterations {'/'.join(map(str, iters))}",
          "(b) radius eps/4 … 1.0 (PGD-20)",
          f"(c) black-box (from {cfg['source']}) vs white-box"], fig_rows)
-    verdict, why = _verdict(results)
-    return summary(
+    verdict, why = judge(results)
+    return _common.summary(
         title="Gupta & Ajanthan, Table 1 and Figure 1 (PGD with restarts; gradient-masking "
               "checks)",
         command=f"python tutorials/{NAME}.py",
@@ -288,5 +259,4 @@ def _summary(results, plots):
 
 
 if __name__ == "__main__":
-    result = main(_common.cli(__doc__, FULL, ("n", "models", "k1", "epochs", "seed", "out")))
-    print(f"verdict: {result['summary']['verdict']}. {result['summary']['why']}")
+    main(_common.cli(__doc__, FULL, ("n", "models", "k1", "epochs", "seed", "out")))

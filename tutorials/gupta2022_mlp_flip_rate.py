@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -44,7 +43,7 @@ import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import larq as lq
 import tf_keras
 import _common
-from _common import RESULTS, load, markdown_table, mnist_test, paper, save, summary
+from _common import RESULTS, markdown_table, mnist_test, paper
 from _zoo import cache_dir
 from tfbnn import attacks, data, export, models, quantizers, temperature, training
 
@@ -119,17 +118,23 @@ def _attack(name, config, eps, njs_beta1):
     raise ValueError(f"unknown attack {name!r}; choose from {DEFAULT['attacks']}")
 
 
+def flips(attack, model_fn, x, y, batch: int) -> dict:
+    """How many of (x, y) the attack flips; each batch is crafted, then scored."""
+    robust = _common.in_batches(
+        lambda a, b: _common.attack_correct(attack, model_fn, a, b, batch), x, y, batch=batch)
+    flipped = len(x) - int(np.count_nonzero(robust))
+    return {"flip_rate": flipped / max(len(x), 1), "flipped": flipped}
+
+
 def main(config: dict) -> dict:
-    config = {**DEFAULT, **config}
-    out = Path(config["out"])
-    results = load(out, config)
-    results.setdefault("models", {})
+    run = _common.Run(config, DEFAULT, FULL)
+    config, entries = run.config, run.section("models")
     x, y = mnist_test(config["n"])
     for kind in config["models"]:
         model, info = trained_mlp(kind, config)
         model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731
-        correct = export.predict_in_batches(model_fn, x).argmax(-1) == y
-        entry = results["models"].setdefault(kind, {
+        correct = _common.correct(model_fn, x, y)
+        entry = entries.setdefault(kind, {
             "clean_accuracy": float(correct.mean()), "attacked": int(correct.sum()),
             "train_seconds": info["train_seconds"], "flip_rate": {}})
         xs, ys = x[correct], y[correct]
@@ -138,28 +143,14 @@ def main(config: dict) -> dict:
         for name in config["attacks"]:
             rates = entry["flip_rate"].setdefault(name, {})
             for eps in config["eps"]:
-                if str(eps) in rates:
-                    continue
-                attack = _attack(name, config, eps, njs_beta1)
-                started = time.time()
-                flipped = 0
-                for i in range(0, len(xs), config["batch"]):
-                    xb, yb = xs[i:i + config["batch"]], ys[i:i + config["batch"]]
-                    adv = np.asarray(attack(model_fn, xb, yb))
-                    flipped += int((export.predict_in_batches(model_fn, adv).argmax(-1)
-                                    != yb).sum())
-                rates[str(eps)] = {"flip_rate": flipped / max(len(xs), 1), "flipped": flipped,
-                                   "seconds": round(time.time() - started, 1)}
-                save(out, results)
-                print(f"{kind} {name:10s} eps {eps:<5g} flip rate "
-                      f"{rates[str(eps)]['flip_rate']:.3f}", flush=True)
-    plots = _plots(results, out)
-    results["summary"] = _summary(results, plots)
-    save(out, results)
-    return results
+                run.step(rates, str(eps), lambda: flips(_attack(name, config, eps, njs_beta1),
+                                                        model_fn, xs, ys, config["batch"]),
+                         seconds=True, say=lambda r: f"{kind} {name:10s} eps {eps:<5g} flip "
+                                                     f"rate {r['flip_rate']:.3f}")
+    return run.finish(summarize(run.results, plot(run.results, run.out)))
 
 
-def _plots(results, out) -> list:
+def plot(results, out) -> list:
     plt = _common.pyplot()
 
     cfg = results["config"]
@@ -179,7 +170,7 @@ def _plots(results, out) -> list:
     return [name]
 
 
-def _verdict(results):
+def judge(results):
     cfg, rows = results["config"], results["models"]
     if "bnn" not in rows or not {"PGD", "PGD++ NJS"} <= set(cfg["attacks"]):
         return "not comparable", ("Needs the binary MLP and both PGD and PGD++ NJS; this run has "
@@ -204,7 +195,7 @@ def _verdict(results):
     return verdict, why
 
 
-def _summary(results, plots):
+def summarize(results, plots):
     cfg, rows = results["config"], results["models"]
     figures = paper("gupta2022_figures")["rows"]
     paper_clean = figures["Fig 2: clean accuracy % of that MNIST BNN-WAQ MLP"][0]
@@ -223,8 +214,8 @@ def _summary(results, plots):
               "on its BNN-WAQ MLP but prints no values:", ""]
     lines += markdown_table(["L-inf bound", "paper (PGD++ NJS / IPROP)"]
                             + [f"tfbnn {k} {a}" for k, a in columns], body)
-    verdict, why = _verdict(results)
-    return summary(
+    verdict, why = judge(results)
+    return _common.summary(
         title="Gupta & Ajanthan, Figure 2 (flip rate of PGD / PGD++ on a 5x100 binary MLP)",
         command=f"python tutorials/{NAME}.py",
         paper_scale=("MNIST BNN-WAQ MLP, 5 hidden layers x 100 units, 95 % clean accuracy; "
@@ -239,8 +230,6 @@ def _summary(results, plots):
 
 
 if __name__ == "__main__":
-    config = _common.cli(__doc__, FULL, ("n", "epochs", "seed", "out"),
-                         models=dict(nargs="+", choices=["fp", "bnn"]),
-                         eps=dict(nargs="+", type=float, help="L-inf bounds"))
-    result = main(config)
-    print(f"verdict: {result['summary']['verdict']}. {result['summary']['why']}")
+    main(_common.cli(__doc__, FULL, ("n", "epochs", "seed", "out"),
+                     models=dict(nargs="+", choices=["fp", "bnn"]),
+                     eps=dict(nargs="+", type=float, help="L-inf bounds")))

@@ -36,7 +36,6 @@ saved after every attack, so a killed run resumes.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +44,8 @@ import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import tensorflow as tf
 
 import _common
+import _zoo
 from _common import mnist_test
-from _zoo import trained_model
 from tfbnn import attacks, export, temperature
 from tfbnn.attacks import utils
 
@@ -72,12 +71,12 @@ def _names(config) -> list:
     return list(config["models"]) + [f"{v}*" for v in config["adv_models"]]
 
 
-def _spec(config, name: str) -> dict:
-    spec = {"variant": name[0], "k1": config["k1"], "epochs": config["epochs"],
-            "train_size": config["train_size"]}
+def spec(config, name: str) -> dict:
+    """The cache spec of ``name``: a variant, or ``"A*"``: A PGD-7-trained every epoch."""
     if name.endswith("*"):
-        spec.update(adversary=ADVERSARY, last_epochs=config["epochs"])
-    return spec
+        return {**_zoo.model_spec(name[0], config), "adversary": ADVERSARY,
+                "last_epochs": config["epochs"]}
+    return _zoo.model_spec(name, config)
 
 
 def _key(family: str, rho: float) -> str:
@@ -93,7 +92,8 @@ def _prop1_beta(model_fn, x, y, rho):
     return tf.where(correct, bound, tf.ones_like(bound))
 
 
-def _attack_table(config, beta1):
+def attack_table(config, beta1):
+    """The attacks: name -> (family, rho, ``f(model_fn, x, y)``)."""
     pgd = dict(eps=config["eps"], eps_iter=config["eps"] / 4, nb_iter=config["iters"],
                norm=np.inf, clip_min=0.0, clip_max=1.0, rand_init="paper", seed=config["seed"])
     table = {"PGD": ("PGD", None, lambda f, x, y: attacks.projected_gradient_descent(
@@ -122,12 +122,6 @@ def _diagnostic(family, rho, model_fn, x, y, beta1) -> float | None:
         beta2 = temperature.njs_beta2(logits, y, rho, beta1).numpy()
         return float(np.mean(beta2[correct] < 1))
     return float(np.median(_prop1_beta(model_fn, x, y, rho).numpy()[correct]))
-
-
-def _attack_accuracy(attack, model_fn, x, y, batch) -> float:
-    adv = np.concatenate([np.asarray(attack(model_fn, x[i:i + batch], y[i:i + batch]))
-                          for i in range(0, len(x), batch)])
-    return float(np.mean(export.predict_in_batches(model_fn, adv).argmax(-1) == y))
 
 
 def _spread(entry, family, rhos) -> float:
@@ -162,7 +156,7 @@ def _pct(v) -> str:
     return "—" if v is None else f"{100 * v:.1f}"
 
 
-def _plot(results, config, out: Path) -> str:
+def plot(results, config, out: Path) -> str:
     plt = _common.pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
@@ -191,9 +185,9 @@ def _command(config) -> str:
     return _common.command(NAME, config, DEFAULT, FULL)
 
 
-def _summary(results, config, plot) -> dict:
+def summarize(results, config, plot_file: str) -> dict:
     names = [n for n in _names(config) if n in results["models"]
-             and len(results["models"][n]["attacks"]) == len(_attack_table(config, 1.0))]
+             and len(results["models"][n]["attacks"]) == len(attack_table(config, 1.0))]
     t12, t14 = _common.paper("gupta2022_table12"), _common.paper("gupta2022_table14")
     pgd = _common.paper("gupta2022_table5")
     pgd_col = pgd["columns"].index("PGD")
@@ -258,40 +252,33 @@ def _summary(results, config, plot) -> dict:
                     f"{config['n']} test images, L-inf eps {config['eps']}, {config['iters']} "
                     f"iterations of step eps/4, one random start, seed {config['seed']}; NJS "
                     f"beta_1 from the first {config['njs_samples']} of those images",
-        table=lines[:-1], verdict=verdict, why=why, plots=[plot])
+        table=lines[:-1], verdict=verdict, why=why, plots=[plot_file])
+
+
+def measure(family, rho, attack, model_fn, x, y, beta1, config) -> dict:
+    """One attack: its accuracy and seconds, and the family's diagnostic."""
+    accuracy, seconds = _common.timed(_common.attack_accuracy, attack, model_fn, x, y,
+                                      config["batch"])
+    return {"family": family, "rho": rho, "accuracy": accuracy, "seconds": seconds,
+            "diagnostic": _diagnostic(family, rho, model_fn, x, y, beta1)}
 
 
 def main(config: dict) -> dict:
-    config = {**DEFAULT, **config}
-    out = Path(config["out"])
-    results = _common.load(out, config)
-    results.setdefault("models", {})
+    run = _common.Run(config, DEFAULT, FULL)
+    config, models = run.config, run.section("models")
     x, y = mnist_test(config["n"])
     for name in _names(config):
-        model, info = trained_model(_spec(config, name))
-        model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731
-        entry = results["models"].setdefault(name, {"attacks": {}})
+        model_fn, info = _zoo.classifier(spec(config, name))
+        entry = run.entry(models, name, spec(config, name), {"attacks": {}})
         if "njs_beta1" not in entry:
             entry.update(
-                model=info["spec"],
-                clean_accuracy=float(np.mean(
-                    export.predict_in_batches(model_fn, x).argmax(-1) == y)),
+                model=info["spec"], clean_accuracy=_common.accuracy(model_fn, x, y),
                 njs_beta1=float(temperature.njs_beta1(model_fn, x, config["njs_samples"])))
-        for key, (family, rho, attack) in _attack_table(config, entry["njs_beta1"]).items():
-            if key in entry["attacks"]:
-                continue
-            started = time.time()
-            accuracy = _attack_accuracy(attack, model_fn, x, y, config["batch"])
-            entry["attacks"][key] = {
-                "family": family, "rho": rho, "accuracy": accuracy,
-                "seconds": round(time.time() - started, 1),
-                "diagnostic": _diagnostic(family, rho, model_fn, x, y, entry["njs_beta1"])}
-            _common.save(out, results)
-            print(f"{name:3s} {key:24s} acc {accuracy:.3f}", flush=True)
-    plot = _plot(results, config, out)
-    results["summary"] = _summary(results, config, plot)
-    _common.save(out, results)
-    return results
+        for key, (family, rho, attack) in attack_table(config, entry["njs_beta1"]).items():
+            run.step(entry["attacks"], key, lambda: measure(family, rho, attack, model_fn, x, y,
+                                                            entry["njs_beta1"], config),
+                     say=lambda row: f"{name:3s} {key:24s} acc {row['accuracy']:.3f}")
+    return run.finish(summarize(run.results, config, plot(run.results, config, run.out)))
 
 
 if __name__ == "__main__":

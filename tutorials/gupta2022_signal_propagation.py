@@ -41,8 +41,8 @@ import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import tensorflow as tf
 
 import _common
+import _zoo
 from _common import mnist_test
-from _zoo import trained_model
 from tfbnn import export, temperature
 
 NAME = "gupta2022_signal_propagation"
@@ -63,12 +63,6 @@ SIGN_AT_PEAK = 0.99
 maximum over the grid (the paper: the peak sits where the gradient does not vanish)."""
 
 
-def _model_fn(config, variant):
-    model, info = trained_model({"variant": variant, "k1": config["k1"],
-                                 "epochs": config["epochs"], "train_size": config["train_size"]})
-    return (lambda t, m=model: m(t, training=False)), info
-
-
 def _correct(model_fn, x_test, y_test, n, chunk=1000):
     """Indices of the first ``n`` correctly classified test images."""
     found = []
@@ -80,7 +74,7 @@ def _correct(model_fn, x_test, y_test, n, chunk=1000):
     return np.array(found[:n], dtype=np.int64)
 
 
-def _table13(model_fn, x, y, x_njs, config) -> dict:
+def table13(model_fn, x, y, x_njs, config) -> dict:
     """Table 13's statistics for beta = 1, NJS and HNS on the images ``x``."""
     beta1 = float(temperature.njs_beta1(model_fn, x_njs, config["njs_samples"]))
     logits = tf.constant(export.predict_in_batches(model_fn, x))
@@ -100,7 +94,7 @@ def _softmax_jsv_mean(logits: np.ndarray, beta: float) -> np.ndarray:
     return np.abs(np.linalg.eigvalsh(a)).mean(-1)
 
 
-def _sweep(model_fn, x, y, betas) -> dict:
+def sweep(model_fn, x, y, betas) -> dict:
     """Figures 4 and 5: every quantity per image and beta, kept as median / quartiles."""
     jac = temperature.input_logit_jacobian(model_fn, x)
     logits = tf.constant(export.predict_in_batches(model_fn, x))
@@ -174,7 +168,7 @@ def _cells(rows: list) -> list:
     return [[str(c).replace("||", "‖") for c in row] for row in rows]
 
 
-def _plots(results, out: Path) -> list:
+def plot(results, out: Path) -> list:
     plt = _common.pyplot()
 
     models = [m for m in results["config"]["models"] if "sweep" in results["models"].get(m, {})]
@@ -217,7 +211,7 @@ def _command(config) -> str:
     return _common.command(NAME, config, DEFAULT, FULL)
 
 
-def _summary(results, plots) -> dict:
+def summarize(results, plots) -> dict:
     config = results["config"]
     paper = _common.paper("gupta2022_table13")
     models = [m for m in config["models"] if "table13" in results["models"].get(m, {})]
@@ -301,39 +295,31 @@ def _summary(results, plots) -> dict:
 
 
 def main(config: dict) -> dict:
-    config = {**DEFAULT, **config}
-    out = Path(config["out"])
-    results = _common.load(out, config)
-    results.setdefault("models", {})
+    run = _common.Run(config, DEFAULT, FULL)
+    config, models = run.config, run.section("models")
     x_test, y_test = mnist_test()
     rng = np.random.default_rng(config["seed"])
     njs_idx = rng.choice(len(x_test), size=config["njs_samples"], replace=False)
     betas = np.geomspace(config["beta_low"], config["beta_high"], config["beta_points"])
     for variant in config["models"]:
-        entry = results["models"].setdefault(variant, {})
+        spec = _zoo.model_spec(variant, config)
+        entry = run.entry(models, variant, spec, {})
         if "table13" in entry and "sweep" in entry:
             continue
-        model_fn, info = _model_fn(config, variant)
+        model_fn, info = _zoo.classifier(spec)
         idx = _correct(model_fn, x_test, y_test, config["n"])
         entry.update({"model": info["spec"], "table13_images": int(len(idx))})
         if len(idx) == 0:
             print(f"{variant}: no correctly classified test image", flush=True)
             continue
         x, y = x_test[idx], y_test[idx]
-        if "table13" not in entry:
-            entry["table13"] = _table13(model_fn, x, y, x_test[njs_idx], config)
-            _common.save(out, results)
-            print(variant, {m: {k: round(v, 4) for k, v in s.items()}
-                            for m, s in entry["table13"]["stats"].items()}, flush=True)
-        if "sweep" not in entry:
-            k = min(config["sweep_n"], len(idx))
-            entry["sweep"] = _sweep(model_fn, x[:k], y[:k], betas)
-            _common.save(out, results)
-            print(variant, "sweep: Hessian peak", entry["sweep"]["hessian_norm_peak"], flush=True)
-    plots = _plots(results, out)
-    results["summary"] = _summary(results, plots)
-    _common.save(out, results)
-    return results
+        run.step(entry, "table13", lambda: table13(model_fn, x, y, x_test[njs_idx], config),
+                 say=lambda t: f"{variant} " + str({m: {k: round(v, 4) for k, v in s.items()}
+                                                    for m, s in t["stats"].items()}))
+        k = min(config["sweep_n"], len(idx))
+        run.step(entry, "sweep", lambda: sweep(model_fn, x[:k], y[:k], betas),
+                 say=lambda s: f"{variant} sweep: Hessian peak {s['hessian_norm_peak']}")
+    return run.finish(summarize(run.results, plot(run.results, run.out)))
 
 
 if __name__ == "__main__":

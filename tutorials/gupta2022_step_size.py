@@ -23,16 +23,13 @@ Results are written after every (model, attack), so a killed run resumes.
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
 import numpy as np
 
 import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import _common
-from _common import RESULTS, load, markdown_table, mnist_test, paper, save, summary
-from _zoo import trained_model
-from tfbnn import attacks, export
+import _zoo
+from _common import RESULTS, markdown_table, mnist_test, paper
+from tfbnn import attacks
 
 NAME = "gupta2022_step_size"
 DEFAULT = {"models": ["A", "B", "C"], "k1": 64, "epochs": 15, "train_size": 60000,
@@ -47,13 +44,8 @@ LABELS = {"A": "A (full precision)", "B": "B (BNN-WAQ pattern)",
 BOX = {"clip_min": 0.0, "clip_max": 1.0}
 
 
-def _accuracy(model_fn, attack, x, y, batch):
-    adv = np.concatenate([np.asarray(attack(model_fn, x[i:i + batch], y[i:i + batch]))
-                          for i in range(0, len(x), batch)])
-    return float((export.predict_in_batches(model_fn, adv).argmax(-1) == y).mean())
-
-
-def _units(config):
+def units(config):
+    """The attacks of the sweep: (group, key, ``f(model_fn, x, y)``)."""
     eps = config["eps"]
     pgd = dict(eps=eps, nb_iter=config["iters"], norm=np.inf, rand_init=config["rand_init"],
                seed=config["seed"], **BOX)
@@ -68,37 +60,23 @@ def _units(config):
 
 
 def main(config: dict) -> dict:
-    config = {**DEFAULT, **config}
-    out = Path(config["out"])
-    results = load(out, config)
-    results.setdefault("models", {})
+    run = _common.Run(config, DEFAULT, FULL)
+    config, models = run.config, run.section("models")
     x, y = mnist_test(config["n"])
     for variant in config["models"]:
-        model, info = trained_model({"variant": variant, "k1": config["k1"],
-                                     "epochs": config["epochs"],
-                                     "train_size": config["train_size"]})
-        model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731
-        entry = results["models"].setdefault(variant, {"model": info["spec"], "pgd": {},
-                                                       "plusplus": {}})
-        if "clean_accuracy" not in entry:
-            entry["clean_accuracy"] = float(
-                (export.predict_in_batches(model_fn, x).argmax(-1) == y).mean())
-            save(out, results)
-        for group, key, attack in _units(config):
-            if key in entry[group]:
-                continue
-            started = time.time()
-            acc = _accuracy(model_fn, attack, x, y, config["batch"])
-            entry[group][key] = {"accuracy": acc, "seconds": round(time.time() - started, 1)}
-            save(out, results)
-            print(f"{variant} {group:8s} {key:6s} acc {acc:.3f}", flush=True)
-    plots = _plots(results, out)
-    results["summary"] = _summary(results, plots)
-    save(out, results)
-    return results
+        spec = _zoo.model_spec(variant, config)
+        model_fn, info = _zoo.classifier(spec)
+        entry = run.entry(models, variant, spec, {"model": info["spec"], "pgd": {},
+                                                  "plusplus": {}})
+        run.step(entry, "clean_accuracy", lambda: _common.accuracy(model_fn, x, y))
+        for group, key, attack in units(config):
+            run.step(entry[group], key, lambda: {"accuracy": _common.attack_accuracy(
+                attack, model_fn, x, y, config["batch"])}, seconds=True,
+                say=lambda r: f"{variant} {group:8s} {key:6s} acc {r['accuracy']:.3f}")
+    return run.finish(summarize(run.results, plot(run.results, run.out)))
 
 
-def _plots(results, out) -> list:
+def plot(results, out) -> list:
     plt = _common.pyplot()
 
     cfg = results["config"]
@@ -120,7 +98,7 @@ def _plots(results, out) -> list:
     return [name]
 
 
-def _verdict(results):
+def judge(results):
     cfg, rows = results["config"], results["models"]
     bnns = [v for v in rows if v != "A"]
     if not bnns or not cfg["plusplus"]:
@@ -146,7 +124,7 @@ def _verdict(results):
     return verdict, why
 
 
-def _summary(results, plots):
+def summarize(results, plots):
     cfg, rows = results["config"], results["models"]
     bound = paper("gupta2022_figures")["rows"][
         "Fig 3: L_inf bound for the step-size sweep (pixels of 255)"][0]
@@ -165,8 +143,8 @@ def _summary(results, plots):
                        for v in cfg["plusplus"]])
     lines = [f"Accuracy % under attack (paper: eps {bound}/255, curve values not in the text; "
              f"tfbnn: eps {cfg['eps']}):", ""] + markdown_table(header, body)
-    verdict, why = _verdict(results)
-    return summary(
+    verdict, why = judge(results)
+    return _common.summary(
         title="Gupta & Ajanthan, Figure 3 (PGD step-size sweep on BNNs)",
         command=f"python tutorials/{NAME}.py",
         paper_scale=(f"CIFAR-10, ResNet-18 (REF and BNNs), PGD L-inf eps {bound}/255, varying "
@@ -180,5 +158,4 @@ def _summary(results, plots):
 
 
 if __name__ == "__main__":
-    result = main(_common.cli(__doc__, FULL, ("n", "models", "k1", "epochs", "seed", "out")))
-    print(f"verdict: {result['summary']['verdict']}. {result['summary']['why']}")
+    main(_common.cli(__doc__, FULL, ("n", "models", "k1", "epochs", "seed", "out")))

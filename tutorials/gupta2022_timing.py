@@ -31,7 +31,6 @@ from __future__ import annotations
 import os
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -39,8 +38,8 @@ import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import tensorflow as tf
 
 import _common
+import _zoo
 from _common import mnist_test
-from _zoo import trained_model
 from tfbnn import attacks, temperature
 
 NAME = "gupta2022_timing"
@@ -54,7 +53,8 @@ NJS_CHEAP = 2.0
 """Rule: FGSM++ NJS costs less than this many FGSMs (the paper: 1.08)."""
 
 
-def _attacks(config, beta1):
+def attack_table(config, beta1):
+    """The timed attacks: name -> ``f(model_fn, x, y)``."""
     eps, box = config["eps"], dict(clip_min=0.0, clip_max=1.0)
     pgd = dict(eps=eps, eps_iter=eps / 4, nb_iter=config["iters"], norm=np.inf,
                rand_init="paper", seed=0, **box)
@@ -73,11 +73,10 @@ def _attacks(config, beta1):
     }
 
 
-def _time_attack(attack, model_fn, x, y, batch, repeats, warmup) -> list:
+def time_attack(attack, model_fn, x, y, batch, repeats, warmup) -> list:
     """Seconds per adversarial example of each timed repeat (all of x, ``batch`` at a time)."""
     def run():
-        for i in range(0, len(x), batch):
-            np.asarray(attack(model_fn, x[i:i + batch], y[i:i + batch]))  # wait for the result
+        _common.in_batches(lambda a, b: attack(model_fn, a, b), x, y, batch=batch)
 
     for _ in range(warmup):
         run()
@@ -89,7 +88,7 @@ def _time_attack(attack, model_fn, x, y, batch, repeats, warmup) -> list:
     return times
 
 
-def _time_beta1(model_fn, x, repeats) -> float:
+def time_beta1(model_fn, x, repeats) -> float:
     """Median seconds of one NJS beta_1 estimate (after one untimed call)."""
     temperature.njs_beta1(model_fn, x)
     times = []
@@ -110,7 +109,7 @@ def _command(config) -> str:
     return _common.command(NAME, config, DEFAULT, FULL)
 
 
-def _summary(results, config) -> dict:
+def summarize(results, config) -> dict:
     paper = _common.paper("gupta2022_table7")
     ref = dict(zip(paper["columns"], paper["rows"]["seconds per adversarial sample"]))
     models = [m for m in config["models"] if m in results["models"]
@@ -120,7 +119,7 @@ def _summary(results, config) -> dict:
         header += [f"tfbnn {m} s/sample (batch {config['n']})", f"tfbnn {m} ratio (batch "
                    f"{config['n']})", f"tfbnn {m} ratio (batch 1)"]
     rows = []
-    names = list(_attacks(config, 1.0))
+    names = list(attack_table(config, 1.0))
     for name in names:
         paper_s = ref.get(PAPER_ATTACKS.get(name))
         row = [name, "—" if paper_s is None else f"{paper_s:.4g}",
@@ -171,41 +170,35 @@ def _summary(results, config) -> dict:
 
 
 def main(config: dict) -> dict:
-    config = {**DEFAULT, **config}
-    out = Path(config["out"])
-    results = _common.load(out, config)
-    results.setdefault("models", {})
+    run = _common.Run(config, DEFAULT, FULL)
+    config, results, models = run.config, run.results, run.section("models")
     results.setdefault("machine", {"cpus": os.cpu_count(), "processor": platform.processor(),
                                    "machine": platform.machine(), "tensorflow": tf.__version__})
     x_test, y_test = mnist_test()
     settings = {"batch": (config["n"], config["n"], config["repeats"]),
                 "batch1": (config["batch1_n"], 1, config["batch1_repeats"])}
     for variant in config["models"]:
-        model, info = trained_model({"variant": variant, "k1": config["k1"],
-                                     "epochs": config["epochs"],
-                                     "train_size": config["train_size"]})
-        model_fn = lambda t, m=model: m(t, training=False)  # noqa: E731
-        entry = results["models"].setdefault(variant, {"model": info["spec"]})
-        if "beta1" not in entry:
-            samples = x_test[: config["njs_samples"]]
-            entry["beta1"] = float(temperature.njs_beta1(model_fn, samples))
-            entry["beta1_seconds"] = _time_beta1(model_fn, samples, config["batch1_repeats"])
-            _common.save(out, results)
-        table = _attacks(config, entry["beta1"])
+        spec = _zoo.model_spec(variant, config)
+        model_fn, info = _zoo.classifier(spec)
+        entry = run.entry(models, variant, spec, {"model": info["spec"]})
+        samples = x_test[: config["njs_samples"]]
+        run.step(entry, "beta1", lambda: float(temperature.njs_beta1(model_fn, samples)))
+        run.step(entry, "beta1_seconds",
+                 lambda: time_beta1(model_fn, samples, config["batch1_repeats"]))
+        table = attack_table(config, entry["beta1"])
         for setting, (count, batch, repeats) in settings.items():
             rows = entry.setdefault(setting, {})
             x, y = x_test[:count], y_test[:count]
             for name, attack in table.items():
-                if name in rows:
-                    continue
-                times = _time_attack(attack, model_fn, x, y, batch, repeats, config["warmup"])
-                rows[name] = {"median_s": float(np.median(times)), "times_s": times}
-                _common.save(out, results)
-                print(f"{variant} {setting:6s} {name:36s} {rows[name]['median_s']:.3g} s/example",
-                      flush=True)
-    results["summary"] = _summary(results, config)
-    _common.save(out, results)
-    return results
+                run.step(rows, name, lambda: _median(time_attack(
+                    attack, model_fn, x, y, batch, repeats, config["warmup"])),
+                    say=lambda row: f"{variant} {setting:6s} {name:36s} {row['median_s']:.3g} "
+                                    "s/example")
+    return run.finish(summarize(results, config))
+
+
+def _median(times: list) -> dict:
+    return {"median_s": float(np.median(times)), "times_s": times}
 
 
 if __name__ == "__main__":

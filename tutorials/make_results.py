@@ -36,7 +36,7 @@ PAPERS = HERE / "paper_numbers"
 OUT = HERE.parent / "docs" / "RESULTS.md"
 
 
-def _load(name: str):
+def load(name: str):
     path = RESULTS / name
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -49,7 +49,7 @@ def attack_strength() -> tuple[list[str], str | None]:
     """Gupta & Ajanthan's Tables 2/3/8 pattern on MNIST: PGD vs PGD++ vs APGD."""
     command = "python tutorials/gupta2022_attack_strength.py"
     lines = ["## Gupta & Ajanthan, Tables 2, 3 and 8 pattern (PGD vs PGD++ vs APGD, MNIST)", ""]
-    result = _load("gupta2022_attack_strength.json")
+    result = load("gupta2022_attack_strength.json")
     if result is None:
         return lines + _missing(command), None
     cfg = result["config"]
@@ -129,7 +129,7 @@ def section(name: str, title: str, command: str) -> tuple[list[str], str | None,
     if name in SPECIAL:
         lines, verdict = SPECIAL[name]()
         return lines, verdict, lines[0].removeprefix("## ")
-    result = _load(name)
+    result = load(name)
     summary = (result or {}).get("summary")
     if not summary:
         return [f"## {title}", "", f"Not run yet at its default scale: `{command}`.", ""], None, title
