@@ -163,7 +163,8 @@ def test_atomic_writes_leave_old_or_new(tmp_path):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: checks.check_number("lr", float("nan"), positive=True), "lr must be a finite number > 0"),
+    (lambda: checks.check_number("lr", float("nan"), positive=True),
+     "lr must be a finite number > 0"),
     (lambda: checks.check_number("c", -1.0, minimum=0), "c must be a finite number >= 0"),
     (lambda: checks.check_fraction("p", 0.0, open_low=True), r"p must be a number in \(0, 1\]"),
     (lambda: checks.check_int("n", 0, 1, hint=" Use 1."), "n must be an int >= 1, got 0. Use 1."),

@@ -24,7 +24,8 @@ import numpy as np
 import tensorflow as tf
 
 __all__ = [
-    "NORMS", "check_beta", "check_box", "check_callable", "check_clip", "check_eps", "check_fraction",
+    "NORMS", "check_beta", "check_box", "check_callable", "check_clip", "check_eps",
+    "check_fraction",
     "check_inputs", "check_int", "check_labels", "check_norm", "check_number", "check_rho",
     "check_seed", "is_number", "is_stochastic", "looks_like_probabilities",
     "warn_if_probabilities",
@@ -208,7 +209,8 @@ def check_labels(y, batch_size: int | None, num_classes: int | None) -> None:
     if labels.size and num_classes is not None:
         if labels.min() < 0 or labels.max() >= num_classes:
             raise ValueError(
-                f"y holds labels in [{labels.min()}, {labels.max()}], outside [0, {num_classes - 1}]."
+                f"y holds labels in [{labels.min()}, {labels.max()}], outside "
+                f"[0, {num_classes - 1}]."
             )
 
 

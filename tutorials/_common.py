@@ -40,7 +40,8 @@ import numpy as np
 
 import _zoo
 from tfbnn import export
-from tfbnn.export import atomic_write_bytes, atomic_write_text
+from tfbnn.batching import map_batches
+from tfbnn.io import atomic_write_bytes, atomic_write_text
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
@@ -127,10 +128,9 @@ class Run:
 
 
 def in_batches(fn: Callable, *arrays: np.ndarray, batch: int) -> np.ndarray:
-    """``fn(*rows)`` on ``batch`` rows of ``arrays`` at a time, the outputs concatenated."""
-    parts = [np.asarray(fn(*(a[i:i + batch] for a in arrays)))
-             for i in range(0, len(arrays[0]), batch)]
-    return np.concatenate(parts) if parts else np.empty(0)
+    """``fn(*rows)`` on ``batch`` rows of ``arrays`` at a time, the outputs concatenated
+    (`tfbnn.batching.map_batches`)."""
+    return map_batches(fn, *arrays, batch_size=batch)
 
 
 def correct(model_fn: Callable, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -26,7 +26,8 @@ from typing import Callable
 
 import tfbnn  # noqa: F401  (Keras 2 set-up first)
 import tf_keras
-from tfbnn import data, export, models, training
+from tfbnn import data, export, io, models, training
+from tfbnn.attacks.core import madry_step
 
 DEFAULT_SPEC = {
     "variant": "A", "k1": 64, "estimator": "passthrough", "epochs": 15, "batch_size": 128,
@@ -58,7 +59,7 @@ def pgd_adversary(nb_iter: int = 10, eps: float = 0.3, eps_iter: float | None = 
     adversarial loss, as in the authors' code. The default, PGD-10 of step 0.075 at
     eps 0.3, is shared by Table 6's '+' rows and Tables 2 and 4's '+*' models.
     """
-    step = round(min(eps, 2.5 * eps / nb_iter), 6) if eps_iter is None else eps_iter
+    step = round(min(eps, madry_step(eps, nb_iter)), 6) if eps_iter is None else eps_iter
     return {"kind": "pgd", "eps": eps, "eps_iter": step, "nb_iter": nb_iter, "adv_weight": 0.5}
 
 
@@ -195,5 +196,5 @@ def train(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict]:
             "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
             "collapsed_epochs": list(getattr(fit_model, "collapsed_epochs", []))}
     export.save_model(model, path, overwrite=True)
-    export.atomic_write_text(info_path, json.dumps(info, indent=2))
+    io.atomic_write_text(info_path, json.dumps(info, indent=2))
     return model, info

@@ -45,7 +45,7 @@ import tf_keras
 import _common
 from _common import RESULTS, markdown_table, mnist_test, paper
 from _zoo import cache_dir
-from tfbnn import attacks, data, export, models, quantizers, temperature, training
+from tfbnn import attacks, data, export, io, models, quantizers, temperature, training
 
 NAME = "gupta2022_mlp_flip_rate"
 DEFAULT = {"models": ["fp", "bnn"], "layers": 5, "units": 100, "epochs": 10,
@@ -101,7 +101,7 @@ def trained_mlp(kind: str, config: dict) -> tuple[tf_keras.Model, dict]:
               verbose=2)
     info = {"spec": spec, "key": key, "train_seconds": round(time.time() - started, 1)}
     export.save_model(model, path, overwrite=True)
-    export.atomic_write_text(info_path, json.dumps(info, indent=2))
+    io.atomic_write_text(info_path, json.dumps(info, indent=2))
     return model, info
 
 

@@ -47,7 +47,7 @@ import _common
 import _zoo
 from _common import mnist_test
 from tfbnn import attacks, export, temperature
-from tfbnn.attacks import utils
+from tfbnn.attacks import core
 
 NAME = "gupta2022_rho_ablation"
 NJS_RHOS = [float(r) for r in _common.paper("gupta2022_table12")["columns"]]
@@ -103,8 +103,8 @@ def attack_table(config, beta1):
             f, x, y=y, variant="njs", rho=rho, njs_beta1=beta1, **pgd))
     for rho in config["prop1_rhos"]:
         def prop1(f, x, y, rho=rho):
-            loss = utils.ParametrizedLoss(temperature.scaled_cross_entropy,
-                                          _prop1_beta(f, x, y, rho), key="prop1")
+            loss = core.ParametrizedLoss(temperature.scaled_cross_entropy,
+                                         _prop1_beta(f, x, y, rho), key="prop1")
             return attacks.projected_gradient_descent(f, x, y=y, loss_fn=loss, **pgd)
         table[_key("Prop1", rho)] = ("Prop1", rho, prop1)
     return table

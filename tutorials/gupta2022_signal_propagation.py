@@ -44,6 +44,7 @@ import _common
 import _zoo
 from _common import mnist_test
 from tfbnn import export, temperature
+from tfbnn.batching import batch_slices
 
 NAME = "gupta2022_signal_propagation"
 DEFAULT = {"models": ["A", "B", "C", "W"], "k1": 64, "epochs": 15, "train_size": 60000,
@@ -66,9 +67,9 @@ maximum over the grid (the paper: the peak sits where the gradient does not vani
 def _correct(model_fn, x_test, y_test, n, chunk=1000):
     """Indices of the first ``n`` correctly classified test images."""
     found = []
-    for start in range(0, len(x_test), chunk):
-        pred = export.predict_in_batches(model_fn, x_test[start:start + chunk]).argmax(-1)
-        found += list(start + np.flatnonzero(pred == y_test[start:start + chunk]))
+    for part in batch_slices(len(x_test), chunk):
+        pred = export.predict_in_batches(model_fn, x_test[part]).argmax(-1)
+        found += list(part.start + np.flatnonzero(pred == y_test[part]))
         if len(found) >= n:
             break
     return np.array(found[:n], dtype=np.int64)

@@ -21,17 +21,10 @@ class FGSMConfig(NamedTuple):
     targeted: bool
 
 
-def fast_gradient_method(
-    model_fn: Callable,
-    x,
-    eps,
-    norm=np.inf,
-    loss_fn: Callable | None = None,
-    clip_min: float | None = None,
-    clip_max: float | None = None,
-    y=None,
-    targeted: bool = False,
-) -> tf.Tensor:
+def fast_gradient_method(model_fn: Callable, x, eps, norm=np.inf,
+                         loss_fn: Callable | None = None, clip_min: float | None = None,
+                         clip_max: float | None = None, y=None,
+                         targeted: bool = False) -> tf.Tensor:
     """One steepest-ascent step of size ``eps`` on the loss: FGSM for ``norm=np.inf``.
 
     ``x_adv = clip(x + eps * sign(grad_x loss(y, model_fn(x))))`` for L-inf, and

@@ -55,22 +55,11 @@ def check_rand_init(rand_init) -> None:
         raise ValueError(f"rand_init must be one of {RAND_INITS}, got {rand_init!r}.")
 
 
-def projected_gradient_descent(
-    model_fn: Callable,
-    x,
-    eps,
-    eps_iter,
-    nb_iter: int,
-    norm=np.inf,
-    loss_fn: Callable | None = None,
-    clip_min: float | None = None,
-    clip_max: float | None = None,
-    y=None,
-    targeted: bool = False,
-    rand_init=True,
-    seed: int | None = None,
-    nb_restarts: int = 1,
-) -> tf.Tensor:
+def projected_gradient_descent(model_fn: Callable, x, eps, eps_iter, nb_iter: int, norm=np.inf,
+                               loss_fn: Callable | None = None, clip_min: float | None = None,
+                               clip_max: float | None = None, y=None, targeted: bool = False,
+                               rand_init=True, seed: int | None = None,
+                               nb_restarts: int = 1) -> tf.Tensor:
     """PGD: ``nb_iter`` steepest-ascent steps of size ``eps_iter``, projected on the eps-ball.
 
     Each restart runs the iterations in a ``tf.while_loop`` (inside a ``tf.function``

@@ -175,26 +175,12 @@ def _prepare(model_fn, x, y, targeted, clip_min, clip_max, variant, rho, njs_sam
     return x, y, loss_fn
 
 
-def fgsm_plus_plus(
-    model_fn: Callable,
-    x,
-    eps,
-    norm=np.inf,
-    clip_min: float | None = None,
-    clip_max: float | None = None,
-    y=None,
-    targeted: bool = False,
-    *,
-    variant: str = "hns",
-    rho: float = 0.01,
-    njs_samples=None,
-    njs_max_samples: int = 100,
-    njs_beta1=None,
-    hns_grid: int = 100,
-    hns_spacing: str = "linear",
-    hns_rho_low: float = temperature.HNS_RHO_LOW,
-    hns_rho_high: float | None = None,
-) -> tf.Tensor:
+def fgsm_plus_plus(model_fn: Callable, x, eps, norm=np.inf, clip_min: float | None = None,
+                   clip_max: float | None = None, y=None, targeted: bool = False, *,
+                   variant: str = "hns", rho: float = 0.01, njs_samples=None,
+                   njs_max_samples: int = 100, njs_beta1=None, hns_grid: int = 100,
+                   hns_spacing: str = "linear", hns_rho_low: float = temperature.HNS_RHO_LOW,
+                   hns_rho_high: float | None = None) -> tf.Tensor:
     """FGSM++: one FGSM step (L-inf) or fast gradient step (L2) on temperature-scaled logits.
 
     Computes ``beta`` (HNS: one per example at ``x``; NJS: ``beta_1`` from
@@ -248,31 +234,13 @@ def fgsm_plus_plus(
     return fast_gradient_method(model_fn, x, eps, norm, loss_fn, clip_min, clip_max, y, targeted)
 
 
-def pgd_plus_plus(
-    model_fn: Callable,
-    x,
-    eps,
-    eps_iter,
-    nb_iter: int,
-    norm=np.inf,
-    clip_min: float | None = None,
-    clip_max: float | None = None,
-    y=None,
-    targeted: bool = False,
-    rand_init=True,
-    seed: int | None = None,
-    *,
-    variant: str = "hns",
-    rho: float = 0.01,
-    njs_samples=None,
-    njs_max_samples: int = 100,
-    njs_beta1=None,
-    hns_grid: int = 100,
-    hns_spacing: str = "linear",
-    hns_rho_low: float = temperature.HNS_RHO_LOW,
-    hns_rho_high: float | None = None,
-    **pgd_kwargs,
-) -> tf.Tensor:
+def pgd_plus_plus(model_fn: Callable, x, eps, eps_iter, nb_iter: int, norm=np.inf,
+                  clip_min: float | None = None, clip_max: float | None = None, y=None,
+                  targeted: bool = False, rand_init=True, seed: int | None = None, *,
+                  variant: str = "hns", rho: float = 0.01, njs_samples=None,
+                  njs_max_samples: int = 100, njs_beta1=None, hns_grid: int = 100,
+                  hns_spacing: str = "linear", hns_rho_low: float = temperature.HNS_RHO_LOW,
+                  hns_rho_high: float | None = None, **pgd_kwargs) -> tf.Tensor:
     """PGD++: `projected_gradient_descent` on temperature-scaled logits, L-inf or L2.
 
     HNS searches ``beta`` once per example at the clean ``x`` and keeps it for every

@@ -45,14 +45,14 @@ class AttackSpec:
 
 
 def _pgd(f, x, y, eps, norm, nb_iter, seed, box):
-    return attacks.projected_gradient_descent(f, x, eps, core.madry_step(eps, nb_iter), nb_iter, NORMS[norm],
-                                              y=y, seed=seed, **box)
+    return attacks.projected_gradient_descent(f, x, eps, core.madry_step(eps, nb_iter), nb_iter,
+                                              NORMS[norm], y=y, seed=seed, **box)
 
 
 def _pgdpp(variant):
     def run(f, x, y, eps, norm, nb_iter, seed, box):
-        return attacks.pgd_plus_plus(f, x, eps, core.madry_step(eps, nb_iter), nb_iter, NORMS[norm], y=y,
-                                     seed=seed, variant=variant, **box)
+        return attacks.pgd_plus_plus(f, x, eps, core.madry_step(eps, nb_iter), nb_iter,
+                                     NORMS[norm], y=y, seed=seed, variant=variant, **box)
     return run
 
 
