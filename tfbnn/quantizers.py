@@ -16,6 +16,22 @@ do not train the same networks:
 ``stochastic_sign`` samples each weight's sign from a Bernoulli distribution whose
 probability is the hard sigmoid of the latent weight (Courbariaux et al., 2015), at
 train *and* test time, as the first paper's "S" models do.
+
+The weight binarizers of the second paper's BNN-WQ networks (Gupta & Ajanthan, 2022,
+trained as in Ajanthan et al., "Mirror Descent View for Neural Network Quantization",
+AISTATS 2021):
+
+- BC (BinaryConnect): ``sign(w)`` forward, the gradient passed straight through where
+  ``|w| <= 1`` and zeroed elsewhere: exactly Larq's ``ste_sign`` (``SteSign(clip_value=1)``),
+  which tfbnn uses as is (`binary_connect` names it).
+- GD-tanh: ``tanh(beta * w)`` forward, its true gradient ``beta (1 - tanh^2(beta w))``
+  backward (`TanhSign` with ``mode="gd"``).
+- MD-tanh-S: ``tanh(beta * w)`` forward, the gradient with respect to ``tanh(beta w)``
+  applied to ``w`` unchanged (mirror descent's "stable" form; ``mode="md"``).
+
+``beta`` is a non-trainable weight of each `TanhSign`, annealed upward during training by
+`tfbnn.training.BetaAnnealing`; `tfbnn.training.finalize_binary` then replaces the latent
+weights by their signs, so the network evaluated and exported has weights of exactly +-1.
 """
 
 from __future__ import annotations
@@ -25,8 +41,11 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 __all__ = [
+    "TANH_MODES",
     "PassThroughSign",
     "StochasticSign",
+    "TanhSign",
+    "binary_connect",
     "hard_sigmoid",
     "passthrough_sign",
     "sign",
@@ -164,3 +183,75 @@ class StochasticSign(lq.quantizers.Quantizer):
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
+
+
+def binary_connect(w: tf.Tensor) -> tf.Tensor:
+    """BinaryConnect's binarizer: ``sign(w)`` (``sign(0) = +1``) forward, the upstream
+    gradient where ``|w| <= 1`` and zero elsewhere. Larq's ``ste_sign`` with clip value 1.
+
+    # References
+        - Courbariaux, Bengio, David. BinaryConnect (2015).
+    """
+    return lq.quantizers.ste_sign(w, clip_value=1.0)
+
+
+TANH_MODES = ("gd", "md")
+"""`TanhSign` modes: ``"gd"`` (GD-tanh: the gradient through tanh) and ``"md"``
+(MD-tanh-S: the gradient with respect to tanh(beta w) applied to w unchanged)."""
+
+
+@lq.utils.register_alias("tanh_sign")
+@lq.utils.register_keras_custom_object
+class TanhSign(lq.quantizers.Quantizer):
+    """``tanh(beta * w)``, a binarizer that becomes ``sign(w)`` as ``beta`` grows.
+
+    ``beta`` is a non-trainable weight of the quantizer (so checkpoints and ``.keras``
+    files keep it and a resumed ``fit`` continues from it), set by
+    `tfbnn.training.BetaAnnealing` during training.
+
+    # Arguments
+        mode: ``"gd"`` (GD-tanh: backward through tanh, ``beta (1 - tanh^2(beta w))``) or
+            ``"md"`` (MD-tanh-S: backward ``dL/dw = dL/dtanh(beta w)``).
+        beta: the starting ``beta`` (the authors: 1).
+
+    # References
+        - Ajanthan, Gupta, Torr, Hartley, Dokania. Mirror Descent View for Neural Network
+          Quantization. AISTATS 2021 (tanh mirror map; the "S" = stable form).
+        - Gupta, Ajanthan. AAAI 2022, BNN-WQ networks (their Tables 1-5).
+    """
+
+    precision = 1
+
+    def __init__(self, mode: str = "md", beta: float = 1.0, **kwargs):
+        if mode not in TANH_MODES:
+            raise ValueError(f"mode must be one of {TANH_MODES} ('gd': GD-tanh, 'md': "
+                             f"MD-tanh-S), got {mode!r}.")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0:
+            raise ValueError(f"beta must be a number > 0, got {beta!r}.")
+        self.mode = mode
+        self.initial_beta = float(beta)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        self.beta = self.add_weight(
+            name="beta", shape=(), trainable=False,
+            initializer=tf.keras.initializers.Constant(self.initial_beta))
+        super().build(input_shape)
+
+    def call(self, inputs):
+        beta = tf.cast(self.beta, inputs.dtype)
+        if self.mode == "gd":
+            return tf.tanh(beta * inputs)
+        return _tanh_straight_through(inputs, beta)
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode, "beta": self.initial_beta}
+
+
+@tf.custom_gradient
+def _tanh_straight_through(w, beta):
+    def grad(dy):
+        return dy, tf.zeros_like(beta)
+
+    return tf.tanh(beta * w), grad
+

@@ -36,14 +36,21 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from tfbnn import checks
 from tfbnn.attacks import fast_gradient_method, projected_gradient_descent
+from tfbnn.batching import batch_slices
+from tfbnn.quantizers import TanhSign
 
 __all__ = [
     "AdversarialTrainer",
+    "BetaAnnealing",
     "KurakinFGSM",
     "MadryPGD",
     "compile_model",
+    "finalize_binary",
     "kurakin_eps",
+    "recalibrate_batch_norm",
+    "tanh_quantizers",
 ]
 
 PAPER_DEFAULTS = {"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 128, "epochs": 15}
@@ -372,3 +379,144 @@ class AdversarialTrainer(keras.Model):
         """``keras.Model.fit``, with the adversarial schedule added to the callbacks."""
         callbacks = list(callbacks or []) + [_AdversarialSchedule(self)]
         return super().fit(*args, callbacks=callbacks, **kwargs)
+
+
+# --------------------------------------------------------------------------- tanh binarizers
+
+
+def tanh_quantizers(model: keras.Model) -> list:
+    """Every `tfbnn.quantizers.TanhSign` of ``model`` (kernel quantizers of its layers)."""
+    found = []
+    for layer in _all_layers(model):
+        quantizer = getattr(layer, "kernel_quantizer", None)
+        if isinstance(quantizer, TanhSign):
+            found.append(quantizer)
+    return found
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+        else:
+            yield layer
+
+
+class BetaAnnealing(keras.callbacks.Callback):
+    """Anneal the ``beta`` of every `TanhSign` in the model: ``start * factor ** (t // every)``
+    at iteration ``t``.
+
+    The iteration is the optimizer's, so a fit resumed from a checkpoint continues the
+    schedule where it stopped; ``beta`` is assigned from the callback (cross-replica
+    context), so under a ``tf.distribute`` strategy every replica sees the same value.
+    The authors' schedules (Ajanthan et al., ``md-bnn``): ResNet-18 ``factor=1.02,
+    every=200`` (about 2e4 after 100,000 iterations), VGG-16 ``factor=1.2, every=2000``
+    (about 1e4). `reaching` scales a schedule to fewer iterations with the same end.
+
+    # Arguments
+        start: ``beta`` at iteration 0 (the authors: 1).
+        factor: multiplier applied every ``every`` iterations (> 1).
+        every: iterations between multiplications (>= 1).
+    """
+
+    def __init__(self, start: float = 1.0, factor: float = 1.02, every: int = 200):
+        super().__init__()
+        self.start = checks.check_number("start", start, positive=True)
+        self.factor = checks.check_number("factor", factor, positive=True)
+        self.every = checks.check_int("every", every, 1)
+        self.history: list[float] = []
+
+    @classmethod
+    def reaching(cls, final: float, iterations: int, every: int, start: float = 1.0):
+        """The schedule that multiplies ``beta`` every ``every`` iterations and ends at
+        ``final`` after ``iterations`` (e.g. the authors' 2e4 in a CPU-sized run)."""
+        checks.check_int("iterations", iterations, 1)
+        checks.check_int("every", every, 1)
+        steps = max(iterations // every, 1)
+        return cls(start, (final / start) ** (1.0 / steps), every)
+
+    def beta_at(self, iteration: int) -> float:
+        """The schedule's ``beta`` at ``iteration``."""
+        return self.start * self.factor ** (int(iteration) // self.every)
+
+    def _assign(self):
+        beta = self.beta_at(int(self.model.optimizer.iterations.numpy()))
+        for quantizer in tanh_quantizers(self.model):
+            quantizer.beta.assign(beta)
+        return beta
+
+    def on_train_begin(self, logs=None):
+        if not tanh_quantizers(self.model):
+            raise ValueError("BetaAnnealing needs a model with TanhSign kernel quantizers; "
+                             "this one has none.")
+        self._assign()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        iteration = int(self.model.optimizer.iterations.numpy())
+        if iteration % self.every == 0:
+            self._assign()
+
+    def on_epoch_end(self, epoch, logs=None):
+        beta = float(tanh_quantizers(self.model)[0].beta.numpy())
+        self.history.append(beta)
+        if logs is not None:
+            logs["beta"] = beta
+
+
+def recalibrate_batch_norm(model: keras.Model, x, batch_size: int = 256) -> int:
+    """Recompute every batch-norm layer's moving mean and variance on ``x``.
+
+    Runs ``model`` in training mode over ``x`` batch by batch with each layer's momentum
+    set so that the moving statistics become the average of the batches' statistics
+    (the weights do not change), then restores the momenta. Returns the number of
+    batch-norm layers recalibrated.
+    """
+    norms = [layer for layer in _all_layers(model)
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    try:
+        for count, part in enumerate(batch_slices(len(x), batch_size)):
+            for layer in norms:
+                layer.momentum = count / (count + 1.0)  # running average of batch stats
+            model(tf.constant(x[part]), training=True)
+    finally:
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
+    return len(norms)
+
+
+def finalize_binary(model: keras.Model, x_calibration=None, batch_size: int = 256) -> dict:
+    """Make a model trained with `TanhSign` quantizers the network of weights +-1 it stands for.
+
+    Every latent kernel ``w`` behind a `TanhSign` becomes ``sign(w)`` (``sign(0) = +1``)
+    and its ``beta`` at least 1e4, so ``tanh(beta * sign(w))`` is exactly ``sign(w)`` in
+    float32; the network evaluated and exported is then the signed one. Batch-norm
+    statistics measured with ``tanh(beta w)`` describe another network when training
+    ended with a small ``beta``, so with ``x_calibration`` they are recomputed with the
+    signed weights (`recalibrate_batch_norm`).
+
+    # Returns
+        ``{"final_beta": beta at the end of training, "mismatch": the largest
+        |tanh(beta w) - sign(w)| over the kernels before signing, "batch_norm_layers":
+        how many were recalibrated}``.
+    """
+    quantizers = tanh_quantizers(model)
+    if not quantizers:
+        raise ValueError("finalize_binary needs a model with TanhSign kernel quantizers; this "
+                         "one has none.")
+    final_beta = float(quantizers[0].beta.numpy())
+    mismatch = 0.0
+    for layer in _all_layers(model):
+        quantizer = getattr(layer, "kernel_quantizer", None)
+        if not isinstance(quantizer, TanhSign):
+            continue
+        latent = tf.convert_to_tensor(layer.kernel.latent_variable)
+        signed = tf.where(latent >= 0, tf.ones_like(latent), -tf.ones_like(latent))
+        soft = tf.tanh(tf.cast(quantizer.beta, latent.dtype) * latent)
+        mismatch = max(mismatch, float(tf.reduce_max(tf.abs(soft - signed))))
+        layer.kernel.latent_variable.assign(signed)
+        quantizer.beta.assign(max(float(quantizer.beta.numpy()), 1e4))
+    calibrated = 0 if x_calibration is None else recalibrate_batch_norm(
+        model, np.asarray(x_calibration, np.float32), batch_size)
+    return {"final_beta": final_beta, "mismatch": mismatch, "batch_norm_layers": calibrated}
+

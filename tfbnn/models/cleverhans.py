@@ -38,20 +38,17 @@ import larq as lq
 import tensorflow as tf
 import tf_keras as keras
 
-from tfbnn.checks import is_stochastic
 from tfbnn.quantizers import PassThroughSign, StochasticSign
 
 __all__ = [
+    "ALL_VARIANTS",
+    "BUILDERS",
     "ESTIMATORS",
     "LearnedScale",
-    "ALL_VARIANTS",
     "VARIANTS",
     "WEIGHTS_ONLY",
     "and_mlp",
-    "build_model",
     "cleverhans_cnn",
-    "custom_objects",
-    "is_stochastic",
     "substitute_mlp",
 ]
 
@@ -98,20 +95,6 @@ class LearnedScale(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "initial_value": self.initial_value}
-
-
-def custom_objects() -> dict:
-    """Custom objects needed to load a tfbnn model from ``.keras``/h5 files.
-
-    Importing tfbnn registers them globally already; pass this to
-    ``keras.models.load_model(..., custom_objects=...)`` to be explicit.
-    """
-    return {
-        "LearnedScale": LearnedScale,
-        "tfbnn>LearnedScale": LearnedScale,
-        "PassThroughSign": PassThroughSign,
-        "StochasticSign": StochasticSign,
-    }
 
 
 def _check_positive_int(name: str, value) -> None:
@@ -300,16 +283,9 @@ def substitute_mlp(
     return keras.Model(inputs, logits, name=name)
 
 
-_BUILDERS: dict[str, Callable[..., keras.Model]] = {
+BUILDERS: dict[str, Callable[..., keras.Model]] = {
     **{v: (lambda v: lambda **kw: cleverhans_cnn(v, **kw))(v) for v in ALL_VARIANTS},
     "and_mlp": and_mlp,
     "substitute_mlp": substitute_mlp,
 }
-
-
-def build_model(name: str, **kwargs) -> keras.Model:
-    """Build a model by name: ``"A"``, ``"B"``, ``"C"``, ``"S"``, ``"and_mlp"``,
-    ``"substitute_mlp"``; keyword arguments go to the builder."""
-    if name not in _BUILDERS:
-        raise ValueError(f"Unknown model {name!r}; choose one of {sorted(_BUILDERS)}.")
-    return _BUILDERS[name](**kwargs)
+"""The first paper's builders by name, for `tfbnn.models.build_model`."""

@@ -1,0 +1,214 @@
+"""The second paper's CIFAR networks and the BNN-WQ weight binarizers (BC, GD-tanh, MD-tanh-S)."""
+
+import numpy as np
+import pytest
+
+import tfbnn  # noqa: F401
+import larq as lq
+import tensorflow as tf
+import tf_keras as keras
+
+from tfbnn import export, models, training
+from tfbnn.quantizers import TanhSign, binary_connect
+
+VARIANTS = [("ref", None), ("wq", "bc"), ("wq", "gd_tanh"), ("wq", "md_tanh_s"), ("waq", None)]
+
+
+# ----------------------------------------------------------------------------- sizes
+
+
+def _resnet18_reference_count(classes=10):
+    """Trainable weights of the authors' ResNet-18 (BN without affine), from its definition."""
+    conv = lambda cin, cout, k=3: k * k * cin * cout  # noqa: E731
+    count = conv(3, 64)
+    cin = 64
+    for cout in (64, 128, 256, 512):
+        count += conv(cin, cout) + conv(cout, cout) + 2 * conv(cout, cout)
+        if cin != cout:
+            count += conv(cin, cout, 1)
+        cin = cout
+    return count + 512 * classes + classes
+
+
+def _vgg16_reference_count(classes=10):
+    count, cin = 0, 3
+    for item in models.cifar.VGG16_CONFIG:
+        if item != "M":
+            count += 9 * cin * item + item
+            cin = item
+    return count + 2 * (512 * 512 + 512) + 512 * classes + classes
+
+
+def _trainable(model):
+    return sum(int(w.shape.num_elements()) for w in model.trainable_weights)
+
+
+@pytest.mark.parametrize("precision, method", VARIANTS)
+def test_full_width_parameter_counts(precision, method):
+    resnet = models.resnet18(precision, method)
+    vgg = models.vgg16(precision, method)
+    if precision == "waq":  # BinaryNet keeps the batch norms' scale and offset
+        extra_resnet = 2 * sum(int(layer.gamma.shape[0]) for layer in resnet.layers
+                               if isinstance(layer, keras.layers.BatchNormalization))
+        extra_vgg = 2 * sum(int(layer.gamma.shape[0]) for layer in vgg.layers
+                            if isinstance(layer, keras.layers.BatchNormalization))
+    else:
+        extra_resnet = extra_vgg = 0
+    assert _trainable(resnet) == _resnet18_reference_count() + extra_resnet
+    assert _trainable(vgg) == _vgg16_reference_count() + extra_vgg
+    if precision == "ref":
+        assert abs(_trainable(resnet) / 1e6 - 11.16) < 0.01  # 11.17 M with BN affine
+
+
+def test_every_weight_is_binarized_in_wq_and_waq():
+    for model in (models.resnet18("wq", "md_tanh_s", width=0.125),
+                  models.vgg16("waq", width=0.125)):
+        kernels = [layer for layer in model.layers if hasattr(layer, "kernel")]
+        assert kernels and all(layer.kernel_quantizer is not None for layer in kernels)
+    waq = models.vgg16("waq", width=0.125)
+    quantized = [layer for layer in waq.layers if hasattr(layer, "input_quantizer")]
+    assert quantized[0].input_quantizer is None  # the network input stays real
+    assert all(layer.input_quantizer is not None for layer in quantized[1:])
+
+
+def test_bad_arguments_name_the_value():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        models.resnet18("binary")
+    with pytest.raises(ValueError, match="method must be one of"):
+        models.vgg16("wq", "sign")
+    with pytest.raises(ValueError, match="takes method=None"):
+        models.vgg16("ref", "bc")
+    with pytest.raises(ValueError, match="width"):
+        models.resnet18(width=0)
+    with pytest.raises(ValueError, match="Unknown model"):
+        models.build_model("resnet50")
+
+
+# ----------------------------------------------------------------------------- binarizers
+
+
+def _grad(fn, w):
+    w = tf.constant(w)
+    with tf.GradientTape() as tape:
+        tape.watch(w)
+        out = fn(w)
+        total = tf.reduce_sum(out * tf.constant([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))
+    return out.numpy(), tape.gradient(total, w).numpy()
+
+
+W = np.array([-2.0, -1.0, -0.3, 0.0, 0.7, 1.5], np.float32)
+UPSTREAM = np.arange(1.0, 7.0, dtype=np.float32)
+
+
+def test_binary_connect_against_numpy():
+    out, grad = _grad(binary_connect, W)
+    np.testing.assert_array_equal(out, np.where(W >= 0, 1.0, -1.0))
+    np.testing.assert_array_equal(grad, UPSTREAM * (np.abs(W) <= 1))
+
+
+@pytest.mark.parametrize("mode", ["gd", "md"])
+@pytest.mark.parametrize("beta", [0.5, 3.0])
+def test_tanh_sign_against_numpy(mode, beta):
+    quantizer = TanhSign(mode, beta=beta)
+    quantizer.build(W.shape)
+    out, grad = _grad(quantizer, W)
+    np.testing.assert_allclose(out, np.tanh(beta * W), rtol=1e-6)
+    expected = UPSTREAM * beta * (1 - np.tanh(beta * W) ** 2) if mode == "gd" else UPSTREAM
+    np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        TanhSign("sign")
+
+
+def test_beta_schedule_and_scaling():
+    schedule = training.BetaAnnealing(1.0, 1.02, 200)
+    assert schedule.beta_at(0) == 1.0 and schedule.beta_at(199) == 1.0
+    assert schedule.beta_at(200) == pytest.approx(1.02)
+    assert schedule.beta_at(100_000) == pytest.approx(1.02 ** 500)  # ~2e4, the authors' end
+    short = training.BetaAnnealing.reaching(2e4, iterations=600, every=20)
+    assert short.beta_at(600) == pytest.approx(2e4, rel=1e-6)
+
+
+def _tiny_data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=(n, 32, 32, 3)).astype(np.float32)
+    y = (x[:, :16].mean(axis=(1, 2, 3)) > x[:, 16:].mean(axis=(1, 2, 3))).astype(np.int64)
+    return x, y
+
+
+def test_annealing_callback_resumes_where_it_stopped(tmp_path):
+    x, y = _tiny_data()
+    model = models.resnet18("wq", "md_tanh_s", width=0.0625, blocks=(1, 1, 1, 1))
+    training.compile_model(model)
+    schedule = training.BetaAnnealing(1.0, 2.0, 2)
+    model.fit(x, y, batch_size=16, epochs=1, callbacks=[schedule], verbose=0)  # 4 iterations
+    betas = {float(q.beta.numpy()) for q in training.tanh_quantizers(model)}
+    assert betas == {schedule.beta_at(3)} == {2.0}
+    path = tmp_path / "wq.keras"
+    model.save(path)
+    resumed = keras.models.load_model(path, custom_objects=models.custom_objects())
+    assert int(resumed.optimizer.iterations.numpy()) == 4
+    assert {float(q.beta.numpy()) for q in training.tanh_quantizers(resumed)} == {2.0}
+    resumed.fit(x, y, batch_size=16, epochs=1, callbacks=[schedule], verbose=0)
+    assert {float(q.beta.numpy()) for q in training.tanh_quantizers(resumed)} == {8.0}
+    with pytest.raises(ValueError, match="TanhSign"):
+        plain = models.resnet18("ref", width=0.0625, blocks=(1, 1, 1, 1))
+        training.compile_model(plain)
+        plain.fit(x, y, epochs=1, callbacks=[training.BetaAnnealing()], verbose=0)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "vgg16"])
+@pytest.mark.parametrize("precision, method", VARIANTS)
+def test_a_few_steps_reduce_the_loss(arch, precision, method):
+    x, y = _tiny_data(64)
+    keras.utils.set_random_seed(0)
+    kwargs = {"blocks": (1, 1, 1, 1)} if arch == "resnet18" else {}
+    model = models.build_model(arch, precision=precision, method=method, width=0.0625, **kwargs)
+    training.compile_model(model)
+    callbacks = [training.BetaAnnealing(1.0, 1.1, 4)] if method in ("gd_tanh", "md_tanh_s") else []
+    # Training-mode losses: after a few steps the batch-norm moving statistics are still
+    # those of the initialisation (finalize_binary and recalibrate_batch_norm fix that).
+    losses = model.fit(x, y, batch_size=16, epochs=6, callbacks=callbacks,
+                       verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+
+
+def test_finalize_gives_exact_signs_and_matching_statistics(tmp_path):
+    x, y = _tiny_data(64)
+    keras.utils.set_random_seed(0)
+    model = models.vgg16("wq", "md_tanh_s", width=0.0625)
+    training.compile_model(model)
+    model.fit(x, y, batch_size=16, epochs=2, callbacks=[training.BetaAnnealing(1.0, 1.2, 2)],
+              verbose=0)
+    report = training.finalize_binary(model)  # signs only, statistics left as trained
+    assert report["final_beta"] < 3 and report["mismatch"] > 0.1  # beta ended small
+    assert report["batch_norm_layers"] == 0
+    for layer in model.layers:
+        if isinstance(getattr(layer, "kernel_quantizer", None), TanhSign):
+            effective = layer.kernel_quantizer(layer.kernel.latent_variable).numpy()
+            np.testing.assert_array_equal(np.abs(effective), 1.0)
+
+    def gap():  # inference vs batch statistics on x, relative to the logits' scale
+        train = model(x, training=True).numpy()
+        return np.abs(model(x, training=False).numpy() - train).max() / np.abs(train).max()
+
+    stale = gap()
+    assert training.recalibrate_batch_norm(model, x) == 15
+    # The statistics now belong to the signed network (the remaining gap is the unbiased
+    # variance Keras keeps for inference, n / (n - 1) per layer).
+    assert gap() < 0.05 and gap() < stale / 5
+    out = export.export_saved_model(model, tmp_path / "wq")
+    served, _ = export.load_saved_model(out)
+    np.testing.assert_allclose(served(tf.constant(x[:8])), model(x[:8], training=False),
+                               atol=1e-5)
+
+
+def test_exported_binary_weights_are_plus_minus_one_for_bc_and_waq():
+    for model in (models.resnet18("wq", "bc", width=0.0625, blocks=(1, 1, 1, 1)),
+                  models.binarynet_vgg(width=0.0625)):
+        with lq.context.quantized_scope(True):
+            for layer in model.layers:
+                if getattr(layer, "kernel_quantizer", None) is not None:
+                    np.testing.assert_array_equal(np.abs(layer.kernel.numpy()), 1.0)
