@@ -386,12 +386,13 @@ class AdversarialTrainer(keras.Model):
 
 def tanh_quantizers(model: keras.Model) -> list:
     """Every `tfbnn.quantizers.TanhSign` of ``model`` (kernel quantizers of its layers)."""
-    found = []
-    for layer in _all_layers(model):
-        quantizer = getattr(layer, "kernel_quantizer", None)
-        if isinstance(quantizer, TanhSign):
-            found.append(quantizer)
-    return found
+    return [quantizer for _, quantizer in _tanh_layers(model)]
+
+
+def _tanh_layers(model: keras.Model) -> list:
+    """``(layer, quantizer)`` for every layer of ``model`` with a `TanhSign` kernel quantizer."""
+    return [(layer, layer.kernel_quantizer) for layer in _all_layers(model)
+            if isinstance(getattr(layer, "kernel_quantizer", None), TanhSign)]
 
 
 def _all_layers(model):
@@ -441,12 +442,13 @@ class BetaAnnealing(keras.callbacks.Callback):
 
     def _assign(self):
         beta = self.beta_at(int(self.model.optimizer.iterations.numpy()))
-        for quantizer in tanh_quantizers(self.model):
+        for quantizer in self._quantizers:
             quantizer.beta.assign(beta)
         return beta
 
     def on_train_begin(self, logs=None):
-        if not tanh_quantizers(self.model):
+        self._quantizers = tanh_quantizers(self.model)
+        if not self._quantizers:
             raise ValueError("BetaAnnealing needs a model with TanhSign kernel quantizers; "
                              "this one has none.")
         self._assign()
@@ -457,7 +459,7 @@ class BetaAnnealing(keras.callbacks.Callback):
             self._assign()
 
     def on_epoch_end(self, epoch, logs=None):
-        beta = float(tanh_quantizers(self.model)[0].beta.numpy())
+        beta = float(self._quantizers[0].beta.numpy())
         self.history.append(beta)
         if logs is not None:
             logs["beta"] = beta
@@ -500,16 +502,13 @@ def finalize_binary(model: keras.Model, x_calibration=None, batch_size: int = 25
         |tanh(beta w) - sign(w)| over the kernels before signing, "batch_norm_layers":
         how many were recalibrated}``.
     """
-    quantizers = tanh_quantizers(model)
-    if not quantizers:
+    layers = _tanh_layers(model)
+    if not layers:
         raise ValueError("finalize_binary needs a model with TanhSign kernel quantizers; this "
                          "one has none.")
-    final_beta = float(quantizers[0].beta.numpy())
+    final_beta = float(layers[0][1].beta.numpy())
     mismatch = 0.0
-    for layer in _all_layers(model):
-        quantizer = getattr(layer, "kernel_quantizer", None)
-        if not isinstance(quantizer, TanhSign):
-            continue
+    for layer, quantizer in layers:
         latent = tf.convert_to_tensor(layer.kernel.latent_variable)
         signed = tf.where(latent >= 0, tf.ones_like(latent), -tf.ones_like(latent))
         soft = tf.tanh(tf.cast(quantizer.beta, latent.dtype) * latent)
