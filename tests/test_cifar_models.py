@@ -125,7 +125,7 @@ def test_beta_schedule_and_scaling():
     assert schedule.beta_at(200) == pytest.approx(1.02)
     assert schedule.beta_at(100_000) == pytest.approx(1.02 ** 500)  # ~2e4, the authors' end
     short = training.BetaAnnealing.reaching(2e4, iterations=600, every=20)
-    assert short.beta_at(600) == pytest.approx(2e4, rel=1e-6)
+    assert short.beta_at(599) == pytest.approx(2e4, rel=1e-6)  # at the last iteration
 
 
 def _tiny_data(n=64, seed=0):
@@ -212,3 +212,100 @@ def test_exported_binary_weights_are_plus_minus_one_for_bc_and_waq():
             for layer in model.layers:
                 if getattr(layer, "kernel_quantizer", None) is not None:
                     np.testing.assert_array_equal(np.abs(layer.kernel.numpy()), 1.0)
+
+
+# ----------------------------------------------------------------------------- recipes
+
+
+def test_authors_recipe_at_full_length():
+    resnet = training.cifar_recipe("resnet18", "md_tanh_s")
+    assert (resnet.iterations, resnet.batch_size) == (100_000, 128)
+    assert (resnet.beta.start, resnet.beta.every) == (1.0, 200)
+    assert resnet.beta.factor == pytest.approx(1.02)
+    assert resnet.beta.beta_at(100_000) == pytest.approx(1.02 ** 500)  # about 2e4
+    lr = resnet.learning_rate
+    assert float(lr(29_999)) == pytest.approx(1e-3)
+    assert float(lr(30_000)) == pytest.approx(3e-4)
+    assert float(lr(99_999)) == pytest.approx(1e-3 * 0.3 ** 3)
+    vgg = training.cifar_recipe("vgg16", "gd_tanh")
+    assert vgg.beta.every == 2000 and vgg.beta.factor == pytest.approx(1.2)
+    assert vgg.beta.beta_at(100_000) == pytest.approx(1.2 ** 50)  # about 9.1e3
+    assert float(vgg.learning_rate(60_000)) == pytest.approx(1e-3 * 0.2 ** 2)
+    for method in (None, "bc"):
+        plain = training.cifar_recipe("resnet18", method)
+        assert plain.beta is None and plain.callbacks() == []
+    assert isinstance(resnet.optimizer(), keras.optimizers.Adam)
+    assert resnet.callbacks() == [resnet.beta]
+
+
+def test_authors_recipe_scaled_to_a_cpu_run_keeps_the_final_beta():
+    recipe = training.cifar_recipe("resnet18", "md_tanh_s", iterations=1570)
+    assert recipe.beta.every == 3  # 200 * 1570 / 100,000, rounded
+    assert recipe.beta.beta_at(1569) == pytest.approx(1.02 ** 500, rel=1e-6)  # last iteration
+    assert recipe.learning_rate.decay_steps == 471  # 30 % of the run
+    tiny = training.cifar_recipe("vgg16", "md_tanh_s", iterations=10)
+    assert tiny.beta.every == 1 and tiny.beta.beta_at(9) == pytest.approx(1.2 ** 50, rel=1e-6)
+    assert training.cifar_recipe("binarynet_vgg").authors["decay"] == 0.2
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(architecture="resnet50"), "architecture='resnet50'"),
+    (dict(method="ste"), "method='ste'"),
+    (dict(iterations=0), "iterations"),
+    (dict(learning_rate=-1.0), "learning_rate"),
+])
+def test_recipe_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        training.cifar_recipe(**{"architecture": "resnet18", **kwargs})
+
+
+def test_cifar_pgd_adversarial_training():
+    assert training.CIFAR_PGD == {"eps": 8 / 255, "eps_iter": 2 / 255, "nb_iter": 7}
+    x, y = _tiny_data(32)
+    keras.utils.set_random_seed(0)
+    model = models.resnet18("wq", "md_tanh_s", width=0.0625, blocks=(1, 1, 1, 1))
+    adversary = training.MadryPGD(**training.CIFAR_PGD, seed=0)
+    x_adv = adversary(lambda t: model(t, training=False), tf.constant(x)).numpy()
+    assert np.abs(x_adv - x).max() <= 8 / 255 + 1e-6 and np.abs(x_adv - x).max() > 4 / 255
+    assert 0.0 <= x_adv.min() and x_adv.max() <= 1.0
+    trainer = training.AdversarialTrainer(model, adversary, last_epochs=None)
+    training.compile_model(trainer)
+    history = trainer.fit(x, y, batch_size=16, epochs=1, verbose=0,
+                          callbacks=[training.BetaAnnealing(1.0, 1.1, 1)]).history
+    assert np.isfinite(history["loss"][0]) and "adv_accuracy" in history
+    assert int(trainer.optimizer.iterations.numpy()) == 2
+
+
+DISTRIBUTED = r"""
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import numpy as np, tfbnn, tf_keras as keras
+from tfbnn import models, training
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    model = models.vgg16("wq", "md_tanh_s", width=0.0625)
+    training.compile_model(model)
+rng = np.random.default_rng(0)
+x = rng.uniform(size=(64, 32, 32, 3)).astype(np.float32); y = rng.integers(0, 10, 64)
+schedule = training.BetaAnnealing(1.0, 2.0, 1)
+model.fit(x, y, batch_size=16, epochs=1, callbacks=[schedule], verbose=0)
+replicas = {float(v.numpy()) for q in training.tanh_quantizers(model)
+            for v in strategy.experimental_local_results(q.beta)}
+print("REPLICAS", strategy.num_replicas_in_sync, "BETAS", sorted(replicas),
+      "EXPECTED", schedule.beta_at(3))
+"""
+
+
+def test_beta_is_the_same_on_every_replica_of_a_mirrored_strategy(tmp_path):
+    """Two CPU replicas (a subprocess: logical devices are fixed at TensorFlow start-up)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "distributed.py"
+    script.write_text(DISTRIBUTED)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("REPLICAS"))
+    assert line == "REPLICAS 2 BETAS [8.0] EXPECTED 8.0", line

@@ -5,6 +5,7 @@ import os
 import pickle
 import shutil
 import tarfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +21,21 @@ MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
+REAL_STAND_IN_LOCATIONS = data_cifar.stand_in_locations
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch, tmp_path):
-    """No user configuration leaks in: no tfbnn env vars, an empty HOME and KERAS_HOME."""
-    for var in ("TFBNN_MNIST_PATH", "TFBNN_CIFAR10_PATH", "TFBNN_CIFAR100_PATH", "KERAS_HOME"):
+    """No user configuration leaks in: no tfbnn env vars, an empty HOME and KERAS_HOME, and
+    no CIFAR-10 stand-in (tests that want it put one back)."""
+    for var in ("TFBNN_MNIST_PATH", "TFBNN_CIFAR10_PATH", "TFBNN_CIFAR100_PATH", "KERAS_HOME",
+                "TFBNN_CIFAR10_STAND_IN"):
         monkeypatch.delenv(var, raising=False)
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(data_cifar, "stand_in_locations",
+                        lambda: [tmp_path / "no-stand-in" / data_cifar.STAND_IN_FILE])
 
 
 # ======================================================================================
@@ -439,6 +447,7 @@ def test_cifar10_nothing_found_lists_places(tmp_path, monkeypatch):
         "/tmp/.keras/datasets/cifar-10-batches-py",
         "download=False",
         "cifar10_jpeg_train20k.npz",
+        f"CIFAR-10 stand-in: {tmp_path / 'no-stand-in' / data_cifar.STAND_IN_FILE} (missing)",
     ):
         assert place in message, place
     assert message.index(str(keras_home)) < message.index(home + "/.keras")  # KERAS_HOME first
@@ -488,6 +497,57 @@ def test_cifar10_jpeg_stand_in():
     assert np.bincount(y_test, minlength=10).tolist() == [1000] * 10
 
 
+def _fake_stand_in(tmp_path, monkeypatch, rng):
+    """A small .npz at the stand-in location, pinned as the stand-in; returns its arrays."""
+    x = rng.integers(0, 256, size=(6, 32, 32, 3), dtype=np.uint8)
+    y = rng.integers(0, 10, size=6).astype(np.uint8)
+    path = tmp_path / "shared" / data_cifar.STAND_IN_FILE
+    path.parent.mkdir()
+    np.savez(path, x_train=x[:4], y_train=y[:4], x_test=x[4:], y_test=y[4:],
+             source=np.array("test"))
+    monkeypatch.setattr(data_cifar, "STAND_IN_SHA256", data_mnist._sha256(path))
+    monkeypatch.setattr(data_cifar, "stand_in_locations", lambda: [path])
+    return path, ((x[:4], y[:4]), (x[4:], y[4:]))
+
+
+def test_cifar10_falls_back_on_the_stand_in_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    path, expected = _fake_stand_in(tmp_path, monkeypatch, np.random.default_rng(11))
+    assert data.cifar10_title() == data.STAND_IN_TITLE == "CIFAR-10 (JPEG stand-in, 20k train)"
+    with pytest.warns(UserWarning, match="stand-in .*CIFAR-10 \\(JPEG stand-in, 20k train\\)"):
+        _assert_float_pairs(data.load_cifar10(download=False), expected)
+    # named explicitly, it is still the stand-in
+    assert data.cifar10_title(path=path) == data.STAND_IN_TITLE
+    # switched off, nothing is found, and the title is the official one
+    assert data.cifar10_title(stand_in=False) == "CIFAR-10"
+    with pytest.raises(FileNotFoundError, match="not found"):
+        data.load_cifar10(download=False, stand_in=False)
+    # an official copy in the keras cache wins over the stand-in, silently
+    d, official = _write_cifar10_dir(tmp_path / "kh" / "datasets", np.random.default_rng(12))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _assert_float_pairs(data.load_cifar10(download=False), official)
+    assert data.cifar10_title() == "CIFAR-10"
+
+
+def test_cifar10_stand_in_is_checked_by_sha256(tmp_path, monkeypatch):
+    path, _ = _fake_stand_in(tmp_path, monkeypatch, np.random.default_rng(13))
+    monkeypatch.setattr(data_cifar, "STAND_IN_SHA256", "0" * 64)
+    assert data.cifar10_title() == "CIFAR-10"
+    with pytest.raises(FileNotFoundError, match="not the stand-in: sha256 differs"):
+        data.load_cifar10(download=False)
+
+
+@pytest.mark.skipif(not SHARED_STAND_IN.exists(), reason="no JPEG stand-in on this machine")
+def test_cifar10_default_reads_the_real_stand_in(monkeypatch):
+    monkeypatch.setattr(data_cifar, "stand_in_locations", REAL_STAND_IN_LOCATIONS)
+    monkeypatch.setenv("TFBNN_CIFAR10_STAND_IN", str(SHARED_STAND_IN))
+    assert data.cifar10_title() == data.STAND_IN_TITLE
+    with pytest.warns(UserWarning, match="stand-in"):
+        (x_train, _), (x_test, _) = data.load_cifar10(download=False)
+    assert x_train.shape == (20000, 32, 32, 3) and x_test.shape == (10000, 32, 32, 3)
+
+
 # ======================================================================================
 # tf.data helper
 # ======================================================================================
@@ -511,12 +571,14 @@ def test_to_dataset():
 
 
 def test_public_api():
-    assert set(data.__all__) == {"load_mnist", "load_cifar10", "load_cifar100", "to_dataset"}
+    assert set(data.__all__) == {"load_mnist", "load_cifar10", "load_cifar100", "to_dataset",
+                                 "training_dataset", "crop_flip", "cifar10_title",
+                                 "STAND_IN_TITLE"}
 
 
 def test_package_layout():
     """One module per concern; every public name is the same object under both import forms."""
-    from tfbnn.data import arrays, pipeline, safe_pickle
+    from tfbnn.data import arrays, augment, pipeline, safe_pickle
     from tfbnn.data import load_cifar10, load_cifar100, load_mnist, to_dataset
 
     assert (load_mnist, load_cifar10, load_cifar100, to_dataset) == (
@@ -525,6 +587,7 @@ def test_package_layout():
     assert data.load_cifar10 is data_cifar.load_cifar10
     assert (data.PathLike, data.Pair, data.SplitResult) == (
         pipeline.PathLike, pipeline.Pair, pipeline.SplitResult)
-    for module in (arrays, data_cifar, data_mnist, pipeline, safe_pickle):
+    assert data.training_dataset is augment.training_dataset
+    for module in (arrays, augment, data_cifar, data_mnist, pipeline, safe_pickle):
         assert module.__doc__, module.__name__
         assert all(hasattr(module, name) for name in module.__all__), module.__name__

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -44,8 +45,11 @@ from tfbnn.quantizers import TanhSign
 __all__ = [
     "AdversarialTrainer",
     "BetaAnnealing",
+    "CIFAR_PGD",
     "KurakinFGSM",
     "MadryPGD",
+    "Recipe",
+    "cifar_recipe",
     "compile_model",
     "finalize_binary",
     "kurakin_eps",
@@ -429,11 +433,12 @@ class BetaAnnealing(keras.callbacks.Callback):
 
     @classmethod
     def reaching(cls, final: float, iterations: int, every: int, start: float = 1.0):
-        """The schedule that multiplies ``beta`` every ``every`` iterations and ends at
-        ``final`` after ``iterations`` (e.g. the authors' 2e4 in a CPU-sized run)."""
+        """The schedule that multiplies ``beta`` every ``every`` iterations and reaches
+        ``final`` at the last of ``iterations`` training iterations (iteration
+        ``iterations - 1``, counted from 0), e.g. the authors' 2e4 in a CPU-sized run."""
         checks.check_int("iterations", iterations, 1)
         checks.check_int("every", every, 1)
-        steps = max(iterations // every, 1)
+        steps = max((iterations - 1) // every, 1)
         return cls(start, (final / start) ** (1.0 / steps), every)
 
     def beta_at(self, iteration: int) -> float:
@@ -519,3 +524,93 @@ def finalize_binary(model: keras.Model, x_calibration=None, batch_size: int = 25
         model, np.asarray(x_calibration, np.float32), batch_size)
     return {"final_beta": final_beta, "mismatch": mismatch, "batch_norm_layers": calibrated}
 
+
+
+# --------------------------------------------------------------------------- CIFAR recipes
+
+
+AUTHORS_ITERATIONS = 100_000
+"""Training iterations of the authors' CIFAR runs (``md-bnn``), at batch 128."""
+
+_AUTHORS = {
+    # learning-rate factor every 30,000 iterations; beta x factor every `every` iterations
+    "resnet": {"decay": 0.3, "decay_every": 30_000, "beta_factor": 1.02, "beta_every": 200},
+    "vgg": {"decay": 0.2, "decay_every": 30_000, "beta_factor": 1.2, "beta_every": 2_000},
+}
+ARCHITECTURES = ("resnet18", "vgg16", "binarynet_resnet", "binarynet_vgg")
+
+CIFAR_PGD = {"eps": 8 / 255, "eps_iter": 2 / 255, "nb_iter": 7}
+"""Madry et al.'s CIFAR-10 adversarial training, as the paper's Tables 4, 5 and 14 use it:
+L-inf eps 8/255, step 2/255, 7 iterations (``MadryPGD(**CIFAR_PGD)``)."""
+
+
+class Recipe(NamedTuple):
+    """How to train one CIFAR network the authors' way, scaled to ``iterations``.
+
+    ``learning_rate`` is the schedule to give Adam, ``beta`` the `BetaAnnealing` callback
+    of the tanh methods (``None`` for the others), ``authors`` the unscaled values.
+    """
+
+    learning_rate: keras.optimizers.schedules.LearningRateSchedule
+    beta: BetaAnnealing | None
+    iterations: int
+    batch_size: int
+    authors: dict
+
+    def optimizer(self) -> keras.optimizers.Optimizer:
+        """A fresh Adam with the recipe's learning-rate schedule."""
+        return keras.optimizers.Adam(self.learning_rate)
+
+    def callbacks(self) -> list:
+        """The callbacks ``fit`` needs (the beta schedule, when there is one)."""
+        return [] if self.beta is None else [self.beta]
+
+
+def cifar_recipe(
+    architecture: str,
+    method: str | None = None,
+    *,
+    iterations: int = AUTHORS_ITERATIONS,
+    batch_size: int = 128,
+    learning_rate: float = 1e-3,
+) -> Recipe:
+    """The authors' CIFAR training recipe (Ajanthan et al.'s ``md-bnn``), scaled to
+    ``iterations``.
+
+    Adam at ``learning_rate`` (1e-3), batch 128, the learning rate multiplied by 0.3
+    (ResNets) or 0.2 (VGGs) every 30,000 of 100,000 iterations; for ``gd_tanh`` and
+    ``md_tanh_s``, ``beta`` from 1, multiplied by 1.02 every 200 iterations (ResNets, about
+    2e4 at the end) or by 1.2 every 2,000 (VGGs, about 9.1e3). With other ``iterations``
+    every interval scales in proportion (at least 1 iteration) and the beta factor is
+    chosen so that beta reaches ``factor ** (100,000 / every)`` (1.02^500, 1.2^50) at the
+    last iteration (`BetaAnnealing.reaching`). Augmentation (random crop with 4 pixels of
+    padding, horizontal flip) is `tfbnn.data.training_dataset`'s.
+
+    # Arguments
+        architecture: one of ``ARCHITECTURES`` (the BinaryNet nets take their family's
+            schedule).
+        method: the BNN-WQ method (``"bc"``, ``"gd_tanh"``, ``"md_tanh_s"``) or ``None``.
+        iterations: training iterations (the authors: 100,000).
+        batch_size: the batch size the iterations count (the authors: 128).
+        learning_rate: Adam's initial learning rate.
+    """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture={architecture!r} is not one of {ARCHITECTURES}.")
+    if method not in (None, "bc", "gd_tanh", "md_tanh_s"):
+        raise ValueError(f"method={method!r} is not one of None, 'bc', 'gd_tanh', 'md_tanh_s'.")
+    iterations = checks.check_int("iterations", iterations, 1)
+    batch_size = checks.check_int("batch_size", batch_size, 1)
+    learning_rate = checks.check_number("learning_rate", learning_rate, positive=True)
+    authors = dict(_AUTHORS["vgg" if "vgg" in architecture else "resnet"])
+    authors["beta_final"] = authors["beta_factor"] ** (AUTHORS_ITERATIONS // authors["beta_every"])
+    scale = iterations / AUTHORS_ITERATIONS
+    schedule = keras.optimizers.schedules.ExponentialDecay(
+        learning_rate, decay_steps=max(1, round(authors["decay_every"] * scale)),
+        decay_rate=authors["decay"], staircase=True)
+    beta = None
+    if method in ("gd_tanh", "md_tanh_s") and iterations == AUTHORS_ITERATIONS:
+        beta = BetaAnnealing(1.0, authors["beta_factor"], authors["beta_every"])
+    elif method in ("gd_tanh", "md_tanh_s"):
+        every = max(1, round(authors["beta_every"] * scale))
+        beta = BetaAnnealing.reaching(authors["beta_final"], iterations, every)
+    return Recipe(schedule, beta, iterations, batch_size, authors)

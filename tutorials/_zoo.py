@@ -8,6 +8,15 @@ with the models it had finished, and tutorials run side by side train each model
 
 The cache lives in ``$TFBNN_CACHE`` or ``~/.cache/tfbnn/models``.
 
+CIFAR networks (specs with ``"dataset": "cifar10"``, built by `cifar_spec`) train the
+authors' way (`tfbnn.training.cifar_recipe`: Adam, the stepped learning rate, beta
+annealing for the tanh methods, seeded crop-and-flip augmentation), checkpoint after
+every epoch (a killed training resumes at the next epoch with the same batches), and
+leave the network that is evaluated and exported: for GD-tanh and MD-tanh-S the signed
+network with its batch-norm statistics recomputed (`tfbnn.training.finalize_binary`).
+Their info records the data's title (``"CIFAR-10 (JPEG stand-in, 20k train)"`` here),
+the final beta and the clean accuracy on the whole test split before and after signing.
+
 Adversarial training follows the authors' training code (a CleverHans 2 fork whose
 ``model_train`` averages the clean and the adversarial loss for any attack, PGD
 included): both adversary specs below carry ``adv_weight`` 0.5. Training on PGD
@@ -20,11 +29,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 import tfbnn  # noqa: F401  (Keras 2 set-up first)
+import tensorflow as tf
 import tf_keras
 from tfbnn import data, export, io, models, training
 from tfbnn.attacks.core import madry_step
@@ -42,10 +56,57 @@ def cache_dir() -> Path:
     return path
 
 
+CIFAR_DEFAULT_SPEC = {
+    "dataset": "cifar10", "architecture": "resnet18", "precision": "ref", "method": None,
+    "width": 0.25, "epochs": 10, "batch_size": 128, "learning_rate": 1e-3, "seed": 1234,
+    "train_size": None, "augment": True, "adversary": None, "last_epochs": None,
+    "calibration": 5000,
+}
+"""A CIFAR network's training spec: the CPU scale (width 0.25, 10 epochs) unless set."""
+
+
+def full_spec(spec: dict) -> dict:
+    """``spec`` completed with the defaults of its data set."""
+    defaults = CIFAR_DEFAULT_SPEC if spec.get("dataset") == "cifar10" else DEFAULT_SPEC
+    return {**defaults, **spec}
+
+
 def spec_key(spec: dict) -> str:
-    full = {**DEFAULT_SPEC, **spec}
-    blob = json.dumps(full, sort_keys=True)
-    return f"{full['variant']}{full['k1']}-" + hashlib.sha256(blob.encode()).hexdigest()[:12]
+    full = full_spec(spec)
+    digest = hashlib.sha256(json.dumps(full, sort_keys=True).encode()).hexdigest()[:12]
+    if full.get("dataset") == "cifar10":
+        method = f"-{full['method']}" if full["method"] else ""
+        return f"cifar-{full['architecture']}-{full['precision']}{method}-w{full['width']:g}-{digest}"
+    return f"{full['variant']}{full['k1']}-{digest}"
+
+
+CIFAR_VARIANTS = {
+    "REF": ("ref", None), "WQ-BC": ("wq", "bc"), "WQ-GD": ("wq", "gd_tanh"),
+    "WQ-MD": ("wq", "md_tanh_s"), "WAQ": ("waq", None),
+}
+"""The second paper's Table 1 rows by short name: (precision, method)."""
+
+
+def cifar_spec(architecture: str, variant: str, **settings) -> dict:
+    """The cache spec of the CIFAR network ``architecture`` (``"resnet18"``, ``"vgg16"``,
+    or a BinaryNet net) as ``variant`` (a key of `CIFAR_VARIANTS`), with ``settings``
+    (width, epochs, seed, ``adversary="pgd"`` for Madry's CIFAR PGD training...)."""
+    if variant not in CIFAR_VARIANTS:
+        raise ValueError(f"variant={variant!r} is not one of {sorted(CIFAR_VARIANTS)}.")
+    precision, method = CIFAR_VARIANTS[variant]
+    if architecture.startswith("binarynet"):
+        if variant != "WAQ":
+            raise ValueError(f"{architecture} is a BNN-WAQ network; variant must be 'WAQ'.")
+        precision = "waq"
+    unknown = set(settings) - set(CIFAR_DEFAULT_SPEC)
+    if unknown:
+        raise ValueError(f"unknown CIFAR spec settings {sorted(unknown)}; known: "
+                         f"{sorted(CIFAR_DEFAULT_SPEC)}.")
+    if settings.get("adversary") not in (None, "pgd"):
+        raise ValueError(f"adversary={settings['adversary']!r}: use None or 'pgd' (Madry's "
+                         "L-inf 8/255, step 2/255, 7 iterations).")
+    return {"dataset": "cifar10", "architecture": architecture, "precision": precision,
+            "method": method, **settings}
 
 
 PGD_LAST_EPOCHS = 2
@@ -153,7 +214,7 @@ def trained_model(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict
     it (a ``KEY.lock`` file in the cache holds its pid), the others wait for its
     result; the lock of a killed process is taken over.
     """
-    full = {**DEFAULT_SPEC, **spec}
+    full = full_spec(spec)
     key = spec_key(full)
     path = cache_dir() / f"{key}.keras"
     info_path = cache_dir() / f"{key}.json"
@@ -162,6 +223,8 @@ def trained_model(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict
     while not (path.exists() and info_path.exists()):
         if _take_lock(lock):
             try:
+                if full.get("dataset") == "cifar10":
+                    return train_cifar(full, verbose=verbose)
                 return train(full, verbose=verbose)
             finally:
                 lock.unlink(missing_ok=True)
@@ -197,4 +260,95 @@ def train(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict]:
             "collapsed_epochs": list(getattr(fit_model, "collapsed_epochs", []))}
     export.save_model(model, path, overwrite=True)
     io.atomic_write_text(info_path, json.dumps(info, indent=2))
+    return model, info
+
+
+class _EpochCheckpoint(tf_keras.callbacks.Callback):
+    """Save the weights, the optimizer and the epoch after every epoch of a CIFAR fit."""
+
+    def __init__(self, checkpoint, manager, state_path: Path):
+        super().__init__()
+        self.checkpoint, self.manager, self.state_path = checkpoint, manager, state_path
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.manager.save()
+        history = json.loads(self.state_path.read_text())["history"] if (
+            self.state_path.exists()) else {}
+        for name, value in (logs or {}).items():
+            history.setdefault(name, []).append(float(value))
+        io.atomic_write_text(self.state_path, json.dumps({"epoch": epoch + 1,
+                                                          "history": history}))
+
+
+def _cifar_model(full: dict) -> tf_keras.Model:
+    builder = models.cifar.BUILDERS[full["architecture"]]
+    if full["architecture"].startswith("binarynet"):
+        return builder(width=full["width"])
+    return builder(full["precision"], full["method"], width=full["width"])
+
+
+def train_cifar(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict]:
+    """Train the CIFAR network ``spec`` names, finalize it, save it in the cache.
+
+    Resumes from the checkpoint a killed run left (``KEY.ckpt/``) at the next epoch.
+    """
+    full = full_spec(spec)
+    key = spec_key(full)
+    path, info_path = cache_dir() / f"{key}.keras", cache_dir() / f"{key}.json"
+    ckpt_dir, state_path = cache_dir() / f"{key}.ckpt", cache_dir() / f"{key}.ckpt.json"
+    tf_keras.utils.set_random_seed(full["seed"])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="CIFAR-10 was not found")
+        (x_train, y_train), (x_test, y_test) = data.load_cifar10()
+    title = data.cifar10_title()
+    if full["train_size"] is not None:  # a seeded subset: the stand-in is ordered by class
+        keep = np.sort(np.random.default_rng(full["seed"]).permutation(len(x_train))[
+            : full["train_size"]])
+        x_train, y_train = x_train[keep], y_train[keep]
+    model = _cifar_model(full)
+    steps = -(-len(x_train) // full["batch_size"])
+    recipe = training.cifar_recipe(full["architecture"], full["method"],
+                                   iterations=full["epochs"] * steps,
+                                   batch_size=full["batch_size"],
+                                   learning_rate=full["learning_rate"])
+    fit_model = model
+    if full["adversary"] == "pgd":
+        fit_model = training.AdversarialTrainer(
+            model, training.MadryPGD(**training.CIFAR_PGD), last_epochs=full["last_epochs"])
+    optimizer = recipe.optimizer()
+    training.compile_model(fit_model, optimizer=optimizer)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    manager = tf.train.CheckpointManager(checkpoint, str(ckpt_dir), max_to_keep=1)
+    initial_epoch = 0
+    if manager.latest_checkpoint and state_path.exists():
+        checkpoint.restore(manager.latest_checkpoint)
+        initial_epoch = json.loads(state_path.read_text())["epoch"]
+        print(f"{key}: resuming after epoch {initial_epoch}", flush=True)
+    started = time.time()
+    if initial_epoch < full["epochs"]:
+        dataset, steps = data.training_dataset(
+            x_train, y_train, batch_size=full["batch_size"], epochs=full["epochs"],
+            seed=full["seed"], augment=full["augment"], initial_epoch=initial_epoch)
+        fit_model.fit(dataset, epochs=full["epochs"], steps_per_epoch=steps,
+                      initial_epoch=initial_epoch, verbose=verbose,
+                      callbacks=recipe.callbacks() + [_EpochCheckpoint(checkpoint, manager,
+                                                                       state_path)])
+    history = json.loads(state_path.read_text())["history"] if state_path.exists() else {}
+
+    def test_accuracy():
+        logits = export.predict_in_batches(lambda t: model(t, training=False), x_test)
+        return float(np.mean(logits.argmax(-1) == y_test))
+
+    info = {"spec": full, "key": key, "data": title, "train_images": len(x_train),
+            "test_images": len(x_test),
+            "iterations": int(optimizer.iterations.numpy()),
+            "train_seconds": round(time.time() - started, 1), "history": history}
+    if full["method"] in ("gd_tanh", "md_tanh_s"):
+        info["test_accuracy_tanh"] = test_accuracy()
+        info["finalize"] = training.finalize_binary(model, x_train[: full["calibration"]])
+    info["test_accuracy"] = test_accuracy()
+    export.save_model(model, path, overwrite=True)
+    io.atomic_write_text(info_path, json.dumps(info, indent=2))
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    state_path.unlink(missing_ok=True)
     return model, info

@@ -102,6 +102,8 @@ SECTIONS = [
      "python tutorials/galloway2018_and_toy.py"),
     ("galloway2018_logits.json", "Galloway et al. 2018",
      "Figure 5 (logits under FGSM by temperature)", "python tutorials/galloway2018_logits.py"),
+    ("gupta2022_cifar_models.json", "Gupta & Ajanthan 2022",
+     "Table 1, clean accuracy (the CIFAR networks)", "python tutorials/gupta2022_cifar_models.py"),
     ("gupta2022_masking_checks.json", "Gupta & Ajanthan 2022", "Table 1 and Figure 1",
      "python tutorials/gupta2022_masking_checks.py"),
     ("gupta2022_attack_strength.json", "Gupta & Ajanthan 2022", "Tables 2, 3 and 8 pattern",

@@ -2,15 +2,24 @@
 
 Owns the official python-version formats (the archive, read without extracting it,
 and its extracted batch files), CIFAR ``.npz`` files, the search for the data
-(``path=`` or the environment variable, the Keras cache, the Keras download) and
-the error that lists every place looked.
+(``path=`` or the environment variable, the Keras cache, the CIFAR-10 stand-in, the
+Keras download), the error that lists every place looked, and the title a report
+must give the data that were read (`cifar10_title`).
+
+The stand-in: this project's offline machines have no CIFAR-10, only a JPEG-re-encoded
+copy of 20,000 training images and the full test split (``cifar10_jpeg_train20k.npz``,
+sha256-pinned in `STAND_IN_SHA256`). When no official copy is found, `load_cifar10`
+reads it (with a warning), and `cifar10_title` names it ``STAND_IN_TITLE``, so that no
+result measured on it is reported as a CIFAR-10 number.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import os
+import warnings
 import tarfile
 import zipfile
 import zlib
@@ -25,7 +34,16 @@ from tfbnn.data.pipeline import (
 )
 from tfbnn.data.safe_pickle import restricted_load
 
-__all__ = ["keras_download", "load_cifar10", "load_cifar100"]
+__all__ = [
+    "STAND_IN_SHA256", "STAND_IN_TITLE", "cifar10_title", "keras_download", "load_cifar10",
+    "load_cifar100", "stand_in_locations",
+]
+
+STAND_IN_TITLE = "CIFAR-10 (JPEG stand-in, 20k train)"
+"""How every result measured on the stand-in is labelled."""
+STAND_IN_FILE = "cifar10_jpeg_train20k.npz"
+STAND_IN_SHA256 = "e1ba8789ef0278f2ac5d7bd579d7b740c827b99b40c9afa2058540752e93cb4b"
+STAND_IN_ENV = "TFBNN_CIFAR10_STAND_IN"
 
 _CIFAR = {
     "cifar10": {
@@ -246,8 +264,78 @@ def keras_download(kind: str, label_key: str) -> Tuple[Pair, Pair]:
     return tf_keras.datasets.cifar100.load_data(label_mode=label_key.replace("_labels", ""))
 
 
+def stand_in_locations() -> List[Path]:
+    """Where the CIFAR-10 stand-in is looked for, in order: ``$TFBNN_CIFAR10_STAND_IN``,
+    then ``shared/data/`` beside the repository that holds this package, then beside the
+    current directory's parent."""
+    out: List[Path] = []
+    if os.environ.get(STAND_IN_ENV):
+        out.append(Path(os.path.expanduser(os.environ[STAND_IN_ENV])))
+    for base in (Path(__file__).resolve().parents[3], Path.cwd().resolve().parent):
+        candidate = base / "shared" / "data" / STAND_IN_FILE
+        if candidate not in out:
+            out.append(candidate)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256(path: str, fingerprint: Any) -> str:
+    del fingerprint  # cache key only
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_stand_in(path: Path) -> bool:
+    """Whether ``path`` is the pinned stand-in file (by sha256, cached per file version)."""
+    if not path.is_file():
+        return False
+    return _sha256(str(path.resolve()), file_fingerprint([path])) == STAND_IN_SHA256
+
+
+def _find_stand_in(looked: Optional[List[str]] = None) -> Optional[Path]:
+    for candidate in stand_in_locations():
+        if not candidate.is_file():
+            state = "missing"
+        elif _is_stand_in(candidate):
+            return candidate
+        else:
+            state = f"not the stand-in: sha256 differs from {STAND_IN_SHA256[:12]}..."
+        if looked is not None:
+            looked.append(f"CIFAR-10 stand-in: {candidate} ({state})")
+    return None
+
+
+def _cifar_location(kind: str, path: Optional[PathLike], stand_in: bool) -> Optional[Path]:
+    """The local file or directory `load_cifar10`/`load_cifar100` would read, or None."""
+    spec = _CIFAR[kind]
+    p, _ = explicit_location(path, spec["env"])
+    if p is not None:
+        return p if p.exists() else None
+    for d in _keras_dataset_dirs():
+        for candidate in (d / spec["dirname"],) + tuple(d / a for a in spec["archives"]):
+            if candidate.exists() and (not candidate.is_dir() or _cifar_batch_dir(kind, candidate)):
+                return candidate
+    return _find_stand_in() if (kind == "cifar10" and stand_in) else None
+
+
+def cifar10_title(path: Optional[PathLike] = None, *, stand_in: bool = True) -> str:
+    """How a report must name the CIFAR-10 data `load_cifar10` reads with these arguments.
+
+    ``"CIFAR-10 (JPEG stand-in, 20k train)"`` (`STAND_IN_TITLE`) when that is the pinned
+    stand-in file (found by the search or named by ``path=``), else ``"CIFAR-10"``
+    (including when nothing is found locally and the data would be downloaded).
+    """
+    location = _cifar_location("cifar10", path, stand_in)
+    if location is not None and _is_stand_in(location):
+        return STAND_IN_TITLE
+    return "CIFAR-10"
+
+
 def _cifar_arrays(
-    kind: str, path: Optional[PathLike], download: bool, label_key: str
+    kind: str, path: Optional[PathLike], download: bool, label_key: str, stand_in: bool = False
 ) -> Tuple[Pair, Pair]:
     spec = _CIFAR[kind]
     title = spec["title"]
@@ -289,7 +377,18 @@ def _cifar_arrays(
             state = "incomplete" if candidate.exists() else "missing"
             looked.append(f"keras cache: {candidate} ({state})")
 
-    # c. the normal Keras download, when online.
+    # c. the CIFAR-10 stand-in (this project's offline machines), labelled as such.
+    if kind == "cifar10" and stand_in:
+        found = _find_stand_in(looked)
+        if found is not None:
+            warnings.warn(
+                f"CIFAR-10 was not found; reading the JPEG-re-encoded stand-in {str(found)!r} "
+                f"(20,000 training images, full test split). Label results on it "
+                f"{STAND_IN_TITLE!r} (tfbnn.data.cifar10_title() does), never 'CIFAR-10'.",
+                UserWarning, stacklevel=4)
+            return pick(_cifar_source(kind, found, str(found)), str(found))
+
+    # d. the normal Keras download, when online.
     call = f"tf_keras.datasets.{kind}.load_data()"
     failure: Optional[BaseException] = None
     if download:
@@ -331,9 +430,10 @@ def _load_cifar(
     batch_size: Optional[int],
     download: bool,
     label_key: str,
+    stand_in: bool = False,
 ) -> SplitResult:
     check_request(split, as_dataset, batch_size)
-    train, test = _cifar_arrays(kind, path, download, label_key)
+    train, test = _cifar_arrays(kind, path, download, label_key, stand_in)
     return bundle(train, test, split, as_dataset, batch_size)
 
 
@@ -344,6 +444,7 @@ def load_cifar10(
     as_dataset: bool = False,
     batch_size: Optional[int] = None,
     download: bool = True,
+    stand_in: bool = True,
 ) -> SplitResult:
     """Load CIFAR-10 from wherever you have it, as float32 images in ``[0, 1]``.
 
@@ -360,7 +461,11 @@ def load_cifar10(
     2. The Keras cache: ``cifar-10-batches-py/`` or its ``.tar.gz`` under
        ``$KERAS_HOME/datasets`` (when set), ``~/.keras/datasets`` and
        ``/tmp/.keras/datasets``.
-    3. When ``download=True``, the normal Keras download
+    3. When ``stand_in=True``, the JPEG-re-encoded stand-in of this project's offline
+       machines (`stand_in_locations`; checked by sha256), with a ``UserWarning``.
+       Results on it are labelled ``"CIFAR-10 (JPEG stand-in, 20k train)"``: ask
+       `cifar10_title` for the name of the data read.
+    4. When ``download=True``, the normal Keras download
        (``tf_keras.datasets.cifar10.load_data()``), which needs the internet.
 
     The official batches are pickles; they are read with a restricted unpickler
@@ -374,6 +479,7 @@ def load_cifar10(
         as_dataset: return ``tf.data.Dataset`` of ``(image, label)`` instead of arrays.
         batch_size: batch the datasets (only with ``as_dataset=True``).
         download: whether to try the Keras download when nothing local is found.
+        stand_in: whether to fall back on the stand-in before downloading.
 
     # Returns
         ``((x_train, y_train), (x_test, y_test))`` with ``float32`` images of shape
@@ -387,7 +493,8 @@ def load_cifar10(
             variable points at nothing.
         ValueError: bad ``split``/``batch_size``, or a file with unexpected content.
     """
-    return _load_cifar("cifar10", split, path, as_dataset, batch_size, download, "labels")
+    return _load_cifar("cifar10", split, path, as_dataset, batch_size, download, "labels",
+                       stand_in)
 
 
 def load_cifar100(

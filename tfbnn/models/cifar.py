@@ -44,6 +44,8 @@ one.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable
 
 import larq as lq
@@ -104,13 +106,25 @@ class _Layers:
         if self.precision == "ref":
             self.first = False
             return keras.layers.Conv2D(filters, kernel, **common)
-        return lq.layers.QuantConv2D(filters, kernel, **common, **self._inputs(), **self._kernel())
+        with self._unclipped():
+            return lq.layers.QuantConv2D(filters, kernel, **common, **self._inputs(),
+                                         **self._kernel())
 
     def dense(self, units: int, use_bias: bool = True):
         if self.precision == "ref":
             self.first = False
             return keras.layers.Dense(units, use_bias=use_bias)
-        return lq.layers.QuantDense(units, use_bias=use_bias, **self._inputs(), **self._kernel())
+        with self._unclipped():
+            return lq.layers.QuantDense(units, use_bias=use_bias, **self._inputs(),
+                                        **self._kernel())
+
+    def _unclipped(self):
+        """Larq warns of "starved weights" for every binary quantizer without a weight clip.
+        The tanh methods are unclipped by design (the authors' code) and their gradient is
+        not zeroed for |w| > 1, so that warning is silenced for their layers only."""
+        if self.method not in ("gd_tanh", "md_tanh_s"):
+            return contextlib.nullcontext()
+        return _without_log("larq.layers_base", "starved weights")
 
     def norm(self):
         affine = self.precision == "waq"
@@ -121,6 +135,19 @@ class _Layers:
         if self.precision == "waq":
             return keras.layers.Activation(_hard_tanh)
         return keras.layers.ReLU()
+
+
+@contextlib.contextmanager
+def _without_log(logger: str, text: str):
+    """Drop the records of ``logger`` that contain ``text`` while the block runs."""
+    log = logging.getLogger(logger)
+    dropped = logging.Filter()
+    dropped.filter = lambda record: text not in record.getMessage()
+    log.addFilter(dropped)
+    try:
+        yield
+    finally:
+        log.removeFilter(dropped)
 
 
 def _hard_tanh(x):
