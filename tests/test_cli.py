@@ -165,3 +165,63 @@ def test_evaluate_strict_exits_3_on_masking(trained_a, tmp_path, capsys):
     assert cli.main(args + ["--strict"]) == cli.EXIT_MASKING
     assert "WARN" in capsys.readouterr().out
     assert cli.main(args) == cli.EXIT_OK  # the finished run, without --strict
+
+
+def _damaged(exported, tmp_path, case):
+    """A copy of the exported SavedModel with one file damaged as ``case`` says."""
+    import shutil
+
+    d = tmp_path / case
+    shutil.copytree(exported, d)
+    pb, variables = d / "saved_model.pb", d / "variables"
+    data = next(variables.glob("variables.data*"))
+    if case == "pb_truncated":
+        pb.write_bytes(pb.read_bytes()[: pb.stat().st_size // 2])
+    elif case == "pb_garbage":
+        pb.write_bytes(b"not a protocol buffer " * 20)
+    elif case == "variables_truncated":
+        data.write_bytes(data.read_bytes()[:100])
+    elif case == "index_truncated":
+        (variables / "variables.index").write_bytes(b"\0" * 20)
+    elif case == "variables_missing":
+        shutil.rmtree(variables)
+    elif case == "metadata_corrupt":
+        (d / "assets.extra" / export.METADATA_FILE).write_text("{not json")
+    return d
+
+
+@pytest.mark.parametrize("case, message", [
+    ("pb_truncated", "saved_model.pb' cannot be parsed"),
+    ("pb_garbage", "saved_model.pb' cannot be parsed"),
+    ("variables_truncated", "variable files under"),
+    ("index_truncated", "variable files under"),
+    ("variables_missing", "its variables are missing"),
+    ("metadata_corrupt", "metadata file"),
+])
+def test_evaluate_damaged_saved_model_exits_2_naming_the_file(case, message, exported, tmp_path,
+                                                              capsys):
+    model = _damaged(exported, tmp_path, case)
+    out = tmp_path / "e"
+    assert cli.main(["evaluate", str(model), "--out", str(out), *EVAL]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert message in err and str(model) in err and "Traceback" not in err
+    assert not out.exists() or not (out / "report.json").exists()
+
+
+@pytest.mark.parametrize("case, message", [
+    ("truncated", "cannot be read as an .npz"),
+    ("objects", "cannot be read as an .npz of plain arrays"),
+])
+def test_evaluate_damaged_data_exits_2_naming_the_file(case, message, exported, tmp_path,
+                                                       capsys):
+    path = tmp_path / "data.npz"
+    x = np.zeros((60, 28, 28, 1), np.float32)
+    if case == "truncated":
+        np.savez(path, x_test=x, y_test=np.zeros(60, np.int64))
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        np.savez(path, x_test=x, y_test=np.array([object()] * 60, dtype=object))
+    args = ["evaluate", str(exported), "--data", str(path), "--out", str(tmp_path / "e"), *EVAL]
+    assert cli.main(args) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err

@@ -44,6 +44,14 @@ def test_worst_case_is_the_per_example_minimum(trained_a, data):
         assert fooled + int(round(result["robust_accuracy"] * 64)) + result["broken_by"].get(
             "clean", 0) <= 64
     assert large["robust_accuracy"] <= small["robust_accuracy"]
+    from tfbnn.evaluation.intervals import wilson_interval
+
+    assert report["clean_interval"] == list(wilson_interval(report["clean_accuracy"] * 64, 64))
+    for result in report["results"]:
+        low, high = result["robust_interval"]
+        assert low <= result["robust_accuracy"] <= high and high - low > 0.05  # N = 64
+        assert result["robust_interval"] == list(
+            wilson_interval(result["robust_accuracy"] * 64, 64))
 
 
 def test_cascade_attacks_only_examples_still_robust(trained_a, data):
@@ -279,3 +287,26 @@ def test_plain_savedmodel_input_shape_is_read_from_its_signature(trained_a, tmp_
     assert metadata == {"input_shape": [28, 28, 1]}
     x = np.zeros((2, 28, 28, 1), np.float32)
     np.testing.assert_allclose(model_fn(x), trained_a(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("successes, n", [(2, 500), (0, 100), (50, 100), (100, 100),
+                                         (997.5, 1000), (1, 1)])
+def test_wilson_interval_matches_scipy(successes, n):
+    from scipy.stats import binomtest
+
+    from tfbnn.evaluation.intervals import wilson_interval
+
+    low, high = wilson_interval(successes, n)
+    if float(successes).is_integer():
+        reference = binomtest(int(successes), n).proportion_ci(0.95, method="wilson")
+        assert (low, high) == pytest.approx((reference.low, reference.high), abs=1e-12)
+    assert 0.0 <= low <= successes / n <= high <= 1.0
+    assert (low == 0.0) == (successes == 0) and (high == 1.0) == (successes == n)
+
+
+def test_wilson_interval_bad_arguments():
+    from tfbnn.evaluation.intervals import wilson_interval
+
+    for bad in (dict(successes=3, n=2), dict(successes=-1, n=2), dict(successes=0, n=0)):
+        with pytest.raises(ValueError):
+            wilson_interval(**bad)

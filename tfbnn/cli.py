@@ -11,6 +11,8 @@ import argparse
 import json
 import sys
 import time
+import zipfile
+import zlib
 from pathlib import Path
 
 from tfbnn.batching import batch_slices
@@ -184,16 +186,27 @@ def _load_data(name: str, n: int, *, train: bool = False):
         if path.suffix != ".npz" or not path.is_file():
             raise ValueError(f"--data {name!r} is neither one of {DATASETS} nor an existing .npz "
                              "file with x_test/y_test.")
-        with np.load(path, allow_pickle=False) as archive:
-            keys = ("x_train", "y_train") if train else ("x_test", "y_test")
-            if not all(k in archive for k in keys):
-                keys = ("x", "y")
-            if not all(k in archive for k in keys):
-                if train:
-                    return None
-                raise ValueError(f"--data {name!r} holds {sorted(archive.files)}; it needs "
-                                 "x_test and y_test (or x and y).")
-            x, y = archive[keys[0]], archive[keys[1]]
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                keys = ("x_train", "y_train") if train else ("x_test", "y_test")
+                if not all(k in archive for k in keys):
+                    keys = ("x", "y")
+                if not all(k in archive for k in keys):
+                    if train:
+                        return None
+                    raise ValueError(f"--data {name!r} holds {sorted(archive.files)}; it "
+                                     "needs x_test and y_test (or x and y).")
+                x, y = archive[keys[0]], archive[keys[1]]
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+            raise ValueError(f"--data {name!r} cannot be read as an .npz file ({type(err).__name__}"
+                             f": {err}); it is truncated or not an .npz. Write it again with "
+                             "numpy.savez(path, x_test=..., y_test=...).") from err
+        except ValueError as err:
+            if str(err).startswith("--data"):
+                raise
+            raise ValueError(f"--data {name!r} cannot be read as an .npz of plain arrays "
+                             f"({err}); it may be truncated or hold Python objects. Write it "
+                             "again with numpy.savez(path, x_test=..., y_test=...).") from err
         if x.dtype == np.uint8:
             x = x.astype(np.float32) / 255.0
     x, y = np.asarray(x, np.float32), np.asarray(y).reshape(-1)
@@ -238,11 +251,14 @@ def _evaluate(args) -> int:
         run_diagnostics=not args.no_diagnostics, diagnostic_n=args.diagnostic_n,
         x_surrogate=None if surrogate is None else surrogate[0], outputs=args.outputs,
         progress=not args.quiet, model_name=str(args.model), **box)
+    from tfbnn.evaluation.report import interval
+
     print(f"\n{report['n']} examples of {args.data}, clean accuracy "
-          f"{report['clean_accuracy']:.4f}")
+          f"{report['clean_accuracy']:.4f} (95 % interval {interval(report['clean_interval'])})")
     for result in report["results"]:
         print(f"eps {result['eps']:g} ({result['norm']}): robust accuracy (worst case) "
-              f"{result['robust_accuracy']:.4f}")
+              f"{result['robust_accuracy']:.4f} (95 % interval "
+              f"{interval(result['robust_interval'])})")
     if "verdict" in report:
         print(report["verdict"])
     print(f"Report: {args.out / 'report.md'} (JSON: {args.out / 'report.json'})")

@@ -157,7 +157,8 @@ def load_saved_model(path) -> tuple[Callable[[tf.Tensor], tf.Tensor], dict]:
 
     # Raises
         FileNotFoundError: when ``path`` holds no SavedModel.
-        ValueError: when it has no usable ``serving_default`` signature.
+        ValueError: when its files are truncated or corrupt (the message names the
+            file), or it has no usable ``serving_default`` signature.
     """
     path = Path(path)
     if not (path / "saved_model.pb").is_file():
@@ -165,7 +166,7 @@ def load_saved_model(path) -> tuple[Callable[[tf.Tensor], tf.Tensor], dict]:
             f"No SavedModel at {str(path)!r} (no saved_model.pb); pass the directory that "
             "export_saved_model or tf.saved_model.save wrote."
         )
-    loaded = tf.saved_model.load(str(path))
+    loaded = _load_or_explain(path)
     signature = loaded.signatures.get("serving_default")
     if signature is None:
         raise ValueError(
@@ -186,8 +187,33 @@ def load_saved_model(path) -> tuple[Callable[[tf.Tensor], tf.Tensor], dict]:
 
     model_fn.saved_model = loaded  # keep the resources alive as long as the callable
     meta_file = path / "assets.extra" / METADATA_FILE
-    metadata = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    metadata = {}
+    if meta_file.is_file():
+        try:
+            metadata = json.loads(meta_file.read_text())
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ValueError(f"The SavedModel's metadata file {str(meta_file)!r} is corrupt "
+                             f"({err}); export the model again, or delete that file to load "
+                             "the model without tfbnn's metadata.") from err
     return model_fn, metadata
+
+
+def _load_or_explain(path: Path):
+    """``tf.saved_model.load``, with the file at fault named when the SavedModel is damaged."""
+    try:
+        return tf.saved_model.load(str(path))
+    except Exception as err:  # noqa: BLE001 - TensorFlow raises OSError, IndexError, OpError...
+        text = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        if "saved_model.pb" in str(err):
+            what = f"{str(path / 'saved_model.pb')!r} cannot be parsed (truncated or corrupt)"
+        elif not (path / "variables").is_dir() or not any((path / "variables").iterdir()):
+            what = f"its variables are missing ({str(path / 'variables')!r} is absent or empty)"
+        else:
+            what = (f"its variable files under {str(path / 'variables')!r} are truncated or "
+                    "corrupt")
+        raise ValueError(f"The SavedModel at {str(path)!r} could not be loaded: {what} "
+                         f"({text}). Export the model again, or copy the whole directory "
+                         "again if it was transferred.") from err
 
 
 def predict_in_batches(model_fn: Callable, x: np.ndarray, batch_size: int = 256) -> np.ndarray:

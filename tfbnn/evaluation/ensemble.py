@@ -33,6 +33,7 @@ import tf_keras as keras
 import tfbnn
 from tfbnn.batching import batch_slices
 from tfbnn.evaluation import catalog, diagnostics as diag
+from tfbnn.evaluation.intervals import wilson_interval
 from tfbnn.evaluation.state import RunDirectory
 from tfbnn.evaluation.target import Target, prepare
 
@@ -170,7 +171,9 @@ def _summarise(records: list[dict], names, target: Target, eps, norm, mode) -> d
         rows.append(row)
     return {
         "eps": eps, "norm": norm, "n": n, "clean_accuracy": float(clean.mean()),
-        "robust_accuracy": float(worst.mean()), "attacks": rows,
+        "clean_interval": list(wilson_interval(float(clean.sum()), n)),
+        "robust_accuracy": float(worst.mean()),
+        "robust_interval": list(wilson_interval(float(worst.sum()), n)), "attacks": rows,
         "broken_by": {name: fooled_by.count(name) for name in names},
         "robust_per_example": worst.tolist(),
     }
@@ -288,7 +291,8 @@ def evaluate(
         "model": {"name": model_name, "stochastic": target.stochastic, "draws": target.draws,
                   "outputs": target.outputs, "num_classes": target.num_classes,
                   "input_shape": list(x.shape[1:]), "notes": target.notes},
-        "n": len(x), "clean_accuracy": results[0]["clean_accuracy"], "results": results,
+        "n": len(x), "clean_accuracy": results[0]["clean_accuracy"],
+        "clean_interval": results[0]["clean_interval"], "results": results,
         "attack_seconds": round(time.time() - started, 1),
     }
     if run_diagnostics:

@@ -10,7 +10,7 @@ import json
 
 from tfbnn.io import atomic_path
 
-__all__ = ["markdown", "write"]
+__all__ = ["interval", "markdown", "write"]
 
 
 def _cell(text: str) -> str:
@@ -22,6 +22,11 @@ def _fmt(value, spec=".3f"):
     return "" if value is None else format(value, spec)
 
 
+def interval(values) -> str:
+    """``[low, high]`` of a 95 % interval, as the report prints it."""
+    return f"[{values[0]:.4f}, {values[1]:.4f}]"
+
+
 def markdown(report: dict) -> str:
     cfg, model = report["config"], report["model"]
     lines = [
@@ -31,15 +36,18 @@ def markdown(report: dict) -> str:
         f"norm {cfg['norm']}, attacks in order {', '.join(cfg['attacks'])} ({cfg['mode']}; "
         f"{cfg['nb_iter']} iterations each), seed {cfg['seed']}.",
         "",
-        f"**Clean accuracy {report['clean_accuracy']:.4f}.** Robust accuracy is the per-example "
-        "worst case over the attacks: an upper bound that none of them beats, not a guarantee.",
+        f"**Clean accuracy {report['clean_accuracy']:.4f}** (95 % Wilson interval "
+        f"{interval(report['clean_interval'])}). Robust accuracy is the per-example worst case "
+        "over the attacks: an upper bound that none of them beats, not a guarantee; its "
+        "interval is the sampling uncertainty of the N examples.",
         "",
     ]
     lines += [f"- {note}" for note in model.get("notes", [])]
     if model.get("notes"):
         lines.append("")
-    lines += ["| eps | robust accuracy (worst case) |", "|---:|---:|"]
-    lines += [f"| {r['eps']:g} | **{r['robust_accuracy']:.4f}** |" for r in report["results"]]
+    lines += ["| eps | robust accuracy (worst case) | 95 % interval |", "|---:|---:|---:|"]
+    lines += [f"| {r['eps']:g} | **{r['robust_accuracy']:.4f}** | {interval(r['robust_interval'])} |"
+              for r in report["results"]]
     for r in report["results"]:
         standalone = cfg["mode"] == "standalone"
         lines += [
