@@ -8,6 +8,8 @@ import os as _os
 
 # TensorFlow's C++ start-up chatter (CUDA probes on CPU machines) hides tfbnn's own
 # output; keep warnings and errors. Set TF_CPP_MIN_LOG_LEVEL yourself to change this.
+# The CUDA-probe lines TensorFlow prints at import below that level are dropped too
+# (`tfbnn._keras_setup`); TFBNN_TF_STARTUP_LOGS=1 shows them.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tfbnn._keras_setup import ensure_legacy_keras as _ensure_legacy_keras  # noqa: E402
