@@ -309,3 +309,31 @@ def test_beta_is_the_same_on_every_replica_of_a_mirrored_strategy(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     line = next(ln for ln in done.stdout.splitlines() if ln.startswith("REPLICAS"))
     assert line == "REPLICAS 2 BETAS [8.0] EXPECTED 8.0", line
+
+
+def test_finalize_keeps_the_statistics_when_signing_changes_nothing():
+    x, y = _tiny_data(64)
+    keras.utils.set_random_seed(0)
+    model = models.vgg16("wq", "gd_tanh", width=0.0625)
+    training.compile_model(model)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+              callbacks=[training.BetaAnnealing(1e5, 1.0, 1)])  # beta so large tanh == sign
+    means = [layer.moving_mean.numpy().copy() for layer in model.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    before = model(x, training=False).numpy()
+    report = training.finalize_binary(model, x)
+    assert report["mismatch"] < 1e-3 and not report["recalibrated"]
+    assert report["batch_norm_layers"] == 0
+    after = [layer.moving_mean.numpy() for layer in model.layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    assert all(np.array_equal(a, b) for a, b in zip(means, after))
+    np.testing.assert_allclose(model(x, training=False).numpy(), before, rtol=1e-5, atol=1e-5)
+    # with a small beta, the same call recomputes them
+    small = models.vgg16("wq", "gd_tanh", width=0.0625)
+    training.compile_model(small)
+    small.fit(x, y, batch_size=16, epochs=1, verbose=0,
+              callbacks=[training.BetaAnnealing(1.0, 1.0, 1)])
+    report = training.finalize_binary(small, x)
+    assert report["recalibrated"] and report["batch_norm_layers"] == 15
+    with pytest.raises(ValueError, match="tolerance"):
+        training.finalize_binary(small, x, tolerance=-1.0)

@@ -492,21 +492,28 @@ def recalibrate_batch_norm(model: keras.Model, x, batch_size: int = 256) -> int:
     return len(norms)
 
 
-def finalize_binary(model: keras.Model, x_calibration=None, batch_size: int = 256) -> dict:
+def finalize_binary(model: keras.Model, x_calibration=None, batch_size: int = 256,
+                    tolerance: float = 1e-3) -> dict:
     """Make a model trained with `TanhSign` quantizers the network of weights +-1 it stands for.
 
     Every latent kernel ``w`` behind a `TanhSign` becomes ``sign(w)`` (``sign(0) = +1``)
     and its ``beta`` at least 1e4, so ``tanh(beta * sign(w))`` is exactly ``sign(w)`` in
-    float32; the network evaluated and exported is then the signed one. Batch-norm
-    statistics measured with ``tanh(beta w)`` describe another network when training
-    ended with a small ``beta``, so with ``x_calibration`` they are recomputed with the
-    signed weights (`recalibrate_batch_norm`).
+    float32; the network evaluated and exported is then the signed one.
+
+    Batch-norm statistics measured with ``tanh(beta w)`` describe another network when
+    training ended with a small ``beta``. When the largest ``|tanh(beta w) - sign(w)|``
+    exceeds ``tolerance`` and ``x_calibration`` is given, they are recomputed with the
+    signed weights (`recalibrate_batch_norm`); pass images distributed as the training
+    batches were (augmented the same way), since statistics of other images change the
+    network too. Below ``tolerance`` the signed network is the trained one and its
+    statistics already belong to it: they are kept (``"recalibrated": False``).
 
     # Returns
         ``{"final_beta": beta at the end of training, "mismatch": the largest
-        |tanh(beta w) - sign(w)| over the kernels before signing, "batch_norm_layers":
-        how many were recalibrated}``.
+        |tanh(beta w) - sign(w)| over the kernels before signing, "recalibrated": whether
+        the statistics were recomputed, "batch_norm_layers": how many were}``.
     """
+    checks.check_number("tolerance", tolerance, minimum=0.0)
     layers = _tanh_layers(model)
     if not layers:
         raise ValueError("finalize_binary needs a model with TanhSign kernel quantizers; this "
@@ -520,10 +527,11 @@ def finalize_binary(model: keras.Model, x_calibration=None, batch_size: int = 25
         mismatch = max(mismatch, float(tf.reduce_max(tf.abs(soft - signed))))
         layer.kernel.latent_variable.assign(signed)
         quantizer.beta.assign(max(float(quantizer.beta.numpy()), 1e4))
-    calibrated = 0 if x_calibration is None else recalibrate_batch_norm(
-        model, np.asarray(x_calibration, np.float32), batch_size)
-    return {"final_beta": final_beta, "mismatch": mismatch, "batch_norm_layers": calibrated}
-
+    recalibrate = x_calibration is not None and mismatch > tolerance
+    calibrated = recalibrate_batch_norm(
+        model, np.asarray(x_calibration, np.float32), batch_size) if recalibrate else 0
+    return {"final_beta": final_beta, "mismatch": mismatch, "recalibrated": bool(recalibrate),
+            "batch_norm_layers": calibrated}
 
 
 # --------------------------------------------------------------------------- CIFAR recipes
