@@ -189,3 +189,34 @@ def test_compatibility_names_are_the_core_and_checks_objects():
 
     assert utils.loss_gradient is core.loss_gradient and utils.check_eps is checks.check_eps
     assert utils.ParametrizedLoss is core.ParametrizedLoss
+
+
+def test_a_compiled_attack_is_traced_once_whatever_the_batch_sizes(trained_a, mnist_small):
+    """A cascade attacks a different number of examples at every stage and batch."""
+    from tfbnn import attacks
+    from tfbnn.attacks import core as attack_core
+
+    _, (x, y) = mnist_small
+    model_fn = lambda t: trained_a(t, training=False)  # noqa: E731  (a fresh cache entry)
+    for n in (5, 17, 3, 40):
+        attacks.projected_gradient_descent(model_fn, x[:n], 0.1, 0.02, 3, np.inf, y=y[:n],
+                                           clip_min=0.0, clip_max=1.0, seed=n)
+        attacks.auto_projected_gradient_descent(model_fn, x[:n], 0.1, 3, np.inf, "dlr",
+                                                y=y[:n], seed=n, clip_min=0.0, clip_max=1.0)
+    mine = [f for (build, identity, *_), f in attack_core._COMPILED.items()
+            if identity == attack_core._identity(model_fn)[0]]
+    assert len(mine) == 2
+    assert [f.function.experimental_get_tracing_count() for f in mine] == [1, 1]
+
+
+def test_no_retracing_warning_in_a_cascade(trained_a, mnist_small, caplog):
+    import logging
+
+    from tfbnn import evaluation
+
+    _, (x, y) = mnist_small
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        evaluation.evaluate(lambda t: trained_a(t, training=False), x[:120], y[:120], eps=0.05,
+                            attacks=["apgd_ce", "pgdpp_hns", "apgd_dlr", "square"], nb_iter=5,
+                            batch_size=30, run_diagnostics=False, progress=False)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

@@ -310,3 +310,44 @@ def test_wilson_interval_bad_arguments():
     for bad in (dict(successes=3, n=2), dict(successes=-1, n=2), dict(successes=0, n=0)):
         with pytest.raises(ValueError):
             wilson_interval(**bad)
+
+
+def _row(name, attacked, fooled, gradients=True, targeted=False):
+    return {"name": name, "attacked": attacked, "fooled": fooled, "uses_gradients": gradients,
+            "targeted": targeted}
+
+
+def test_cascade_check_reads_what_late_attacks_found():
+    # the demo report: Square broke 22 of the 24 examples four gradient attacks left
+    rows = [_row("apgd_ce", 470, 420), _row("pgdpp_hns", 50, 20), _row("pgdpp_njs", 30, 4),
+            _row("apgd_dlr", 26, 2), _row("square", 24, 22, gradients=False)]
+    check = diagnostics.check_cascade([{"eps": 0.1, "n": 500, "attacks": rows}], "cascade")
+    assert check["verdict"] == "WARN"
+    assert "square (gradient-free) fooled 22 of the 24 examples" in check["explanation"]
+    assert "4.4% of all 500" in check["explanation"] and "--version plus" in check["explanation"]
+    late = [e["attack"] for e in check["data"]["0.1"] if e["late"]]
+    assert late == ["square"]  # untargeted after untargeted is not "late"
+    # a targeted attack after untargeted ones counts too; a few examples are noise
+    rows = [_row("apgd_ce", 400, 380), _row("apgd_t", 20, 9, targeted=True),
+            _row("square", 11, 2, gradients=False)]
+    check = diagnostics.check_cascade([{"eps": 0.3, "n": 500, "attacks": rows}], "cascade")
+    assert check["verdict"] == "WARN" and "apgd_t (targeted) fooled 9 of the 20" in (
+        check["explanation"]) and "square" not in check["explanation"]
+    healthy = [_row("apgd_ce", 400, 390), _row("apgd_t", 10, 0, targeted=True),
+               _row("square", 10, 0, gradients=False)]
+    assert diagnostics.check_cascade([{"eps": 0.3, "n": 400, "attacks": healthy}],
+                                     "cascade")["verdict"] == "PASS"
+    assert diagnostics.check_cascade([], "standalone")["verdict"] == "SKIP"
+
+
+def test_cascade_check_flags_a_masked_model_and_passes_a_healthy_one(trained_a, mnist_small):
+    _, (x, y) = mnist_small
+    x, y = x[:96], y[:96]
+    common = dict(eps=0.2, attacks=["pgd", "square"], nb_iter=20, batch_size=96,
+                  run_diagnostics=False, progress=False)
+    masked = evaluation.evaluate(_fn(trained_a, 1000.0), x, y, **common)
+    check = masked["diagnostics"][0]
+    assert check["name"] == "cascade" and check["verdict"] == "WARN", check
+    assert masked["verdict"].startswith("WARN")
+    healthy = evaluation.evaluate(_fn(trained_a), x, y, **common)
+    assert healthy["diagnostics"][0]["verdict"] == "PASS", healthy["diagnostics"][0]

@@ -96,13 +96,14 @@ def _add_data_args(parser, attack_choices=None) -> None:
                         help="evaluate the first N test examples (default: 1000)")
     parser.add_argument("--norm", choices=("linf", "l2"), default="linf",
                         help="threat model (default: linf)")
-    parser.add_argument("--nb-iter", type=_positive_int, default=100,
-                        help="iterations per gradient attack (default: 100)")
+    parser.add_argument("--nb-iter", type=_positive_int, default=None,
+                        help="iterations per gradient attack (default: 100, or the version's)")
     parser.add_argument("--batch-size", type=_positive_int, default=250,
                         help="examples attacked at a time (default: 250)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--eot-draws", type=_positive_int, default=10,
-                        help="forward passes averaged for stochastic models (default: 10)")
+    parser.add_argument("--eot-draws", type=_positive_int, default=None,
+                        help="forward passes averaged for stochastic models (default: 10; "
+                             "evaluate --version plus: 20)")
     parser.add_argument("--clip-min", type=float, default=None,
                         help="smallest valid input value (default: the model's recorded range, "
                              "else 0)")
@@ -116,9 +117,11 @@ def _add_data_args(parser, attack_choices=None) -> None:
 
 
 def _add_evaluate(sub) -> None:
-    from tfbnn.evaluation.catalog import ATTACKS, DEFAULT_ENSEMBLE
+    from tfbnn.evaluation.catalog import ATTACKS, DEFAULT_VERSION, VERSIONS
 
     listing = "; ".join(f"{name}: {spec.description}" for name, spec in ATTACKS.items())
+    versions = "; ".join(f"{name}: " + ", ".join(stage.describe() for stage in stages)
+                         for name, stages in VERSIONS.items())
     parser = sub.add_parser(
         "evaluate",
         help="worst-case robust accuracy over an attack ensemble, with masking diagnostics",
@@ -128,7 +131,7 @@ def _add_evaluate(sub) -> None:
             "that none of the attacks beats), each attack's share, and gradient-masking "
             "diagnostics with PASS/WARN verdicts. Results are written per batch into --out, "
             "so a killed run started again with the same arguments resumes. "
-            f"Attacks: {listing}."),
+            f"Versions: {versions}. Attacks: {listing}."),
         epilog=("example: tfbnn evaluate tfbnn_runs/demo/saved_model --data mnist --eps 0.1 0.3 "
                 "--n 1000 --out tfbnn_runs/eval. Exit codes: 0 finished; 2 bad arguments or "
                 "input, found before any attack runs; 1 any other failure; 3 finished but a "
@@ -138,9 +141,12 @@ def _add_evaluate(sub) -> None:
     _add_data_args(parser)
     parser.add_argument("--eps", type=_positive_float, nargs="+", default=[0.1, 0.3],
                         help="one or more radii in input units (default: 0.1 0.3)")
-    parser.add_argument("--attacks", nargs="+", default=list(DEFAULT_ENSEMBLE),
-                        metavar="NAME", help=f"attacks in order (default: "
-                                             f"{' '.join(DEFAULT_ENSEMBLE)})")
+    parser.add_argument("--version", choices=sorted(VERSIONS), default=None,
+                        help=f"the attacks and budgets to run (default: {DEFAULT_VERSION}; "
+                             "quick: cheap, CI-sized; plus: restarts and every target class)")
+    parser.add_argument("--attacks", nargs="+", default=None, metavar="NAME",
+                        help="instead of a version, these attacks in order, --nb-iter "
+                             "iterations each")
     parser.add_argument("--mode", choices=("cascade", "standalone"), default="cascade",
                         help="cascade: attack only still-robust examples (default); "
                              "standalone: every attack on every example, for per-attack accuracy")
@@ -238,22 +244,25 @@ def _evaluate(args) -> int:
     from tfbnn import evaluation
     from tfbnn.evaluation import catalog
 
-    catalog.check_attack_names(args.attacks, args.norm)
+    _, stages = catalog.stages_of(args.version, args.attacks, args.nb_iter)
+    catalog.check_attack_names([stage.attack for stage in stages], args.norm)
     x, y = _load_data(args.data, args.n)
     model_fn, metadata = evaluation.load_model(args.model)
     _check_shape(metadata, x)
     surrogate = None if args.no_diagnostics else _load_data(args.data, 0, train=True)
     box = _box(args, metadata)
     report = evaluation.evaluate(
-        model_fn, x, y, eps=args.eps, norm=args.norm, attacks=args.attacks,
+        model_fn, x, y, eps=args.eps, norm=args.norm, version=args.version,
+        attacks=args.attacks,
         nb_iter=args.nb_iter, batch_size=args.batch_size, mode=args.mode, seed=args.seed,
         out_dir=args.out, overwrite=args.overwrite, eot_draws=args.eot_draws,
         run_diagnostics=not args.no_diagnostics, diagnostic_n=args.diagnostic_n,
         x_surrogate=None if surrogate is None else surrogate[0], outputs=args.outputs,
         progress=not args.quiet, model_name=str(args.model), **box)
-    from tfbnn.evaluation.report import interval
+    from tfbnn.evaluation.report import budgets, interval
 
-    print(f"\n{report['n']} examples of {args.data}, clean accuracy "
+    print(f"\nversion {report['config']['version']}: {budgets(report)}")
+    print(f"{report['n']} examples of {args.data}, clean accuracy "
           f"{report['clean_accuracy']:.4f} (95 % interval {interval(report['clean_interval'])})")
     for result in report["results"]:
         print(f"eps {result['eps']:g} ({result['norm']}): robust accuracy (worst case) "
@@ -285,13 +294,14 @@ def _attack(args) -> int:
         raise ValueError(f"--data lies in [{low:g}, {high:g}], outside the model's input range "
                          f"[{box['clip_min']}, {box['clip_max']}]; rescale it or pass "
                          "--clip-min/--clip-max.")
-    target = evaluation.prepare(model_fn, x[:8], eot_draws=args.eot_draws, outputs=args.outputs)
+    target = evaluation.prepare(model_fn, x[:8], eot_draws=args.eot_draws or 10,
+                                outputs=args.outputs)
     spec = catalog.ATTACKS[args.attack]
     bar = None if args.quiet else keras.utils.Progbar(len(x), unit_name="example")
     adv = []
     for part in batch_slices(len(x), args.batch_size):
         adv.append(np.asarray(spec.run(target.attack_fn, x[part], y[part], args.eps, args.norm,
-                                       args.nb_iter, args.seed + part.start, box)))
+                                       args.nb_iter or 100, args.seed + part.start, box)))
         if bar is not None:
             bar.add(len(adv[-1]))
     adv = np.concatenate(adv)

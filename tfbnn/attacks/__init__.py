@@ -8,6 +8,7 @@ returns the adversarial batch.
 from tfbnn.attacks.apgd import auto_projected_gradient_descent, dlr_loss, targeted_dlr_loss
 from tfbnn.attacks.cw import carlini_wagner_l2
 from tfbnn.attacks.eot import EOT, accuracy_over_draws
+from tfbnn.attacks.fab import fab_attack, fab_targeted_top_k
 from tfbnn.attacks.fgsm import fast_gradient_method
 from tfbnn.attacks.jsma import jacobian_saliency_map_method
 from tfbnn.attacks.mim import momentum_iterative_method
@@ -28,6 +29,8 @@ __all__ = [
     "basic_iterative_method",
     "carlini_wagner_l2",
     "dlr_loss",
+    "fab_attack",
+    "fab_targeted_top_k",
     "fast_gradient_method",
     "fgsm_plus_plus",
     "fgsmpp",

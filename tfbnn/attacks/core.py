@@ -364,7 +364,7 @@ def compiled(build: Callable, model_fn: Callable, config, loss_fn: Callable | No
             loss = loss_fn.with_params(params) if isinstance(loss_fn, ParametrizedLoss) else loss_fn
             return build(model_ref(), config, loss)(*inputs)
 
-        function = tf.function(run, reduce_retracing=True)
+        function = _batch_polymorphic(tf.function(run, reduce_retracing=True))
     try:
         _COMPILED[key] = function
         while len(_COMPILED) > _COMPILED_MAX:
@@ -372,6 +372,40 @@ def compiled(build: Callable, model_fn: Callable, config, loss_fn: Callable | No
     except TypeError:
         pass
     return function
+
+
+BATCH_POLYMORPHIC = True
+"""Trace compiled attacks for any batch size (`_batch_polymorphic`); False restores
+TensorFlow's behaviour (a trace per new size until ``reduce_retracing`` relaxes it), for
+benchmarks/evaluate_scaling.py's before/after comparison."""
+
+
+def _relaxed(t):
+    """The spec of ``t`` with its first (batch) dimension unknown."""
+    t = tf.convert_to_tensor(t)
+    shape = t.shape if t.shape.rank in (None, 0) else tf.TensorShape([None]).concatenate(
+        t.shape[1:])
+    return tf.TensorSpec(shape, t.dtype)
+
+
+def _batch_polymorphic(function):
+    """Call ``function`` through the graph traced for inputs of any batch size.
+
+    A cascade attacks a different number of examples at every stage and batch; traced
+    for each size, every attack retraced (TensorFlow's "triggered tf.function retracing"
+    warnings) until ``reduce_retracing`` relaxed the shapes at the second size. Here the
+    first call already traces for an unknown first dimension, so an attack is traced once
+    per configuration, whatever the batch sizes.
+    """
+    def call(*tensors):
+        if not BATCH_POLYMORPHIC:
+            return function(*tensors)
+        tensors = tf.nest.map_structure(tf.convert_to_tensor, tensors)
+        specs = tf.nest.map_structure(_relaxed, tensors)
+        return function.get_concrete_function(*specs)(*tensors)
+
+    call.function = function
+    return call
 
 
 def _token(owner) -> int:

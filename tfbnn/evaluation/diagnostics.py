@@ -28,13 +28,15 @@ from tfbnn import export, models, temperature, training
 from tfbnn.batching import map_batches
 from tfbnn.evaluation import catalog
 
-__all__ = ["pgd_accuracy", "run_all", "tolerance", "verdict"]
+__all__ = ["check_cascade", "pgd_accuracy", "run_all", "tolerance", "verdict"]
 
 PASS, WARN, SKIP = "PASS", "WARN", "SKIP"
 ITERATIONS = (1, 5, 10, 20, 50, 100)
 ZERO_GRAD_WARN = 0.05  # fraction of examples whose whole input gradient is zero
 SATURATION_WARN = 0.05  # fraction of examples whose float32 softmax is exactly one-hot
 REVIVAL_WARN = 0.9  # sign-gradient norm at beta = 1 below this share of the scaled one
+CASCADE_WARN = 0.05  # a late attack fooling more than this share of what was left...
+CASCADE_MIN = 3  # ...and at least this many examples
 
 
 def tolerance(n: int) -> float:
@@ -183,6 +185,60 @@ def check_gradient_free(target, x, y, eps, norm, seed, box, results):
          "ensemble_examples_only_square_broke": only_square})
 
 
+def _kind(row: dict) -> str:
+    if not row["uses_gradients"]:
+        return "gradient-free"
+    return "targeted" if row.get("targeted") else "untargeted"
+
+
+def check_cascade(results: list, mode: str) -> dict:
+    """What the cascade's late attacks found that the earlier ones missed.
+
+    In a cascade each attack runs only on what the ones before left robust. An attack
+    of a later kind (targeted after untargeted gradient attacks; gradient-free after
+    any gradient attack) that still fools more than `CASCADE_WARN` of those examples,
+    and at least `CASCADE_MIN` of them, shows that the earlier attacks' gradients were
+    misleading or too weak there: WARN, with the numbers, at every eps.
+    """
+    if mode != "cascade":
+        return {"name": "cascade", "verdict": SKIP, "data": {},
+                "explanation": "Runs on a cascade (mode='cascade'): standalone attacks all "
+                               "see every example."}
+    findings, data = [], {}
+    for result in results:
+        rows, seen = result["attacks"], set()
+        per_eps = []
+        for row in rows:
+            kind = _kind(row)
+            earlier = [r["name"] for r in rows[: rows.index(row)]]
+            late = bool(earlier) and kind not in seen and (
+                kind == "gradient-free" or (kind == "targeted" and "untargeted" in seen))
+            share = row["fooled"] / row["attacked"] if row["attacked"] else 0.0
+            entry = {"attack": row["name"], "kind": kind, "left_before": row["attacked"],
+                     "fooled": row["fooled"], "share": share, "late": late}
+            per_eps.append(entry)
+            if late and share > CASCADE_WARN and row["fooled"] >= CASCADE_MIN:
+                findings.append(
+                    f"at eps {result['eps']:g}, {row['name']} ({kind}) fooled "
+                    f"{row['fooled']} of the {row['attacked']} examples that "
+                    f"{', '.join(earlier)} left robust ({share:.0%}; "
+                    f"{row['fooled'] / result['n']:.1%} of all {result['n']})")
+            seen.add(kind)
+        data[str(result["eps"])] = per_eps
+    if not findings:
+        return _check("cascade", True,
+                      "No late attack (targeted after untargeted, gradient-free after "
+                      f"gradient-based) fooled more than {CASCADE_WARN:.0%} of what the "
+                      "earlier attacks left robust.", "", data)
+    return _check(
+        "cascade", False, "",
+        "The cascade's late attacks found what the gradient attacks missed: "
+        + "; ".join(findings) + ". The gradient attacks were misled (masking) or too weak on "
+        "those examples. Raise their iterations or restarts (--version plus), use EOT "
+        "draws on a stochastic model, or attack a differentiable surrogate of the binary "
+        "layers; report the worst case, never a single gradient attack's accuracy.", data)
+
+
 def _input_gradients(target, x, y):
     x = tf.constant(x)
     with tf.GradientTape() as tape:
@@ -247,8 +303,10 @@ def check_signal_propagation(target, x, y):
         rows)
 
 
-def run_all(target, x, y, *, eps, norm, n, seed, box, x_surrogate=None, results=None) -> list:
-    """Every check, on the first ``n`` correctly classified examples of ``(x, y)``."""
+def run_all(target, x, y, *, eps, norm, n, seed, box, x_surrogate=None, results=None,
+            cascade=None, mode="cascade") -> list:
+    """Every check, on the first ``n`` correctly classified examples of ``(x, y)``; with
+    ``cascade`` (the evaluation's results at every eps) the `check_cascade` verdict first."""
     correct = np.flatnonzero(target.scores(x, y) >= 0.5)
     subset = correct[:n]
     rest = np.setdiff1d(np.arange(len(x)), subset)
@@ -265,7 +323,7 @@ def run_all(target, x, y, *, eps, norm, n, seed, box, x_surrogate=None, results=
         ("logit_scale", lambda: check_logit_scale(target, xs, ys)),
         ("signal_propagation", lambda: check_signal_propagation(target, xs, ys)),
     ]
-    out = []
+    out = [] if cascade is None else [check_cascade(cascade, mode)]
     for name, run in checks:
         if len(xs) == 0:
             out.append({"name": name, "verdict": SKIP, "data": {},

@@ -45,12 +45,12 @@ MODES = ("cascade", "standalone")
 _TOLERANCE = 1e-5
 
 
-def _check_args(x, y, eps, norm, attacks, batch_size, nb_iter, mode, clip_min, clip_max):
+def _check_args(x, y, eps, norm, stages, batch_size, nb_iter, mode, clip_min, clip_max):
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}.")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
-    names = catalog.check_attack_names(attacks, norm)
+    names = catalog.check_attack_names([stage.attack for stage in stages], norm)
     eps = [eps] if isinstance(eps, (int, float)) else list(eps)
     if not eps:
         raise ValueError("eps must hold at least one radius, e.g. eps=[0.1, 0.3].")
@@ -65,6 +65,8 @@ def _check_args(x, y, eps, norm, attacks, batch_size, nb_iter, mode, clip_min, c
     if len(set(eps)) != len(eps):
         raise ValueError(f"eps holds a radius twice: {eps}.")
     for name, value in (("batch_size", batch_size), ("nb_iter", nb_iter)):
+        if name == "nb_iter" and value is None:
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
     if not isinstance(x, np.ndarray) or x.ndim < 2 or len(x) == 0:
@@ -88,22 +90,23 @@ def _norms(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.abs(flat).max(1), np.linalg.norm(flat, axis=1)
 
 
-def _attack_batch(target: Target, names, x, y, eps, norm, nb_iter, seed, mode, box) -> dict:
+def _attack_batch(target: Target, stages, x, y, eps, norm, seed, mode, box) -> dict:
     """Run the ensemble on one batch; returns the batch's JSON-able record."""
     clean = target.scores(x, y)
     worst = clean.copy()
     worst_attack = ["clean" if s < 0.5 else "" for s in clean]
     clean_loss = None
     record = {"n": len(x), "clean": clean.tolist(), "attacks": {}}
-    for index, name in enumerate(names):
+    for index, stage in enumerate(stages):
+        name = stage.attack
         spec = catalog.ATTACKS[name]
         active = (worst > 0) if mode == "cascade" else (clean > 0)
         idx = np.flatnonzero(active)
         entry = {"attacked": int(idx.size), "seconds": 0.0, "idx": idx.tolist()}
         if idx.size:
             started = time.perf_counter()
-            x_adv = np.asarray(spec.run(target.attack_fn, x[idx], y[idx], eps, norm, nb_iter,
-                                        seed + index, box))
+            x_adv = np.asarray(spec.run(target.attack_fn, x[idx], y[idx], eps, norm,
+                                        stage.nb_iter, seed + index, box, **stage.budget()))
             entry["seconds"] = time.perf_counter() - started
             linf, l2 = _norms(x_adv - x[idx])
             size = linf if norm == catalog.LINF else l2
@@ -128,15 +131,17 @@ def _attack_batch(target: Target, names, x, y, eps, norm, nb_iter, seed, mode, b
     return record
 
 
-def _summarise(records: list[dict], names, target: Target, eps, norm, mode) -> dict:
+def _summarise(records: list[dict], stages, target: Target, eps, norm, mode) -> dict:
     """Fold the batches of one eps into the report's entry for it."""
+    names = [stage.attack for stage in stages]
     n = sum(r["n"] for r in records)
     clean = np.concatenate([r["clean"] for r in records])
     worst = np.concatenate([r["worst"] for r in records])
     fooled_by = [a for r in records for a in r["worst_attack"]]
     running = clean.copy()
     rows = []
-    for name in names:
+    for stage in stages:
+        name = stage.attack
         attacked, seconds, scores, moved, linf, l2 = 0, 0.0, [], [], [], []
         own = clean.copy()
         offset = 0
@@ -158,6 +163,7 @@ def _summarise(records: list[dict], names, target: Target, eps, norm, mode) -> d
         spec = catalog.ATTACKS[name]
         row = {
             "name": name, "description": spec.description, "uses_gradients": spec.uses_gradients,
+            "targeted": name in catalog.TARGETED, "budget": stage.describe(target.num_classes),
             "attacked": attacked, "fooled": int(np.sum(np.array(scores) < 0.5)),
             "accuracy_after": float(running.mean()), "seconds": round(seconds, 2),
             "loss_unmoved_fraction": float(1 - np.mean(moved)) if moved else None,
@@ -186,15 +192,16 @@ def evaluate(
     *,
     eps: float | Sequence[float] = (0.1, 0.3),
     norm: str = "linf",
-    attacks: Sequence[str] = catalog.DEFAULT_ENSEMBLE,
-    nb_iter: int = 100,
+    version: str | None = None,
+    attacks: Sequence[str] | None = None,
+    nb_iter: int | None = None,
     batch_size: int = 250,
     mode: str = "cascade",
     seed: int = 0,
     out_dir=None,
     overwrite: bool = False,
     stochastic: bool | None = None,
-    eot_draws: int = 10,
+    eot_draws: int | None = None,
     outputs: str = "auto",
     clip_min: float = 0.0,
     clip_max: float = 1.0,
@@ -214,18 +221,26 @@ def evaluate(
         y: integer labels, ``(n,)``.
         eps: one radius or several.
         norm: ``"linf"`` or ``"l2"``.
-        attacks: names from `tfbnn.evaluation.ATTACKS`, run in this order.
-        nb_iter: iterations of each gradient attack (Square: 10x as many queries).
+        version: ``"quick"``, ``"standard"`` (the default) or ``"plus"``: the attacks
+            and budgets of `tfbnn.evaluation.catalog.VERSIONS`.
+        attacks: instead of a version, names from `tfbnn.evaluation.ATTACKS`, run in
+            this order with ``nb_iter`` iterations each (the report's version is
+            ``"custom"``).
+        nb_iter: iterations of each gradient attack (default 100; with a version it
+            replaces the version's iteration counts; Square of a custom list gets 10x as
+            many queries).
         batch_size: examples attacked at a time; memory stays flat in ``n``.
         mode: ``"cascade"`` (attack only examples still robust) or ``"standalone"``.
         seed: seeds every attack; the same arguments and seed give the same numbers.
         out_dir: directory for per-batch results and the report (resumable); ``None``
             keeps everything in memory.
         overwrite: start over in an ``out_dir`` that holds another run.
-        stochastic, eot_draws, outputs: see `tfbnn.evaluation.target.prepare`.
+        stochastic, eot_draws, outputs: see `tfbnn.evaluation.target.prepare`;
+            ``eot_draws`` defaults to 10 (20 for ``version="plus"``).
         clip_min, clip_max: the valid input range.
         run_diagnostics: run the gradient-masking checks of `tfbnn.evaluation.diagnostics`
-            on ``diagnostic_n`` correctly classified examples at the largest eps.
+            on ``diagnostic_n`` correctly classified examples at the largest eps (the
+            ``cascade`` check, which reads the evaluation's own results, always runs).
         x_surrogate: unlabelled inputs to train the black-box surrogate of the transfer
             check on (labels come from the model); ``None`` uses the examples of ``x``
             outside the diagnostic subset.
@@ -245,14 +260,20 @@ def evaluate(
     if y.dtype.kind not in "iu":
         raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}.")
     y = y.astype(np.int64)
-    names, eps_list = _check_args(x, y, eps, norm, attacks, batch_size, nb_iter, mode,
+    version, stages = catalog.stages_of(version, None if attacks is None else list(
+        [attacks] if isinstance(attacks, str) else attacks), nb_iter)
+    names, eps_list = _check_args(x, y, eps, norm, stages, batch_size, nb_iter, mode,
                                   clip_min, clip_max)
+    if eot_draws is None:
+        eot_draws = 10 * catalog.EOT_FACTOR.get(version, 1)
     target = prepare(model, x[:8], stochastic=stochastic, eot_draws=eot_draws, outputs=outputs)
     if y.min() < 0 or y.max() >= target.num_classes:
         raise ValueError(f"y holds labels in [{y.min()}, {y.max()}], but the model has "
                          f"{target.num_classes} classes.")
     config = {
-        "n": len(x), "eps": eps_list, "norm": norm, "attacks": list(names), "nb_iter": nb_iter,
+        "n": len(x), "eps": eps_list, "norm": norm, "version": version,
+        "stages": [stage.as_dict() for stage in stages], "attacks": list(names),
+        "nb_iter": nb_iter,
         "batch_size": batch_size, "mode": mode, "seed": seed, "eot_draws": eot_draws,
         "stochastic": target.stochastic, "outputs": target.outputs,
         "clip": [clip_min, clip_max], "diagnostics": bool(run_diagnostics),
@@ -276,14 +297,14 @@ def evaluate(
             record = run.load_batch(key, b) if run is not None else None
             if record is None:
                 batch_seed = seed * 1_000_003 + e * 10_007 + b * 101
-                record = _attack_batch(target, names, x[sl], y[sl], eps_value, norm, nb_iter,
+                record = _attack_batch(target, stages, x[sl], y[sl], eps_value, norm,
                                        batch_seed, mode, box)
                 if run is not None:
                     run.save_batch(key, b, record)
             records.append(record)
             if bar is not None:
                 bar.add(1)
-        results.append(_summarise(records, names, target, eps_value, norm, mode))
+        results.append(_summarise(records, stages, target, eps_value, norm, mode))
     report = {
         "schema": SCHEMA, "tfbnn_version": tfbnn.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -298,8 +319,11 @@ def evaluate(
     if run_diagnostics:
         report["diagnostics"] = diag.run_all(target, x, y, eps=max(eps_list), norm=norm,
                                              n=diagnostic_n, seed=seed, box=box,
-                                             x_surrogate=x_surrogate, results=results[-1])
-        report["verdict"] = diag.verdict(report["diagnostics"])
+                                             x_surrogate=x_surrogate, results=results[-1],
+                                             cascade=results, mode=mode)
+    else:  # the cascade's own evidence costs nothing: always reported
+        report["diagnostics"] = [diag.check_cascade(results, mode)]
+    report["verdict"] = diag.verdict(report["diagnostics"])
     if run is not None:
         from tfbnn.evaluation import report as reporting
 

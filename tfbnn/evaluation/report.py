@@ -10,7 +10,7 @@ import json
 
 from tfbnn.io import atomic_path
 
-__all__ = ["interval", "markdown", "write"]
+__all__ = ["budgets", "interval", "markdown", "write"]
 
 
 def _cell(text: str) -> str:
@@ -20,6 +20,15 @@ def _cell(text: str) -> str:
 
 def _fmt(value, spec=".3f"):
     return "" if value is None else format(value, spec)
+
+
+def budgets(report: dict) -> str:
+    """Every attack of the run with its budget, in order."""
+    from tfbnn.evaluation.catalog import Stage
+
+    cfg, classes = report["config"], report["model"].get("num_classes")
+    stages = cfg.get("stages") or [{"attack": a, "nb_iter": cfg["nb_iter"]} for a in cfg["attacks"]]
+    return "; ".join(Stage(**stage).describe(classes) for stage in stages)
 
 
 def interval(values) -> str:
@@ -33,8 +42,8 @@ def markdown(report: dict) -> str:
         f"# Robustness report{': ' + model['name'] if model.get('name') else ''}",
         "",
         f"tfbnn {report['tfbnn_version']}, {report['created']}. {report['n']} examples, "
-        f"norm {cfg['norm']}, attacks in order {', '.join(cfg['attacks'])} ({cfg['mode']}; "
-        f"{cfg['nb_iter']} iterations each), seed {cfg['seed']}.",
+        f"norm {cfg['norm']}, seed {cfg['seed']}, {cfg['mode']}. Version "
+        f"**{cfg.get('version', 'custom')}**, attacks in order: {budgets(report)}.",
         "",
         f"**Clean accuracy {report['clean_accuracy']:.4f}** (95 % Wilson interval "
         f"{interval(report['clean_interval'])}). Robust accuracy is the per-example worst case "
