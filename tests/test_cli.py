@@ -7,7 +7,8 @@ import pytest
 
 from tfbnn import cli, export
 
-TINY = ["--k1", "4", "--epochs", "1", "--train-size", "512", "--n", "40", "--pgd-iter", "3", "--quiet"]
+TINY = ["--k1", "4", "--epochs", "1", "--train-size", "512", "--n", "40", "--pgd-iter", "3", "--quiet",
+        "--version", "none"]
 
 
 def test_demo_end_to_end(tmp_path, capsys):
@@ -17,18 +18,36 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert "clean" in printed and "FGSM" in printed and "PGD-3" in printed
     assert str(out / "saved_model") in printed
     result = json.loads((out / "demo.json").read_text())
-    assert result["n_test"] == 40 and result["variant"] == "B"
+    assert result["n_test"] == 40 and result["variant"] == "C"
+    assert 0.0 <= result["test_accuracy"] <= 1.0 and result["evaluation"] is None
     accuracy = result["accuracy"]
     assert set(accuracy) == {"clean", "FGSM eps=0.1", "PGD-3 eps=0.1 step=0.025"}
     assert all(0.0 <= v <= 1.0 for v in accuracy.values())
     # an attack never makes a model more accurate than on clean data by much at n=40
     assert accuracy["PGD-3 eps=0.1 step=0.025"] <= accuracy["clean"] + 0.05
     model_fn, meta = export.load_saved_model(out / "saved_model")
-    assert meta["variant"] == "B" and meta["k1"] == 4
+    assert meta["variant"] == "C" and meta["k1"] == 4
 
     # a second run refuses to overwrite the first one's outputs
     assert cli.main(["demo", "--out", str(out), *TINY]) == cli.EXIT_USAGE
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_demo_runs_the_quick_evaluation_and_prints_its_summary(tmp_path, capsys):
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), *TINY[:-2], "--version", "quick", "--n", "24"]
+    assert cli.main(args) == cli.EXIT_OK
+    printed = capsys.readouterr().out
+    assert "tfbnn evaluate --version quick" in printed and "Worst case over apgd_ce" in printed
+    assert "95 % interval" in printed and "Report:" in printed
+    result = json.loads((out / "demo.json").read_text())
+    summary = result["evaluation"]
+    assert summary["version"] == "quick" and "square: 1000 queries" in summary["attacks"]
+    assert summary["robust_accuracy"] == result["accuracy"]["worst case, evaluate --version quick"]
+    assert summary["robust_accuracy"] <= summary["clean_accuracy"]
+    low, high = summary["robust_interval"]
+    assert low <= summary["robust_accuracy"] <= high
+    assert (out / "evaluation" / "report.json").exists()
 
 
 @pytest.mark.parametrize(
