@@ -351,3 +351,26 @@ def test_cascade_check_flags_a_masked_model_and_passes_a_healthy_one(trained_a, 
     assert masked["verdict"].startswith("WARN")
     healthy = evaluation.evaluate(_fn(trained_a), x, y, **common)
     assert healthy["diagnostics"][0]["verdict"] == "PASS", healthy["diagnostics"][0]
+
+
+def test_standard_version_runs_unchanged_on_a_cifar_bnn():
+    """A tiny BNN-WQ ResNet-18 on 32x32x3 inputs at eps 8/255: every attack of the standard
+    version runs, stays in the ball, and the report names the budgets."""
+    from tfbnn import models
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(12, 32, 32, 3)).astype(np.float32)
+    model = models.resnet18("wq", "md_tanh_s", width=0.0625, blocks=(1, 1, 1, 1))
+    y = np.argmax(model(x, training=False).numpy(), -1)  # all correct on clean inputs
+    report = evaluation.evaluate(model, x, y, eps=8 / 255, version="standard", nb_iter=2,
+                                 batch_size=12, run_diagnostics=False, progress=False)
+    result = report["results"][0]
+    assert report["config"]["version"] == "standard" and result["clean_accuracy"] == 1.0
+    names = [a["name"] for a in result["attacks"]]
+    assert names == ["apgd_ce", "pgdpp_njs", "pgdpp_hns", "apgd_t", "fab_t", "square"]
+    budgets = {a["name"]: a["budget"] for a in result["attacks"]}
+    assert budgets["apgd_t"] == "apgd_t: 2 iterations x 9 target classes"
+    assert budgets["square"] == "square: 5000 queries"
+    for a in result["attacks"]:
+        assert a["max_linf"] is None or a["max_linf"] <= 8 / 255 + 1e-6
+    assert 0.0 <= result["robust_accuracy"] <= 1.0
