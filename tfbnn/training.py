@@ -510,7 +510,9 @@ def finalize_binary(model: keras.Model, x_calibration=None, batch_size: int = 25
 
     # Returns
         ``{"final_beta": beta at the end of training, "mismatch": the largest
-        |tanh(beta w) - sign(w)| over the kernels before signing, "recalibrated": whether
+        |tanh(beta w) - sign(w)| over the kernels before signing (one weight near 0 makes it
+        about 1), "changed_fraction": the share of weights that signing moved by more than
+        ``tolerance``, "recalibrated": whether
         the statistics were recomputed, "batch_norm_layers": how many were}``.
     """
     checks.check_number("tolerance", tolerance, minimum=0.0)
@@ -519,18 +521,22 @@ def finalize_binary(model: keras.Model, x_calibration=None, batch_size: int = 25
         raise ValueError("finalize_binary needs a model with TanhSign kernel quantizers; this "
                          "one has none.")
     final_beta = float(layers[0][1].beta.numpy())
-    mismatch = 0.0
+    mismatch, changed, total = 0.0, 0, 0
     for layer, quantizer in layers:
         latent = tf.convert_to_tensor(layer.kernel.latent_variable)
         signed = tf.where(latent >= 0, tf.ones_like(latent), -tf.ones_like(latent))
         soft = tf.tanh(tf.cast(quantizer.beta, latent.dtype) * latent)
-        mismatch = max(mismatch, float(tf.reduce_max(tf.abs(soft - signed))))
+        gap = tf.abs(soft - signed)
+        mismatch = max(mismatch, float(tf.reduce_max(gap)))
+        changed += int(tf.math.count_nonzero(gap > tolerance))
+        total += int(tf.size(gap))
         layer.kernel.latent_variable.assign(signed)
         quantizer.beta.assign(max(float(quantizer.beta.numpy()), 1e4))
     recalibrate = x_calibration is not None and mismatch > tolerance
     calibrated = recalibrate_batch_norm(
         model, np.asarray(x_calibration, np.float32), batch_size) if recalibrate else 0
-    return {"final_beta": final_beta, "mismatch": mismatch, "recalibrated": bool(recalibrate),
+    return {"final_beta": final_beta, "mismatch": mismatch,
+            "changed_fraction": changed / max(total, 1), "recalibrated": bool(recalibrate),
             "batch_norm_layers": calibrated}
 
 

@@ -115,8 +115,13 @@ def summarize(results: dict) -> dict:
     data_title = done[0]["data"] if done else "CIFAR-10"
     iterations = sorted({e["iterations"] for e in done})
     tanh = [f"{k}: final beta {e['final_beta']:.3g}, largest |tanh(beta w) - sign(w)| "
-            f"{e['mismatch']:.3g}, accuracy {100 * e['test_accuracy_tanh']:.2f} % before "
-            f"signing and {100 * e['test_accuracy']:.2f} % after (batch norm recomputed)"
+            f"{e['mismatch']:.3g}"
+            + (f" ({100 * e['changed_fraction']:.2f} % of weights moved by signing)"
+               if "changed_fraction" in e else "")
+            + f", accuracy {100 * e['test_accuracy_tanh']:.2f} % before signing and "
+            f"{100 * e['test_accuracy']:.2f} % after ("
+            + ("batch norm recomputed on augmented training images" if e.get("recalibrated")
+               else "batch norm kept: signing changed nothing") + ")"
             for k, e in entries.items() if "final_beta" in e]
     scale = (f"{data_title}, {done[0]['train_images'] if done else '?'} training images, "
              f"width {config['width']:g}, {iterations} iterations at batch 128, seed "

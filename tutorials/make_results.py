@@ -161,7 +161,8 @@ def _overview(verdicts: list) -> str:
         parts = [f"{verdict}: {'; '.join(items)}" for verdict, items in groups.items()]
         sentences.append(f"{paper}: " + ". ".join(parts) + ".")
     return ("What holds and what does not, as computed by each tutorial from the paper's "
-            "numbers and tfbnn's at the scale stated in its section (MNIST, 2 CPU cores). "
+            "numbers and tfbnn's at the scale stated in its section (MNIST, or the CIFAR-10 "
+            "JPEG stand-in for the CIFAR networks; 2 CPU cores). "
             + " ".join(sentences) + " 'Not reproduced' means the paper's direction or ordering "
             "did not hold on tfbnn's models at that scale; each section says which check failed "
             "and by how much.")
