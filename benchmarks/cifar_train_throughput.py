@@ -223,6 +223,8 @@ def build_twin(architecture: str, variant: str, width: float, beta: float = 1.0,
         raise ValueError(f"architecture must be one of {tuple(ARCHITECTURES)}, "
                          f"got {architecture!r}.")
     logits = quant("Dense", 10)(x)
+    if variant == "WAQ":  # BinaryNet's batch norm after the output layer
+        logits = norm(logits)
     return keras.Model(inputs, logits, name=f"twin_{architecture}_{variant}")
 
 
