@@ -116,6 +116,7 @@ def test_evaluate_end_to_end(exported, tmp_path, capsys):
         (["--data", "svhn"], "svhn"),
         (["--n", "20000"], "larger than"),
         (["--eps", "2.0"], "eps"),
+        (["--version", "quick", "--attacks", "pgd"], "--version quick and --attacks pgd"),
     ],
 )
 def test_evaluate_bad_input_exits_2_before_work(extra, message, exported, tmp_path, capsys):

@@ -254,6 +254,10 @@ def _evaluate(args) -> int:
     from tfbnn import evaluation
     from tfbnn.evaluation import catalog
 
+    if args.version is not None and args.attacks is not None:
+        raise ValueError(f"--version {args.version} and --attacks {' '.join(args.attacks)}: pass "
+                         "one of them (a version is a fixed list of attacks with budgets; "
+                         "--attacks runs your own list at --nb-iter iterations).")
     _, stages = catalog.stages_of(args.version, args.attacks, args.nb_iter)
     catalog.check_attack_names([stage.attack for stage in stages], args.norm)
     x, y = _load_data(args.data, args.n)
