@@ -94,6 +94,7 @@ from train_throughput import (  # noqa: E402
     _median,
     machine_info,
     param_counts,
+    run_header,
     time_epoch,
     versions,
     write_json_atomic,
@@ -344,17 +345,7 @@ def _hours(seconds: float) -> str:
 def markdown(results: dict) -> str:
     """The results as Markdown: the command, the machine, and the two tables."""
     cfg = results["config"]
-    machine = results["machine"]
-    lines = [
-        f"Command: `{results['command']}`",
-        "",
-        f"Machine: {machine['cpu']}, {machine['cpus_usable']} CPU cores, "
-        f"GPUs: {', '.join(machine['gpus']) or 'none'}; "
-        + ", ".join(f"{k} {v}" for k, v in results["versions"].items())
-        + f"; {results['date']}; load average at start {results['loadavg_start']}, "
-        f"at end {results['loadavg_end']}; total {results['runtime_s'] / 60:.1f} min.",
-        "",
-    ]
+    lines = run_header(results)
     if results["throughput"]:
         lines += [
             f"Training throughput at width {cfg['width']:g} on random 32x32x3 images, "

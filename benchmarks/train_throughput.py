@@ -332,18 +332,24 @@ def versions() -> dict:
     }
 
 
-def markdown(results: dict) -> str:
-    cfg = results["config"]
-    lines = [
+def run_header(results: dict) -> list[str]:
+    """The Markdown lines naming a run's command, machine, versions, date and load."""
+    machine = results["machine"]
+    return [
         f"Command: `{results['command']}`",
         "",
-        f"Machine: {results['machine']['cpu']}, {results['machine']['cpus_usable']} CPU cores, "
-        f"GPUs: {', '.join(results['machine']['gpus']) or 'none'}; "
+        f"Machine: {machine['cpu']}, {machine['cpus_usable']} CPU cores, "
+        f"GPUs: {', '.join(machine['gpus']) or 'none'}; "
         + ", ".join(f"{k} {v}" for k, v in results["versions"].items())
         + f"; {results['date']}; load average at start {results['loadavg_start']}, "
         f"at end {results['loadavg_end']}; total {results['runtime_s'] / 60:.1f} min.",
         "",
     ]
+
+
+def markdown(results: dict) -> str:
+    cfg = results["config"]
+    lines = run_header(results)
     if results["throughput"]:
         lines += [
             f"Training throughput, k1={cfg['k1']}, {cfg['n_images']:,} MNIST images "
