@@ -22,6 +22,7 @@ Run (about 4 minutes on 2 CPU cores with the defaults, on ``tfbnn demo``'s model
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import statistics
 import sys
@@ -33,6 +34,7 @@ import numpy as np
 import tfbnn  # noqa: F401  (Keras 2 set-up first)
 from tfbnn import data, evaluation
 from tfbnn.attacks import core
+from tfbnn.io import atomic_write_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import update_section  # noqa: E402
@@ -69,18 +71,22 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tfbnn_runs/demo/saved_model")
     parser.add_argument("--n", type=int, default=500)
+    parser.add_argument("--dataset", choices=("mnist", "cifar10"), default="mnist")
     parser.add_argument("--eps", type=float, default=0.1)
     parser.add_argument("--version", default="quick")
     parser.add_argument("--batch-size", type=int, default=250)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--section", default="retracing",
+                        help="the docs/benchmarks.md section written (one per setting)")
+    parser.add_argument("--json", type=Path, help="also write the rounds here")
     args = parser.parse_args(argv)
     for name in ("n", "batch_size", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     model_fn, _ = evaluation.load_model(args.model)
-    _, (x, y) = data.load_mnist()
+    _, (x, y) = data.load_mnist() if args.dataset == "mnist" else data.load_cifar10()
     x, y = np.asarray(x[: args.n]), np.asarray(y[: args.n])
     rounds = []
     for r in range(args.rounds):
@@ -97,8 +103,8 @@ def main(argv=None) -> dict:
     text = "\n".join([
         "## Retracing across cascade stages: before and after",
         "",
-        f"Command: `{command.strip()}`. Model `{args.model}` (tfbnn demo's), first {args.n} "
-        f"MNIST test images, eps {args.eps}, version {args.version}, batch {args.batch_size}, "
+        f"Command: `{command.strip()}`. Model `{args.model}`, first {args.n} "
+        f"{'MNIST' if args.dataset == 'mnist' else data.cifar10_title()} test images, eps {args.eps}, version {args.version}, batch {args.batch_size}, "
         f"seed {args.seed}; {platform.processor() or platform.machine()}, "
         f"{len(rounds)} rounds in ABBA order, each run from an empty compile cache.",
         "",
@@ -113,9 +119,13 @@ def main(argv=None) -> dict:
         f"{'yes' if same else 'NO'} ({rounds[0]['after']['robust']:.4f}).",
     ])
     print(text)
+    result = {"command": command.strip(), "rounds": rounds, "same_robust_accuracy": same}
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.json, json.dumps(result, indent=1))
     if args.write_docs:
-        print("wrote", update_section("retracing", text))
-    return {"rounds": rounds, "same_robust_accuracy": same}
+        print("wrote", update_section(args.section, text))
+    return result
 
 
 if __name__ == "__main__":
