@@ -94,7 +94,8 @@ def test_verdict_rejects_unknown_outcomes(v):
 
 
 def _rule(*checks):
-    return {"tutorial": "made_up", "claim": "a made-up claim", "checks": list(checks)}
+    return {"tutorial": "made_up", "claim": "a made-up claim", "checks": list(checks),
+            "paper_file": "made_up.json", "paper_runs": 4}
 
 
 ORDER = {"id": "order", "kind": "paper_order", "claim": "the paper's order",
@@ -150,7 +151,8 @@ def test_greater_check_and_changes_are_explained(v):
 def test_load_rule_errors_name_the_problem(v, tmp_path):
     with pytest.raises(FileNotFoundError, match="no rule file"):
         v.load_rule("missing", tmp_path)
-    (tmp_path / "bad.json").write_text(json.dumps({"tutorial": "bad", "claim": "c"}))
+    (tmp_path / "bad.json").write_text(json.dumps({"tutorial": "bad", "claim": "c",
+                                                   "paper_file": "x", "paper_runs": 4}))
     with pytest.raises(ValueError, match="lacks 'checks'"):
         v.load_rule("bad", tmp_path)
     (tmp_path / "kind.json").write_text(json.dumps(_rule({"id": "x", "kind": "vibes",

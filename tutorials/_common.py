@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+import _verdicts
 import _zoo
 from tfbnn import export
 from tfbnn.batching import map_batches
@@ -45,7 +46,7 @@ from tfbnn.io import atomic_write_bytes, atomic_write_text
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
-VERDICTS = ("reproduced", "not reproduced", "refuted", "not comparable")
+VERDICTS = _verdicts.VERDICTS
 
 
 def resolve(config: dict, default: dict, full: dict | None = None) -> dict:
@@ -285,6 +286,7 @@ OPTIONS = {
     "k1": dict(type=int, help="first-layer kernels of the CNNs"),
     "epochs": dict(type=int, help="training epochs"),
     "seed": dict(type=int, help="random seed"),
+    "seeds": dict(type=int, nargs="+", help="training seeds (one model per seed)"),
     "out": dict(help="output JSON file"),
 }
 """The command-line options most tutorials share (all default to the tutorial's config)."""

@@ -4,6 +4,7 @@ A tutorial's rule is a JSON file in ``tutorials/paper_numbers/rules/``, committe
 the run it judges (git history shows the order), written as the claims it tests::
 
     {"tutorial": "galloway2018_clean_variants",
+     "paper_file": "galloway2018_table6.json", "paper_runs": 4,
      "claim": "Table 6: ...",
      "checks": [
        {"id": "order", "kind": "paper_order", "groups": [["A", "B", "C"]],
@@ -176,7 +177,7 @@ def load_rule(name: str, directory: Path = RULES) -> dict:
         raise FileNotFoundError(f"no rule file {path}: write the claim the tutorial tests "
                                 "there (and commit it) before running it")
     rule = json.loads(path.read_text())
-    for field in ("tutorial", "claim", "checks"):
+    for field in ("tutorial", "claim", "checks", "paper_file", "paper_runs"):
         if field not in rule:
             raise ValueError(f"rule file {path} lacks {field!r}")
     for check in rule["checks"]:
