@@ -78,12 +78,15 @@ def test_make_results(tutorial, tmp_path, monkeypatch):
 def test_fgsm_tables(tutorial, tmp_path, table):
     module = tutorial("galloway2018_fgsm_tables")
     out = tmp_path / f"t{table}.json"
-    config = {**TINY_MODEL, "table": table, "n": 64, "pgd_last_epochs": 1, "out": str(out)}
+    config = {**TINY_MODEL, "table": table, "n": 64, "pgd_last_epochs": 1, "seeds": [7],
+              "out": str(out)}
     result = module.main(config)
     models = module.TABLES[table]["models"]
     assert list(result["models"]) == models
-    for row in result["models"].values():
+    for per_seed in result["models"].values():
+        (row,) = per_seed.values()
         assert set(row["fgsm_accuracy"]) == {"0.1", "0.2", "0.3"}
+        assert row["spec"]["seed"] == 7
         if row["spec"]["adversary"]:
             assert row["spec"]["adversary"]["kind"] == ("fgsm" if table == "1" else "pgd")
     assert result["summary"]["verdict"] == "not comparable"  # k1=4 is no paper column
@@ -113,7 +116,7 @@ def test_zoo_pgd_spec_is_shared_and_mixes_clean_loss(tutorial, monkeypatch):
     substitute = tutorial("galloway2018_substitute")
     # Table 6's '+' rows and Tables 2 and 4's '+*' models are one cached model each.
     for plus, star in (("A+", "A+*"), ("C+", "C+*")):
-        keys = {zoo.spec_key(table6.spec(plus, table6.DEFAULT)),
+        keys = {zoo.spec_key(table6.spec(plus, table6.DEFAULT, 1234)),
                 zoo.spec_key(fgsm_tables.spec(star, fgsm_tables.DEFAULT)),
                 zoo.spec_key(substitute.spec(star, substitute.DEFAULT))}
         assert len(keys) == 1
@@ -215,17 +218,19 @@ def test_results_of_a_model_trained_to_another_spec_are_redone(tutorial, tmp_pat
 
     module = tutorial("galloway2018_fgsm_tables")
     out = tmp_path / "t2.json"
-    config = {**TINY_MODEL, "table": "2", "n": 32, "pgd_last_epochs": 1, "out": str(out)}
+    config = {**TINY_MODEL, "table": "2", "n": 32, "pgd_last_epochs": 1, "seeds": [1234],
+              "out": str(out)}
     result = module.main(config)
     # An older recipe's A+* (no clean-loss mix) measured 0.0 at every eps: stale, redone.
     stale = json.loads(out.read_text())
-    old_spec = dict(stale["models"]["A+*"]["spec"])
+    row = stale["models"]["A+*"]["1234"]
+    old_spec = dict(row["spec"])
     old_spec["adversary"] = {k: v for k, v in old_spec["adversary"].items() if k != "adv_weight"}
-    stale["models"]["A+*"].update(spec=old_spec, fgsm_accuracy={"0.1": 0.0, "0.2": 0.0, "0.3": 0.0})
+    row.update(spec=old_spec, fgsm_accuracy={"0.1": 0.0, "0.2": 0.0, "0.3": 0.0})
     out.write_text(json.dumps(stale))
     again = module.main(config)
     assert again["models"]["A+*"] == result["models"]["A+*"]
-    assert again["models"]["A+*"]["spec"]["adversary"]["adv_weight"] == 0.5
+    assert again["models"]["A+*"]["1234"]["spec"]["adversary"]["adv_weight"] == 0.5
 
 
 def test_make_results_run_covers_every_tutorial(tutorial, monkeypatch):
@@ -245,3 +250,36 @@ def test_make_results_run_covers_every_tutorial(tutorial, monkeypatch):
     monkeypatch.setattr(module.subprocess, "call", lambda argv, cwd: 3)
     with pytest.raises(SystemExit, match="galloway2018_clean_variants.py failed with exit code 3"):
         module.run_all()
+
+
+def _fgsm_results(module, table, shift=None, spread=0.1, clean=0.98):
+    """Made-up Table 1/2 results at k1=64: the paper's means (plus ``shift[cell]``) for
+    three seeds spread by ``spread`` points."""
+    paper = module._common.paper(module.TABLES[table]["paper"])
+    models = {}
+    for m in module.TABLES[table]["models"]:
+        models[m] = {}
+        for i, seed in enumerate(("1234", "1235", "1236")):
+            acc = {}
+            for eps in module.EPS:
+                mean = paper["rows"][f"{m} eps={eps}"][0][0] + (shift or {}).get(f"{m} eps={eps}", 0)
+                acc[str(eps)] = (mean + (i - 1) * spread) / 100
+            models[m][seed] = {"clean_accuracy": clean, "fgsm_accuracy": acc, "train_seconds": 1}
+    return {"config": {**module.DEFAULT, "table": table}, "models": models}
+
+
+def test_fgsm_tables_verdict_rule(tutorial):
+    module = tutorial("galloway2018_fgsm_tables")
+    got = module.summarize(_fgsm_results(module, "1"))
+    assert got["verdict"] == "reproduced", got["why"]
+    # A 74 ± 4 and B 75 ± 2 at eps 0.1 (k1=64) are inside the paper's own noise: no claim.
+    assert "A eps=0.1 vs B eps=0.1: skipped" in got["why"]
+    assert "| A | 0.1 | 74 ± 4 | 74.0 ± 0.1 | 73.9, 74.0, 74.1 |" in "\n".join(got["table"])
+    assert module.summarize(_fgsm_results(module, "1", spread=8.0))["verdict"] == "inconclusive"
+    low = {"C eps=0.3": -10}  # C at eps 0.3: 5 % instead of 15 ± 3; still below A
+    assert module.summarize(_fgsm_results(module, "1", low))["verdict"] == "not reproduced"
+    # B below C at eps 0.3, where the paper has B 59 ± 2 far above C 15 ± 3: refuted.
+    assert module.summarize(_fgsm_results(module, "1", {"B eps=0.3": -50}))["verdict"] == "refuted"
+    collapsed = module.summarize(_fgsm_results(module, "2", clean=0.1))
+    assert collapsed["verdict"] == "not comparable" and "collapsed" in collapsed["why"]
+    assert module.summarize(_fgsm_results(module, "2"))["verdict"] == "reproduced"

@@ -152,13 +152,14 @@ Table 2's '+*' (PGD at eps 0.3: PGD-10 of step 0.075 by default, the paper's PGD
 step 0.01 with ``--full``)."""
 
 
-def model_spec(name: str, config: dict, pgd_full: bool = False) -> dict:
+def model_spec(name: str, config: dict, pgd_full: bool = False, seed: int | None = None) -> dict:
     """The cache spec of the CNN ``name`` at ``config``'s k1, epochs and train_size.
 
     ``name`` is a variant (``"B"``), optionally FGSM-trained (``"B+"``, Table 1's '+') or
     PGD-trained (``"B+*"``, Table 2's '+*', for the last ``config["pgd_last_epochs"]``
     epochs, default `PGD_LAST_EPOCHS`; with ``pgd_full`` the paper's PGD-40 for the last
-    5). The tutorials share these models through the cache.
+    5). ``seed``: the training seed (default `DEFAULT_SPEC`'s). The tutorials share these
+    models through the cache.
     """
     variant, suffix = name[0], name[1:] or "clean"
     if suffix == "+*" and pgd_full:
@@ -167,6 +168,8 @@ def model_spec(name: str, config: dict, pgd_full: bool = False) -> dict:
             "train_size": config["train_size"], "adversary": ADVERSARIES[suffix]}
     if suffix.startswith("+*"):
         spec["last_epochs"] = 5 if pgd_full else config.get("pgd_last_epochs", PGD_LAST_EPOCHS)
+    if seed is not None:
+        spec["seed"] = seed
     return spec
 
 
