@@ -2,8 +2,10 @@
 
 Every number in docs/RESULTS.md comes from a JSON file that a tutorial wrote, and every
 paper number from tutorials/paper_numbers/; each section names the command that
-produced it and the scale of both sides. Verdicts are computed here from those
-numbers (the rule is stated beside each), never typed.
+produced it and the scale of both sides. Verdicts are computed by the tutorials (and
+here for Tables 2/3/8) from those numbers, with the rule stated beside each, never typed.
+Sections measured outside the paper's setting (MNIST for the CIFAR tables of Gupta &
+Ajanthan) read "not comparable: different setting" at the top, their findings beside.
 
     python tutorials/make_results.py                  # from the results written so far
     python tutorials/make_results.py --run            # run every tutorial first
@@ -83,8 +85,11 @@ def attack_strength() -> tuple[list[str], str | None]:
     return lines + [""], verdict
 
 
+MNIST_NOT_CIFAR = "MNIST CNNs, not the paper's CIFAR-10/100 networks"
 SECTIONS = [
-    # (results file, paper, title while not run, command), in the papers' order
+    # (results file, paper, title while not run, command[, how the setting differs]),
+    # in the papers' order; a section measured outside the paper's setting is "not
+    # comparable" at the top level, with its finding kept beside it
     ("galloway2018_clean_variants.json", "Galloway et al. 2018", "Table 6 (clean test error)",
      "python tutorials/galloway2018_clean_variants.py"),
     ("galloway2018_table1.json", "Galloway et al. 2018", "Table 1 (FGSM on A, B, C and '+')",
@@ -105,22 +110,24 @@ SECTIONS = [
     ("gupta2022_cifar_models.json", "Gupta & Ajanthan 2022",
      "Table 1, clean accuracy (the CIFAR networks)", "python tutorials/gupta2022_cifar_models.py"),
     ("gupta2022_masking_checks.json", "Gupta & Ajanthan 2022", "Table 1 and Figure 1",
-     "python tutorials/gupta2022_masking_checks.py"),
+     "python tutorials/gupta2022_masking_checks.py", MNIST_NOT_CIFAR),
     ("gupta2022_attack_strength.json", "Gupta & Ajanthan 2022", "Tables 2, 3 and 8 pattern",
-     "python tutorials/gupta2022_attack_strength.py"),
+     "python tutorials/gupta2022_attack_strength.py", MNIST_NOT_CIFAR),
     ("gupta2022_attack_comparison.json", "Gupta & Ajanthan 2022", "Tables 4, 5 and 8 pattern",
-     "python tutorials/gupta2022_attack_comparison.py"),
+     "python tutorials/gupta2022_attack_comparison.py", MNIST_NOT_CIFAR),
     ("gupta2022_timing.json", "Gupta & Ajanthan 2022", "Table 7 (time per adversarial example)",
-     "python tutorials/gupta2022_timing.py"),
+     "python tutorials/gupta2022_timing.py", MNIST_NOT_CIFAR + " on 2 CPU cores, not an RTX 2080"),
     ("gupta2022_rho_ablation.json", "Gupta & Ajanthan 2022", "Tables 12 and 14 (rho ablations)",
-     "python tutorials/gupta2022_rho_ablation.py"),
+     "python tutorials/gupta2022_rho_ablation.py", MNIST_NOT_CIFAR),
     ("gupta2022_signal_propagation.json", "Gupta & Ajanthan 2022", "Table 13, Figures 4 and 5",
-     "python tutorials/gupta2022_signal_propagation.py"),
+     "python tutorials/gupta2022_signal_propagation.py", MNIST_NOT_CIFAR),
     ("gupta2022_mlp_flip_rate.json", "Gupta & Ajanthan 2022", "Figure 2 (5x100 binary MLP)",
-     "python tutorials/gupta2022_mlp_flip_rate.py"),
+     "python tutorials/gupta2022_mlp_flip_rate.py",
+     "PGD in place of the paper's combinatorial IPROP attack"),
     ("gupta2022_step_size.json", "Gupta & Ajanthan 2022", "Figure 3 (PGD step-size sweep)",
-     "python tutorials/gupta2022_step_size.py"),
+     "python tutorials/gupta2022_step_size.py", MNIST_NOT_CIFAR),
 ]
+SECTIONS = [entry if len(entry) == 5 else (*entry, None) for entry in SECTIONS]
 """Every tutorial's results file; one not written yet is listed as "not run"."""
 SPECIAL = {"gupta2022_attack_strength.json": attack_strength}
 """Results rendered here rather than from a ``summary`` in the JSON."""
@@ -153,11 +160,13 @@ def _short(title: str) -> str:
 def _overview(verdicts: list) -> str:
     """One paragraph: what holds and what does not, per paper, from the computed verdicts."""
     sentences = []
-    for paper in dict.fromkeys(p for p, _, _ in verdicts):
+    for paper in dict.fromkeys(p for p, *_ in verdicts):
         groups: dict[str, list[str]] = {}
-        for p, title, verdict in verdicts:
+        for p, title, verdict, differs in verdicts:
             if p == paper:
-                groups.setdefault(verdict or "not run", []).append(_short(title))
+                key = (verdict or "not run") if differs is None else (
+                    f"not comparable, different setting (in tfbnn's: {verdict or 'not run'})")
+                groups.setdefault(key, []).append(_short(title))
         parts = [f"{verdict}: {'; '.join(items)}" for verdict, items in groups.items()]
         sentences.append(f"{paper}: " + ". ".join(parts) + ".")
     return ("What holds and what does not, as computed by each tutorial from the paper's "
@@ -171,19 +180,35 @@ def _overview(verdicts: list) -> str:
 def main() -> Path:
     parts, verdicts = [], []
     known = {name for name, *_ in SECTIONS}
-    extra = [(p.name, "Other results", p.stem, f"see {p.name}")
+    extra = [(p.name, "Other results", p.stem, f"see {p.name}", None)
              for p in sorted(RESULTS.glob("*.json")) if p.name not in known
              and "summary" in json.loads(p.read_text())]
-    for name, paper, title, command in SECTIONS + extra:
+    for name, paper, title, command, differs in SECTIONS + extra:
         lines, verdict, full_title = section(name, title, command)
+        if differs is not None:
+            lines[1:1] = ["", f"Setting: {differs}. At the top level this section reads "
+                              "\"not comparable: different setting\"; its verdict below is the "
+                              "finding in tfbnn's setting."]
         parts += lines
-        verdicts.append((paper, full_title, verdict))
+        verdicts.append((paper, full_title, verdict, differs))
+    same = [v for v in verdicts if v[3] is None]
+    other = [v for v in verdicts if v[3] is not None]
     head = ["# Results", "",
             "Generated by `python tutorials/make_results.py` from `tutorials/results/*.json`; "
             "do not edit by hand. Each section names the tutorial that produced it.", "",
-            _overview(verdicts), "", "| paper | what | verdict |", "|---|---|---|"]
+            _overview(verdicts), "", "### Measured in the paper's setting", "",
+            "| paper | what | verdict |", "|---|---|---|"]
     head += [f"| {paper} | {_unprefixed(what)} | {verdict or 'not run'} |"
-             for paper, what, verdict in verdicts]
+             for paper, what, verdict, _ in same]
+    if other:
+        head += ["", "### The same claims outside the paper's setting", "",
+                 "Not comparable with the paper's numbers; the finding in tfbnn's setting is "
+                 "kept beside it.", "",
+                 "| paper | what | how the setting differs | verdict | finding in tfbnn's "
+                 "setting |", "|---|---|---|---|---|"]
+        head += [f"| {paper} | {_unprefixed(what)} | {differs} | not comparable: different "
+                 f"setting | {verdict or 'not run'} |"
+                 for paper, what, verdict, differs in other]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     tmp = OUT.with_suffix(".md.tmp")
     tmp.write_text("\n".join(head + [""] + parts))
@@ -194,7 +219,7 @@ def main() -> Path:
 def run_all(dry_run: bool = False) -> None:
     """Run every tutorial's default command (`SECTIONS`), in order; stop at a failure."""
     root = HERE.parent
-    for name, _, _, command in SECTIONS:
+    for name, _, _, command, _ in SECTIONS:
         argv = shlex.split(command)
         argv[0] = sys.executable
         print(("would run: " if dry_run else "running: ") + command, flush=True)
