@@ -2,6 +2,7 @@
 loader for the tutorial scripts."""
 
 import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -95,3 +96,21 @@ def module_tutorial(monkeypatch, module_cache, load_tutorial):
     """`load_tutorial` with the model cache (``TFBNN_CACHE``) in `module_cache`."""
     monkeypatch.setenv("TFBNN_CACHE", str(module_cache))
     return load_tutorial
+
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture(scope="session")
+def load_benchmark():
+    """``load_benchmark(name)`` imports ``benchmarks/name.py`` (benchmarks/ on sys.path
+    for its helpers)."""
+    def load(name: str):
+        if str(BENCHMARKS) not in sys.path:
+            sys.path.insert(0, str(BENCHMARKS))
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

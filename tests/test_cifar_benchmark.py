@@ -4,9 +4,6 @@ weights are copied."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,17 +12,9 @@ import tfbnn  # noqa: F401  (sets up Keras 2 before TensorFlow is used)
 import tensorflow as tf
 import tf_keras as keras
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
-
 @pytest.fixture(scope="module")
-def bench():
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(
-        "cifar_train_throughput", BENCHMARKS / "cifar_train_throughput.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_benchmark):
+    return load_benchmark("cifar_train_throughput")
 
 
 WIDTH = 0.0625
