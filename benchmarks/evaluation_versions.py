@@ -177,6 +177,7 @@ def render(results: dict) -> str:
         meta = model["meta"]
         lines += ["", f"### {name}", "",
                   f"Command: `{meta['command']}`", "",
+                  *([f"The model: {meta['about']}.", ""] if meta.get("about") else []),
                   f"Model `{meta['model']}`; {meta['dataset']} ({meta['data_title']}), first "
                   f"{meta['n']} test images, L-inf, batch {meta['batch_size']}, seed "
                   f"{meta['seed']}; {meta['machine']}. One forward and backward pass over the "
@@ -229,6 +230,8 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="SavedModel directory or .keras file")
     parser.add_argument("--name", help="the model's name in the tables (default: --model)")
+    parser.add_argument("--about", default="",
+                        help="how the model was made, for the docs (the command that trained it)")
     parser.add_argument("--dataset", choices=("mnist", "cifar10"), default="mnist")
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--eps", type=parse_eps, nargs="+", default=None,
@@ -271,7 +274,7 @@ def main(argv=None) -> dict:
             shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
         meta = {"model": args.model, "dataset": args.dataset, "data_title": title,
                 "n": len(x), "seed": args.seed, "batch_size": args.batch_size,
-                "eps": eps_list, "command": command,
+                "eps": eps_list, "command": command, "about": args.about,
                 "machine": f"{platform.machine()}, tensorflow {tf.__version__}"}
         model = results["models"].setdefault(name, {"meta": meta, "cells": {}})
         same = {k: model["meta"].get(k) for k in ("model", "dataset", "n", "seed", "batch_size")}
