@@ -161,6 +161,97 @@ def test_load_rule_errors_name_the_problem(v, tmp_path):
         v.load_rule("kind", tmp_path)
 
 
+def test_greater_margin_and_ties(v):
+    a, b = v.Estimate(80.0, 1.0, runs=3), v.Estimate(70.0, 1.0, runs=3)
+    assert v.greater(a, b, margin=5.0) == v.HOLDS
+    assert v.greater(a, b, margin=20.0) == v.OPPOSITE  # the claimed effect is clearly not there
+    assert v.greater(a, b, margin=9.0) == v.INCONCLUSIVE
+    # Non-inferiority: 69 is "not below 70 by more than 5" beyond the noise.
+    assert v.greater(v.Estimate(69.0, 0.5, runs=3), b, margin=-5.0) == v.HOLDS
+    assert v.greater(v.Estimate(60.0, 0.5, runs=3), b, margin=-5.0) == v.OPPOSITE
+    # Two noiseless equal numbers (28.0 = sqrt(784) for every model): a tie, no evidence.
+    assert v.greater(v.Estimate(28.0), v.Estimate(28.0)) == v.SATURATED
+    assert v.greater(v.Estimate(28.1), v.Estimate(28.0)) == v.HOLDS
+
+
+def test_above_and_in_range(v):
+    assert v.above(v.Estimate(95.0, n=1000), 90.0) == v.HOLDS
+    assert v.above(v.Estimate(85.0, n=1000), 90.0) == v.OPPOSITE
+    assert v.above(v.Estimate(90.5, n=1000), 90.0) == v.INCONCLUSIVE
+    # Figure 5's logit ratio: 2.07 with a band of +- 0.1 against the band 2-8.
+    ratio = v.Estimate(2.07, std=0.05, runs=1, scale=1.0)
+    assert v.in_range(ratio, 2.0, 8.0) == v.INCONCLUSIVE
+    assert v.in_range(v.Estimate(4.0, std=0.05, scale=1.0), 2.0, 8.0) == v.HOLDS
+    assert v.in_range(v.Estimate(1.5, std=0.05, scale=1.0), 2.0, 8.0) == v.FAILS
+    assert v.in_range(v.Estimate(9.0, std=0.05, scale=1.0), 2.0, 8.0) == v.FAILS
+    with pytest.raises(ValueError, match="low=3"):
+        v.in_range(v.Estimate(1.0), 3.0, 2.0)
+
+
+def test_each_min_and_not_run_cells(v):
+    check = {"id": "pp", "kind": "greater", "claim": "PGD leaves more than the better PGD++",
+             "each": {"model": ["B", "C"], "eps": ["0.1", "0.3"]},
+             "a": "{model} eps={eps} PGD",
+             "b": {"min": ["{model} eps={eps} PGD++ NJS", "{model} eps={eps} PGD++ HNS"]}}
+    ours = {"B eps=0.1 PGD": v.Estimate(40.0, n=1000),
+            "B eps=0.1 PGD++ NJS": v.Estimate(20.0, n=1000),
+            "B eps=0.1 PGD++ HNS": v.Estimate(10.0, n=1000),
+            "B eps=0.3 PGD": v.Estimate(0.0, n=1000),
+            "B eps=0.3 PGD++ NJS": v.Estimate(0.0, n=1000),
+            "C eps=0.1 PGD": v.Estimate(40.0, n=1000),
+            "C eps=0.1 PGD++ HNS": v.Estimate(42.0, n=1000)}
+    result = v.judge(_rule(check), ours, {})
+    items = dict(result["checks"][0]["items"])
+    assert items == {"B eps=0.1 PGD > B eps=0.1 PGD++ HNS": v.HOLDS,
+                     "B eps=0.3 PGD > B eps=0.3 PGD++ NJS": v.SATURATED,
+                     "C eps=0.1 PGD > C eps=0.1 PGD++ HNS": v.INCONCLUSIVE,
+                     "C eps=0.3 PGD > min(C eps=0.3 PGD++ NJS, C eps=0.3 PGD++ HNS)": v.NOT_RUN}
+    assert result["verdict"] == "inconclusive"  # saturated and not-run items count for nothing
+    assert "1 not run" in result["why"]
+    ours["C eps=0.1 PGD++ HNS"] = v.Estimate(60.0, n=1000)
+    assert v.judge(_rule(check), ours, {})["verdict"] == "refuted"
+    ours["C eps=0.1 PGD++ HNS"] = v.Estimate(5.0, n=1000)
+    assert v.judge(_rule(check), ours, {})["verdict"] == "reproduced"
+    nothing = {k: v.Estimate(0.0, n=1000) for k in ours}
+    assert v.judge(_rule(check), nothing, {})["verdict"] == "not comparable"
+
+
+@pytest.mark.parametrize("kind, extra, value, expected", [
+    ("above", {"value": 90}, 95.0, "reproduced"),
+    ("above", {"value": 90}, 80.0, "refuted"),
+    ("above", {"value": 90}, 90.5, "inconclusive"),
+    ("below", {"value": 10}, 5.0, "reproduced"),
+    ("below", {"value": 10}, 20.0, "refuted"),
+    ("in_range", {"low": 2, "high": 8}, 4.0, "reproduced"),
+    ("in_range", {"low": 2, "high": 8}, 12.0, "not reproduced"),
+    ("in_range", {"low": 2, "high": 8}, 7.95, "inconclusive"),
+])
+def test_bound_kinds_through_judge(v, kind, extra, value, expected):
+    rule = _rule({"id": "x", "kind": kind, "claim": "c", "a": "m", **extra})
+    assert v.judge(rule, {"m": v.Estimate(value, n=1000)}, {})["verdict"] == expected
+
+
+def test_equals_labels(v):
+    rule = _rule({"id": "fig1", "kind": "equals", "claim": "the iterations check warns",
+                  "each": {"model": ["B", "C"]}, "a": "{model} iterations", "value": "WARN"})
+    assert v.judge(rule, {"B iterations": "WARN", "C iterations": "WARN"}, {})["verdict"] == \
+        "reproduced"
+    assert v.judge(rule, {"B iterations": "WARN", "C iterations": "PASS"}, {})["verdict"] == \
+        "not reproduced"
+    assert v.judge(rule, {}, {})["verdict"] == "not comparable"
+
+
+def test_load_rule_checks_each_kinds_fields(v, tmp_path):
+    (tmp_path / "r.json").write_text(json.dumps(_rule({"id": "x", "kind": "in_range",
+                                                      "claim": "c", "a": "m", "low": 1})))
+    with pytest.raises(ValueError, match="check 'x' lacks 'high'"):
+        v.load_rule("r", tmp_path)
+    assert set(v.REQUIRED) == set(v.KINDS)
+
+
+PAPER_KINDS = ("paper_order", "within_paper")
+
+
 def test_every_committed_rule_file_loads_and_names_real_cells(v):
     files = sorted(v.RULES.glob("*.json"))
     assert {p.stem for p in files} >= {"galloway2018_clean_variants", "galloway2018_table1",
@@ -170,7 +261,10 @@ def test_every_committed_rule_file_loads_and_names_real_cells(v):
         assert rule["tutorial"] == path.stem
         paper = json.loads((v.RULES.parent / rule["paper_file"]).read_text())
         for check in rule["checks"]:
-            named = [c for g in check.get("groups", []) for c in g] + check.get("cells", [])
-            named += [check[k] for k in ("a", "b") if k in check]
-            missing = [c for c in named if c not in paper["rows"]]
-            assert not missing, (path.name, check["id"], missing)
+            if check["kind"] not in PAPER_KINDS:
+                continue
+            for binding in v._bindings(check):
+                named = [c for g in check.get("groups", []) for c in g] + check.get("cells", [])
+                named = [c.format_map(binding) for c in named]
+                missing = [c for c in named if c not in paper["rows"]]
+                assert not missing, (path.name, check["id"], missing)

@@ -29,6 +29,22 @@ so before calling this), else ``refuted`` if any claim goes the other way beyond
 noise, ``not reproduced`` if a magnitude misses, ``inconclusive`` if some claims sit
 inside the noise, and ``reproduced`` only when every countable claim holds.
 
+Check kinds (`KINDS`; each names its cells in the rule, and a cell the run did not
+measure is listed as ``not run`` and counts for nothing):
+
+- ``greater``: ``a`` exceeds ``b`` (by more than ``margin``, default 0; a negative margin
+  states "not below by more than"), beyond the noise of both;
+- ``above`` / ``below``: ``a`` lies above / below the constant ``value``;
+- ``in_range``: ``a`` lies inside ``[low, high]`` (``fails`` when clearly outside);
+- ``equals``: a label (a diagnostic's PASS / WARN, say) equals ``value``;
+- ``within_paper``: ``cells`` lie within ``sigmas`` of the paper's standard deviations;
+- ``paper_order``: each group keeps the paper's order where the paper's noise separates it.
+
+A check may carry ``"each": {"model": ["B", "C"], "eps": ["0.1", "0.3"]}``: it is
+applied once per combination, with ``{model}`` and ``{eps}`` filled into its cell names.
+A cell name may also be ``{"min": [names]}`` or ``{"max": [names]}``: the measured cell
+with the lowest (highest) mean among those present (the stronger of two attacks, say).
+
 Written here rather than taken from a library: no statistics package has verdicts for
 paper claims; the arithmetic is a two-sided z-band on a difference of means.
 """
@@ -125,16 +141,43 @@ def over_seeds(values, n: int | None = None, scale: float = 100.0) -> Estimate:
     return Estimate(mean, std, runs=len(values), n=n, scale=scale)
 
 
-def greater(a: Estimate, b: Estimate, z: float = Z) -> str:
-    """The claim ``a > b``: `HOLDS`, `OPPOSITE`, `INCONCLUSIVE` or `SATURATED`."""
+def greater(a: Estimate, b: Estimate, z: float = Z, margin: float = 0.0) -> str:
+    """The claim ``a > b + margin``: `HOLDS`, `OPPOSITE`, `INCONCLUSIVE` or `SATURATED`.
+
+    Saturated: both at the floor or both at the ceiling, or an exact tie of two noiseless
+    numbers (a quantity that is the same for every model by construction); neither can
+    show a difference. ``margin`` < 0 states non-inferiority ("``a`` is not below ``b``
+    by more than ``-margin``"), and `OPPOSITE` then means it is, beyond the noise.
+    """
     if (a.at_floor() and b.at_floor()) or (a.at_ceiling() and b.at_ceiling()):
         return SATURATED
-    difference = a.mean - b.mean
     band = z * math.hypot(a.se, b.se)
+    if band == 0 and a.mean == b.mean:
+        return SATURATED
+    difference = a.mean - b.mean - margin
     if difference > band:
         return HOLDS
     if difference < -band:
         return OPPOSITE
+    return INCONCLUSIVE
+
+
+def above(a: Estimate, value: float, z: float = Z) -> str:
+    """The claim ``a > value`` for a constant ``value``: `HOLDS`, `OPPOSITE` or
+    `INCONCLUSIVE` (``value`` inside ``a``'s band)."""
+    return greater(a, Estimate(float(value)), z)
+
+
+def in_range(a: Estimate, low: float, high: float, z: float = Z) -> str:
+    """The claim ``low <= a <= high``: `HOLDS` when ``a``'s whole band lies inside, `FAILS`
+    when it lies wholly outside, else `INCONCLUSIVE`."""
+    if low > high:
+        raise ValueError(f"in_range low={low} must be <= high={high}")
+    band = z * a.se
+    if low <= a.mean - band and a.mean + band <= high:
+        return HOLDS
+    if a.mean + band < low or a.mean - band > high:
+        return FAILS
     return INCONCLUSIVE
 
 
@@ -184,42 +227,128 @@ def load_rule(name: str, directory: Path = RULES) -> dict:
         if check.get("kind") not in KINDS:
             raise ValueError(f"rule file {path}: check {check.get('id')!r} has kind "
                              f"{check.get('kind')!r}; expected one of {sorted(KINDS)}")
-        for field in ("id", "claim"):
+        for field in ("id", "claim") + REQUIRED[check["kind"]]:
             if field not in check:
-                raise ValueError(f"rule file {path}: a check lacks {field!r}: {check}")
+                raise ValueError(f"rule file {path}: check {check.get('id')!r} lacks "
+                                 f"{field!r}: {check}")
     return rule
 
 
+NOT_RUN = "not run"
+"""An item whose cell the run did not measure: listed, and counted for nothing."""
+
+
+def _cell(ref, ours, binding: dict):
+    """``(name, value)`` of a rule's cell reference in ``ours``, or ``(name, None)`` when not
+    measured. ``ref``: a name (``{model}``-style fields filled from ``binding``), or
+    ``{"min": [names]}`` / ``{"max": [names]}`` (the lowest / highest measured mean)."""
+    if isinstance(ref, dict):
+        (how, names), = ref.items()
+        if how not in ("min", "max"):
+            raise ValueError(f"cell reference {ref}: expected 'min' or 'max'")
+        present = [(n, ours[n]) for n in (name.format_map(binding) for name in names)
+                   if n in ours]
+        if not present:
+            return f"{how}({', '.join(n.format_map(binding) for n in names)})", None
+        pick = (min if how == "min" else max)(present, key=lambda item: item[1].mean)
+        return pick
+    name = ref.format_map(binding)
+    return name, ours.get(name)
+
+
+def _bindings(check) -> list[dict]:
+    """One dict of field values per combination of the check's ``each`` (one empty dict
+    without it)."""
+    each = check.get("each") or {}
+    keys = list(each)
+    return [dict(zip(keys, values)) for values in itertools.product(*(each[k] for k in keys))]
+
+
 def _greater_check(check, ours, paper):
-    a, b = check["a"], check["b"]
-    return [(f"{a} > {b}", greater(ours[a], ours[b], check.get("z", Z)))]
+    rows = []
+    for binding in _bindings(check):
+        (a, x), (b, y) = _cell(check["a"], ours, binding), _cell(check["b"], ours, binding)
+        margin = check.get("margin", 0.0)
+        what = f"{a} > {b}" + (f" {'+' if margin > 0 else '-'} {abs(margin):g}" if margin else "")
+        rows.append((what, NOT_RUN if x is None or y is None else
+                     greater(x, y, check.get("z", Z), margin)))
+    return rows
+
+
+def _bound_check(direction: str):
+    def check_fn(check, ours, paper):
+        rows = []
+        for binding in _bindings(check):
+            a, x = _cell(check["a"], ours, binding)
+            value = float(check["value"])
+            if x is None:
+                rows.append((f"{a} {direction} {value:g}", NOT_RUN))
+                continue
+            if direction == ">":
+                outcome = above(x, value, check.get("z", Z))
+            else:
+                outcome = greater(Estimate(value), x, check.get("z", Z))
+            rows.append((f"{a} {direction} {value:g}", outcome))
+        return rows
+    return check_fn
+
+
+def _in_range_check(check, ours, paper):
+    rows = []
+    for binding in _bindings(check):
+        a, x = _cell(check["a"], ours, binding)
+        what = f"{check['low']:g} <= {a} <= {check['high']:g}"
+        rows.append((what, NOT_RUN if x is None else
+                     in_range(x, check["low"], check["high"], check.get("z", Z))))
+    return rows
+
+
+def _equals_check(check, ours, paper):
+    rows = []
+    for binding in _bindings(check):
+        a, x = _cell(check["a"], ours, binding)
+        rows.append((f"{a} is {check['value']}", NOT_RUN if x is None else
+                     HOLDS if x == check["value"] else FAILS))
+    return rows
 
 
 def _paper_order_check(check, ours, paper):
     """Every pair of a group the paper itself separates keeps the paper's direction;
     pairs inside the paper's noise are no claim and are listed as skipped."""
     rows = []
-    for group in check["groups"]:
-        present = [c for c in group if c in ours and c in paper]
-        for a, b in itertools.combinations(present, 2):
-            if not separated(paper[a], paper[b], check.get("z", Z)):
-                rows.append((f"{a} vs {b}", None))
-                continue
-            top, bottom = (a, b) if paper[a].mean > paper[b].mean else (b, a)
-            rows.append((f"{top} > {bottom}", greater(ours[top], ours[bottom],
-                                                    check.get("z", Z))))
+    for binding in _bindings(check):
+        for group in check["groups"]:
+            names = [c.format_map(binding) for c in group]
+            present = [c for c in names if c in ours and c in paper]
+            for a, b in itertools.combinations(present, 2):
+                if not separated(paper[a], paper[b], check.get("z", Z)):
+                    rows.append((f"{a} vs {b}", None))
+                    continue
+                top, bottom = (a, b) if paper[a].mean > paper[b].mean else (b, a)
+                rows.append((f"{top} > {bottom}", greater(ours[top], ours[bottom],
+                                                        check.get("z", Z))))
     return rows
 
 
 def _within_paper_check(check, ours, paper):
-    cells = check.get("cells") or [c for c in paper if c in ours]
-    return [(c, within(ours[c], paper[c], check["sigmas"], check.get("floor", 0.0),
-                       check.get("z", Z))) for c in cells if c in ours and c in paper]
+    rows = []
+    for binding in _bindings(check):
+        cells = ([c.format_map(binding) for c in check["cells"]] if check.get("cells")
+                 else [c for c in paper if c in ours])
+        rows += [(c, within(ours[c], paper[c], check["sigmas"], check.get("floor", 0.0),
+                            check.get("z", Z))) for c in cells if c in ours and c in paper]
+    return rows
 
 
-KINDS = {"greater": _greater_check, "paper_order": _paper_order_check,
-         "within_paper": _within_paper_check}
+KINDS = {"greater": _greater_check, "above": _bound_check(">"), "below": _bound_check("<"),
+         "in_range": _in_range_check, "equals": _equals_check,
+         "paper_order": _paper_order_check, "within_paper": _within_paper_check}
 """What each check ``kind`` of a rule file does with tfbnn's and the paper's estimates."""
+
+REQUIRED = {"greater": ("a", "b"), "above": ("a", "value"), "below": ("a", "value"),
+            "in_range": ("a", "low", "high"), "equals": ("a", "value"),
+            "paper_order": ("groups",), "within_paper": ("sigmas",)}
+"""The fields each kind needs besides ``id``, ``kind`` and ``claim``."""
 
 
 def judge(rule: dict, ours: Mapping[str, Estimate], paper: Mapping[str, Estimate]) -> dict:
@@ -234,7 +363,7 @@ def judge(rule: dict, ours: Mapping[str, Estimate], paper: Mapping[str, Estimate
         items = KINDS[check["kind"]](check, ours, paper)
         checks.append({"id": check["id"], "claim": check["claim"],
                        "items": [[what, outcome] for what, outcome in items]})
-        outcomes += [o for _, o in items if o is not None]
+        outcomes += [o for _, o in items if o not in (None, NOT_RUN)]
     result = verdict(outcomes)
     return {"verdict": result, "checks": checks, "why": explain(rule, checks, result)}
 
