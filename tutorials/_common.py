@@ -128,6 +128,27 @@ class Run:
         return self.results
 
 
+def by_seed(models: dict, legacy_seed: int) -> tuple[dict, bool]:
+    """``models`` as ``{model: {seed: row}}``, and whether it had to be converted.
+
+    Results written before the seeded tutorials (2026-12-02) hold one row per model,
+    trained at ``legacy_seed``; they are judged as that one seed (so with no spread over
+    seeds) until a seeded rerun replaces them, and the summary says so.
+    """
+    legacy = any(not all(str(k).isdigit() for k in row) for row in models.values() if row)
+    if not legacy:
+        return models, False
+    return {name: {str(legacy_seed): row} for name, row in models.items()}, True
+
+
+LEGACY_NOTE = ("Provisional: this result predates the seeded rerun. It has one training "
+               "seed ({seed}), so tfbnn's cells carry the test set's noise alone and not the "
+               "spread between training runs, which the paper's ± shows can be several "
+               "points; an 'opposite' or 'fails' here may lie inside that spread. "
+               "`{command}` reruns it with three seeds.")
+"""What a summary of a one-seed (pre-2026-12-02) result adds to its ``why``."""
+
+
 def in_batches(fn: Callable, *arrays: np.ndarray, batch: int) -> np.ndarray:
     """``fn(*rows)`` on ``batch`` rows of ``arrays`` at a time, the outputs concatenated
     (`tfbnn.batching.map_batches`)."""

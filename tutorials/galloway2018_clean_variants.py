@@ -102,7 +102,7 @@ def main(config: dict) -> dict:
                      lambda: measure(variant, seed, config, x_test, y_test),
                      spec=spec(variant, config, seed),
                      say=lambda row: f"{variant} seed {seed}: {row}")
-    return run.finish(summarize(run.results))
+    return run.finish(resummarize(run.results, run.out))
 
 
 def estimates(results: dict) -> dict:
@@ -160,6 +160,17 @@ def summarize(results: dict) -> dict:
                               "tfbnn error % (mean ± std over seeds)", "per seed",
                               "train time (s, mean)"], lines),
         verdict=verdict, why=why)
+
+
+def resummarize(results: dict, out=None) -> dict:
+    """The summary from stored results alone (``make_results.py --rejudge``); a one-seed
+    result of before the seeded rerun is judged as that one seed, and says so."""
+    models, legacy = _common.by_seed(results["models"], _zoo.DEFAULT_SPEC["seed"])
+    summary = summarize({**results, "models": models})
+    if legacy:
+        summary["why"] += " " + _common.LEGACY_NOTE.format(
+            seed=_zoo.DEFAULT_SPEC["seed"], command=summary["command"])
+    return summary
 
 
 if __name__ == "__main__":

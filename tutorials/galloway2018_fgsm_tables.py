@@ -84,7 +84,7 @@ def main(config: dict) -> dict:
             run.step(per_seed, str(seed), lambda: measure(name, seed, config, x, y),
                      spec=spec(name, config, seed),
                      say=lambda row: f"{name} seed {seed}: {row['fgsm_accuracy']}")
-    return run.finish(summarize(run.results))
+    return run.finish(resummarize(run.results, run.out))
 
 
 def estimates(results: dict) -> dict:
@@ -149,6 +149,17 @@ def summarize(results: dict) -> dict:
                                       "tfbnn accuracy % (mean ± std over seeds)", "per seed"],
                                      rows),
         verdict=verdict, why=why)
+
+
+def resummarize(results: dict, out=None) -> dict:
+    """The summary from stored results alone (``make_results.py --rejudge``); a one-seed
+    result of before the seeded rerun is judged as that one seed, and says so."""
+    models, legacy = _common.by_seed(results["models"], _zoo.DEFAULT_SPEC["seed"])
+    summary = summarize({**results, "models": models})
+    if legacy:
+        summary["why"] += " " + _common.LEGACY_NOTE.format(
+            seed=_zoo.DEFAULT_SPEC["seed"], command=summary["command"])
+    return summary
 
 
 if __name__ == "__main__":

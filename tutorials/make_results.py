@@ -10,12 +10,16 @@ Ajanthan) read "not comparable: different setting" at the top, their findings be
     python tutorials/make_results.py                  # from the results written so far
     python tutorials/make_results.py --run            # run every tutorial first
     python tutorials/make_results.py --run --dry-run  # list what --run would run
+    python tutorials/make_results.py --rejudge        # recompute every verdict first
 
 ``--run`` runs each tutorial's default command in the papers' order (which is also an
 order that trains every shared model once: Table 6 trains the clean and PGD-trained
 models, Table 1 the FGSM-trained ones), stopping at the first failure. Each tutorial
 resumes from its results file, so a finished one costs seconds and an interrupted
-``--run`` picks up where it stopped. From an empty model cache on 2 CPU cores expect
+``--run`` picks up where it stopped. ``--rejudge`` recomputes each tutorial's summary
+and verdict from its stored results (its ``resummarize``) under the rule files as they are
+now, without training or attacking anything: a rule changed after its result says so in
+its ``changes``, which the section prints. From an empty model cache on 2 CPU cores expect
 several hours, most of it training; with the models cached, each tutorial stays under
 its header's estimate.
 """
@@ -23,6 +27,7 @@ its header's estimate.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import shlex
 import subprocess
@@ -30,6 +35,7 @@ import sys
 import time
 from pathlib import Path
 
+import _common
 from _common import render
 
 HERE = Path(__file__).parent
@@ -216,6 +222,27 @@ def main() -> Path:
     return OUT
 
 
+def rejudge() -> list[str]:
+    """Recompute the summary (and verdict) of every results file from the numbers it
+    holds, with its tutorial's ``resummarize(results, out)``; nothing is trained or
+    attacked. Returns the files rewritten."""
+    done = []
+    for name, _, _, command, _ in SECTIONS:
+        path = RESULTS / name
+        if not path.is_file():
+            continue
+        module = importlib.import_module(Path(shlex.split(command)[1]).stem)
+        text = path.read_text()
+        results = json.loads(text)
+        summary = module.resummarize(results, path)
+        if summary is None:  # rendered here (`SPECIAL`), or too old to judge
+            continue
+        results["summary"] = summary
+        _common.save(path, results, indent=1 if text.startswith("{\n") else None)
+        done.append(name)
+    return done
+
+
 def run_all(dry_run: bool = False) -> None:
     """Run every tutorial's default command (`SECTIONS`), in order; stop at a failure."""
     root = HERE.parent
@@ -238,10 +265,14 @@ if __name__ == "__main__":
     parser.add_argument("--run", action="store_true",
                         help="run every tutorial at its default scale first")
     parser.add_argument("--dry-run", action="store_true", help="with --run: only list them")
+    parser.add_argument("--rejudge", action="store_true",
+                        help="recompute every verdict from the stored results first")
     args = parser.parse_args()
     if args.dry_run and not args.run:
         parser.error("--dry-run goes with --run")
     if args.run:
         run_all(dry_run=args.dry_run)
+    if args.rejudge and not args.dry_run:
+        print("rejudged", ", ".join(rejudge()) or "nothing")
     if not args.dry_run:
         print("wrote", main())
