@@ -40,18 +40,62 @@ def test_clean_variants(tutorial, tmp_path):
     assert _trained_files(tmp_path) == trained
 
 
-def test_attack_strength(tutorial, tmp_path):
+def _legacy(out, result: dict, seed: str, seeds: list) -> dict:
+    """Rewrite ``out`` as a result of before the seeded tutorials: one entry per model (its
+    ``seed`` entry), its config run at ``seeds``. Returns the config to resume it with."""
+    config = {**result["config"], "seeds": seeds}
+    models = {name: per_seed[seed] for name, per_seed in result["models"].items()}
+    out.write_text(json.dumps({"config": config, "models": models}))
+    return config
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("a finished measurement was recomputed")
+
+
+def test_attack_strength(tutorial, tmp_path, monkeypatch):
     module = tutorial("gupta2022_attack_strength")
     out = tmp_path / "strength.json"
-    config = {**TINY_MODEL, "models": ["B"], "n": 16, "batch": 8, "linf_eps": [0.1],
-              "l2_eps": [1.0], "iters": 2, "out": str(out)}
+    config = {**TINY_MODEL, "models": ["B"], "seeds": [1234, 1235], "n": 16, "batch": 8,
+              "linf_eps": [0.1], "l2_eps": [1.0], "iters": 2, "out": str(out)}
     result = module.main(config)
-    setting = result["models"]["B"]["settings"]["linf eps=0.1"]
-    accs = [a["accuracy"] for a in setting["attacks"].values()]
-    assert setting["worst_case_accuracy"] <= min(accs)
-    assert "PGD++ HNS (log grid)" in setting["attacks"]
-    assert out.with_suffix(".md").read_text().startswith("# PGD vs PGD++")
-    assert module.main(config)["models"] == result["models"]
+    per_seed = result["models"]["B"]
+    assert set(per_seed) == {"1234", "1235"}  # one model per training seed
+    assert [per_seed[s]["model"]["seed"] for s in ("1234", "1235")] == [1234, 1235]
+    for entry in per_seed.values():
+        setting = entry["settings"]["linf eps=0.1"]
+        accs = [a["accuracy"] for a in setting["attacks"].values()]
+        assert setting["worst_case_accuracy"] <= min(accs)
+        assert "PGD++ HNS (log grid)" in setting["attacks"]
+    # each cell over the seeds: mean ± sample std, with the binomial noise of the 16 images
+    values = [100 * per_seed[s]["settings"]["linf eps=0.1"]["attacks"]["PGD++ NJS"]["accuracy"]
+              for s in ("1234", "1235")]
+    cell = module.estimates(result)["B linf eps=0.1 PGD++ NJS"]
+    assert (cell.runs, cell.n) == (2, 16)
+    assert cell.mean == pytest.approx(sum(values) / 2)
+    assert cell.std == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
+    # k1=4 models on 16 images: judged by the committed rule, its section written beside
+    summary = result["summary"]
+    table = "\n".join(summary["table"])
+    assert summary == module.resummarize(result, out)
+    assert "| B | linf eps=0.1 | mean ± std (2 seeds) |" in table
+    assert "| B | linf eps=0.1 | 1234 |" in table and "| B | l2 eps=1.0 | 1235 |" in table
+    assert "training seeds 1234, 1235" in summary["tfbnn_scale"]
+    assert "gupta2022_attack_strength.json" in summary["why"]
+    assert "Provisional" not in summary["why"]
+    assert out.with_suffix(".md").read_text().startswith("## Gupta & Ajanthan, Tables 2, 3 and 8")
+    trained = _trained_files(tmp_path)
+    assert len(trained) == 2
+    monkeypatch.setattr(module, "measure", _refuse)  # resumes: nothing recomputed
+    assert module.main(config)["models"] == json.loads(out.read_text())["models"] == \
+        result["models"]
+    assert _trained_files(tmp_path) == trained
+    # a one-seed result of before the seeds resumes as seed 1234, and is labelled provisional
+    legacy = _legacy(out, result, "1234", [1234])
+    assert "Provisional" in module.resummarize(json.loads(out.read_text()))["why"]
+    again = module.main(legacy)
+    assert again["models"] == {"B": {"1234": per_seed["1234"]}}
+    assert "Provisional" not in again["summary"]["why"]
 
 
 def test_estimators(tutorial, tmp_path):
@@ -104,18 +148,50 @@ def test_fgsm_tables(tutorial, tmp_path, table):
     assert _trained_files(tmp_path) == trained
 
 
-def test_attack_comparison(tutorial, tmp_path):
+def test_attack_comparison(tutorial, tmp_path, monkeypatch):
     module = tutorial("gupta2022_attack_comparison")
     out = tmp_path / "cmp.json"
-    config = {**TINY_MODEL, "models": ["A", "B"], "n": 16, "batch": 8, "eps": [0.1], "iters": 2,
-              "square_queries": 5, "out": str(out)}
+    config = {**TINY_MODEL, "models": ["A", "B"], "seeds": [1234, 1235], "n": 16, "batch": 8,
+              "eps": [0.1], "iters": 2, "square_queries": 5, "out": str(out)}
     result = module.main(config)
-    row = result["models"]["B"]["eps"]["0.1"]
-    assert set(row) == set(module.attack_table(0.1, module.DEFAULT))
-    assert all(0.0 <= v <= 1.0 for v in row.values())
-    assert result["summary"]["verdict"] in ("reproduced", "not reproduced")
-    assert any("paper BNN-WAQ" in line for line in result["summary"]["table"])
-    assert module.main(config)["models"] == result["models"]
+    per_seed = result["models"]["B"]
+    assert set(per_seed) == {"1234", "1235"}  # one model per training seed
+    assert per_seed["1234"]["key"] != per_seed["1235"]["key"]
+    for entry in per_seed.values():
+        row = entry["eps"]["0.1"]
+        assert set(row) == set(module.attack_table(0.1, module.DEFAULT)) == \
+            set(entry["seconds"]["0.1"])
+        assert all(0.0 <= v <= 1.0 for v in row.values())
+    # each cell over the seeds: mean ± sample std, with the binomial noise of the 16 images
+    values = [100 * per_seed[s]["eps"]["0.1"]["Square"] for s in ("1234", "1235")]
+    cell = module.estimates(result)["B eps=0.1 Square"]
+    assert (cell.runs, cell.n) == (2, 16)
+    assert cell.mean == pytest.approx(sum(values) / 2)
+    assert cell.std == pytest.approx(abs(values[0] - values[1]) / 2 ** 0.5)
+    summary = result["summary"]
+    table = "\n".join(summary["table"])
+    assert summary == module.resummarize(result, out)
+    assert "| tfbnn B (BNN-WAQ) | 0.1 | mean ± std (2 seeds) |" in table
+    assert "| tfbnn B (BNN-WAQ) | 0.1 | 1235 |" in table
+    assert "training seeds 1234, 1235" in summary["tfbnn_scale"]
+    # the rule's items name this run's cells; models and eps not run are listed as such
+    assert "B eps=0.1 PGD > B eps=0.1 PGD++" in summary["why"]
+    assert ("W eps=0.1 PGD > min(W eps=0.1 PGD++ NJS, W eps=0.1 PGD++ HNS) - 1: not run"
+            in summary["why"])
+    assert any("paper BNN-WAQ" in line for line in summary["table"])
+    assert "Provisional" not in summary["why"]
+    trained = _trained_files(tmp_path)
+    assert len(trained) == 4
+    monkeypatch.setattr(module, "measure", _refuse)  # resumes: nothing recomputed
+    assert module.main(config)["models"] == json.loads(out.read_text())["models"] == \
+        result["models"]
+    assert _trained_files(tmp_path) == trained
+    # a one-seed result of before the seeds resumes as seed 1234, and is labelled provisional
+    legacy = _legacy(out, result, "1234", [1234])
+    assert "Provisional" in module.resummarize(json.loads(out.read_text()))["why"]
+    again = module.main(legacy)
+    assert again["models"] == {m: {"1234": result["models"][m]["1234"]} for m in ("A", "B")}
+    assert "Provisional" not in again["summary"]["why"]
 
 
 def test_zoo_pgd_spec_is_shared_and_mixes_clean_loss(tutorial, monkeypatch):

@@ -76,31 +76,46 @@ def _per_image(**acc):
             list(np.clip(v + rng.normal(0, 0.02, 40), 0, 1)) for k, v in acc.items()}
 
 
+def _judge(module, per_image, k1=64):
+    """The verdict and its explanation of per-image accuracies at 100 iterations
+    ("cw <label>" / "jsma <model>" keys), as stored results of the run's k1."""
+    results = {"config": {**module.DEFAULT, "k1": k1, "bootstrap": 200},
+               "cw": {k[3:]: {"100": {"per_image_accuracy": v}}
+                      for k, v in per_image.items() if k.startswith("cw ")},
+               "jsma": {k[5:]: {"per_image_accuracy": v}
+                        for k, v in per_image.items() if k.startswith("jsma ")}}
+    judged = module.judge(results)
+    return judged["verdict"], judged["why"]
+
+
 @pytest.mark.parametrize("eot, a_cw, verdict", [
     (0.70, 0.0, "reproduced"),
-    (0.20, 0.0, "refuted"),
-    (0.20, 0.5, "not reproduced"),  # A as robust as B: P1 fails
+    (0.20, 0.0, "refuted"),  # S's accuracy falls below the paper's edge under EOT-CW
+    (0.70, 0.5, "refuted"),  # A more robust than B+: P1 goes the other way
 ])
 def test_verdict_rule(module, eot, a_cw, verdict):
     numbers = _per_image(cw_A=a_cw, cw_B=0.4, cw_B_plus=0.3, cw_S=0.7, cw_S_EOT=eot,
                          jsma_A=0.1, jsma_B=0.3)
     assert set(numbers) == {"cw A", "cw B", "cw B+", "cw S", "cw S EOT-CW", "jsma A", "jsma B"}
-    got, why = module.judge(numbers, [71, 2], resamples=200)
+    got, why = _judge(module, numbers)
     assert got == verdict and "Rule" in why
 
 
 def test_verdict_checks_the_pgd_trained_b_plus_when_measured(module):
     numbers = _per_image(cw_A=0.0, cw_B=0.4, cw_B_plus=0.3, cw_S=0.7, cw_S_EOT=0.7,
                          jsma_A=0.1, jsma_B=0.3)
-    assert module.judge(numbers, [71, 2], resamples=200)[0] == "reproduced"
-    numbers["cw B+*"] = list(numbers["cw A"])  # the PGD-trained reading no better than A
-    verdict, why = module.judge(numbers, [71, 2], resamples=200)
-    assert verdict == "not reproduced" and "P1 fails" in why and "cw B+* - cw A" in why
+    verdict, why = _judge(module, numbers)
+    assert verdict == "reproduced" and "CW B+* - A > 0: not run" in why
+    numbers["cw B+*"] = _per_image(cw_A=0.0)["cw A"][::-1]  # no better than A, own noise
+    verdict, why = _judge(module, numbers)
+    assert verdict == "inconclusive" and "CW B+* - A > 0: inconclusive" in why
 
 
 def test_verdict_not_comparable(module):
-    assert module.judge({}, [71, 2])[0] == "not comparable"
-    assert module.judge(_per_image(cw_A=0.0), None)[0] == "not comparable"
+    assert _judge(module, {})[0] == "not comparable"
+    assert _judge(module, _per_image(cw_A=0.0), k1=32)[0] == "not comparable"  # no S32
+    at_zero = [0.0] * 40  # A and B at 0 on every image: a tie counts for nothing
+    assert _judge(module, {"cw A": at_zero, "cw B": at_zero})[0] == "not comparable"
 
 
 def test_stale_model_results_are_dropped(module):

@@ -9,12 +9,14 @@ without recomputing anything.
 import json
 
 TINY_MODEL = {"k1": 4, "epochs": 1, "train_size": 256}
-VERDICTS = ("reproduced", "not reproduced", "refuted", "not comparable")
 
 
 def _check_summary(result, out):
+    from _verdicts import VERDICTS  # tutorials/ is on sys.path once a tutorial is loaded
+
     s = result["summary"]
-    assert s["verdict"] in VERDICTS and s["why"].startswith("Rule:")
+    assert s["verdict"] in VERDICTS and s["why"].startswith("Rule (")
+    assert f"Verdict: {s['verdict']}." in s["why"]
     assert s["table"][0].startswith("| ") and s["plots"]
     for name in s["plots"]:
         assert (out.parent / name).stat().st_size > 1000
@@ -41,6 +43,7 @@ def test_and_toy(tutorial, tmp_path, monkeypatch):
         assert 0.0 <= row["grid_accuracy"] <= 1.0 and row["weights"]
     assert result["summary"]["verdict"] != "not comparable"  # all four configurations ran
     _check_summary(result, out)
+    assert module.resummarize(result, out) == result["summary"]  # the --rejudge path
     _forbid(monkeypatch, module, "train")
     again = module.main(config)  # resumes: no training, same numbers
     assert again["models"] == result["models"]
@@ -63,6 +66,7 @@ def test_logits(tutorial, tmp_path, monkeypatch):
         assert 0.0 <= entry["flip_rate"] <= 1.0 and "flip_rate_0.6_0.7" in entry
     assert len(result["summary"]["table"]) > 10
     _check_summary(result, out)
+    assert module.resummarize(result, out) == result["summary"]  # the --rejudge path
     trained = sorted((tmp_path / "cache").glob("*.keras"))
     assert len(trained) == 2
     import _zoo

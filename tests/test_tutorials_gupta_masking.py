@@ -4,7 +4,8 @@ Each test points the model cache (TFBNN_CACHE) at a temporary folder shared by t
 module (the tiny A and B models are trained once), runs the tutorial's ``main`` on a
 few test images, checks the JSON, the summary and its verdict, the PNGs, and that a
 second call resumes: every attack is replaced by one that raises, so nothing may be
-recomputed. The verdict rules are also checked on made-up numbers.
+recomputed. The verdict rules are also checked on made-up numbers (more cases in
+test_rules_gupta_masking.py).
 """
 
 import json
@@ -15,7 +16,6 @@ import tfbnn  # noqa: F401
 from tfbnn import attacks
 
 TINY = {"k1": 4, "epochs": 1, "train_size": 256}
-VERDICTS = ("reproduced", "not reproduced", "refuted", "not comparable")
 
 
 @pytest.fixture()
@@ -34,7 +34,7 @@ def _forbid_attacks(monkeypatch):
 def _check_summary_and_resume(module, config, result, out, monkeypatch):
     """The summary is complete and saved; a second call recomputes no attack."""
     s = result["summary"]
-    assert s["verdict"] in VERDICTS and "Rule" in s["why"]
+    assert s["verdict"] in module._verdicts.VERDICTS and "Rule" in s["why"]
     assert any(line.startswith("| ") for line in s["table"])
     assert s["paper_scale"] and "MNIST" in s["tfbnn_scale"]
     assert s["plots"] and all((out.parent / p).stat().st_size > 0 for p in s["plots"])
@@ -67,13 +67,21 @@ def test_masking_verdict_rule(tutorial):
     masked = {"iterations": {"verdict": "WARN"}, "radius": {"verdict": "PASS"},
               "transfer": {"verdict": "WARN"}}
     results = {"config": cfg, "models": {
-        "A": {"pgd": {"1": {"accuracy": 0.0}, "20": {"accuracy": 0.0}}, "checks": {}},
-        "B": {"pgd": {"1": {"accuracy": 0.5}, "20": {"accuracy": 0.3}}, "checks": masked}}}
-    assert module.judge(results)[0] == "reproduced"
-    results["models"]["B"]["pgd"]["20"]["accuracy"] = 0.0
-    assert module.judge(results)[0] == "not reproduced"
-    del results["models"]["A"]
-    assert module.judge(results)[0] == "not comparable"
+        "A": {"clean_accuracy": 0.9, "pgd": {"1": {"accuracy": 0.0}, "20": {"accuracy": 0.0}},
+              "checks": {}},
+        "B": {"clean_accuracy": 0.9, "pgd": {"1": {"accuracy": 0.5}, "20": {"accuracy": 0.3}},
+              "checks": masked}}}
+
+    def verdict():
+        return module.summarize(results, [])["verdict"]
+
+    assert verdict() == "reproduced"
+    results["models"]["B"]["checks"]["transfer"]["verdict"] = "PASS"
+    assert verdict() == "not reproduced"
+    results["models"]["A"]["pgd"]["1"]["accuracy"] = 0.8  # A above B beyond the noise
+    assert verdict() == "refuted"
+    results["models"] = {"A": results["models"]["A"]}  # no binary model: nothing to judge
+    assert verdict() == "not comparable"
 
 
 def test_mlp_flip_rate(tutorial, tmp_path, monkeypatch, module_cache):
@@ -99,15 +107,21 @@ def test_mlp_verdict_rule(tutorial):
     module = tutorial("gupta2022_mlp_flip_rate")
     cfg = {**module.DEFAULT, "eps": [0.1, 0.3]}
 
-    def results(pgd, njs):
-        rates = {"PGD": {"0.1": {"flip_rate": pgd[0]}, "0.3": {"flip_rate": pgd[1]}},
+    def summary(pgd, njs, other="PGD"):
+        rates = {other: {"0.1": {"flip_rate": pgd[0]}, "0.3": {"flip_rate": pgd[1]}},
                  "PGD++ NJS": {"0.1": {"flip_rate": njs[0]}, "0.3": {"flip_rate": njs[1]}}}
-        return {"config": cfg, "models": {"bnn": {"attacked": 1000, "clean_accuracy": 0.95,
-                                                  "flip_rate": rates}}}
+        return module.summarize({"config": {**cfg, "attacks": [other, "PGD++ NJS"]},
+                                 "models": {"bnn": {"attacked": 1000, "clean_accuracy": 0.95,
+                                                    "njs_beta1": 0.01, "flip_rate": rates}}},
+                                [])
 
-    assert module.judge(results([0.2, 0.9], [0.5, 0.9]))[0] == "reproduced"
-    assert module.judge(results([0.2, 0.9], [0.2, 0.9]))[0] == "not reproduced"
-    assert module.judge(results([0.5, 0.9], [0.6, 0.7]))[0] == "not reproduced"
+    # The paper compares PGD++ with IPROP: against plain PGD it is a finding, no verdict.
+    better = summary([0.2, 0.9], [0.5, 0.95])
+    assert better["verdict"] == "not comparable"
+    assert "the finding reads 'reproduced'" in better["why"]
+    assert "the finding reads 'refuted'" in summary([0.5, 0.9], [0.2, 0.7])["why"]
+    assert summary([0.2, 0.9], [0.5, 0.95], other="IPROP")["verdict"] == "reproduced"
+    assert summary([0.5, 0.9], [0.2, 0.7], other="IPROP")["verdict"] == "refuted"
 
 
 def test_step_size(tutorial, tmp_path, monkeypatch):
@@ -128,11 +142,14 @@ def test_step_size_verdict_rule(tutorial):
     module = tutorial("gupta2022_step_size")
     cfg = {**module.DEFAULT, "n": 1000, "step_fractions": [0.1, 0.25]}
 
-    def results(pgd, pp):
-        return {"config": cfg, "models": {"B": {
+    def verdict(pgd, pp):
+        return module.summarize({"config": cfg, "models": {"B": {
+            "clean_accuracy": 0.98,
             "pgd": {"0.1": {"accuracy": pgd[0]}, "0.25": {"accuracy": pgd[1]}},
-            "plusplus": {"NJS": {"accuracy": pp}, "HNS": {"accuracy": pp + 0.1}}}}}
+            "plusplus": {"NJS": {"accuracy": pp}, "HNS": {"accuracy": pp + 0.1}}}}},
+            [])["verdict"]
 
-    assert module.judge(results([0.3, 0.2], 0.0))[0] == "reproduced"
-    assert module.judge(results([0.3, 0.0], 0.0))[0] == "not reproduced"
-    assert module.judge(results([0.3, 0.2], 0.2))[0] == "not reproduced"
+    assert verdict([0.3, 0.2], 0.0) == "reproduced"
+    assert verdict([0.3, 0.0], 0.0) == "not comparable"  # both at 0 %: no difference shows
+    assert verdict([0.3, 0.2], 0.2) == "inconclusive"  # a tie inside the noise
+    assert verdict([0.3, 0.05], 0.2) == "refuted"

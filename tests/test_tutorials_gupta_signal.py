@@ -25,12 +25,18 @@ def _fail(*args, **kwargs):
     raise AssertionError("recomputed instead of resuming")
 
 
+def _tutorial_name(summary: dict) -> str:
+    """The tutorial (and rule file) a summary's command runs."""
+    return summary["command"].split()[1].removeprefix("tutorials/").removesuffix(".py")
+
+
 def _check_summary(result, out: Path, plots: int):
     import _common
 
     s = result["summary"]
     assert s["verdict"] in _common.VERDICTS
-    assert s["why"].startswith("Rule:")
+    assert s["why"].startswith("Rule (")  # the committed rule file, named and applied
+    assert f"tutorials/paper_numbers/rules/{_tutorial_name(s)}.json" in s["why"]
     assert any(line.startswith("| ") and "paper" in line and "tfbnn" in line
                for line in s["table"])
     assert all("||" not in line for line in s["table"] if line.startswith("|"))  # Markdown-safe

@@ -15,8 +15,8 @@ does not state and tfbnn chooses: the training set follows Papernot et al. (2016
 problem as tfbnn reads it, ``train_size`` = 1,000 points drawn uniformly from [0, 1]^2
 labelled round(x1) AND round(x2) (label 1 iff x1 >= 0.5 and x2 >= 0.5); full-batch
 updates (one Adam step per epoch); sigmoid cross-entropy; several initialisation seeds
-(the data set is the same for every seed), each metric reported as the median over
-seeds.
+(the data set is the same for every seed), each metric reported as its mean and sample
+standard deviation over seeds.
 
 What is measured, on a ``grid`` x ``grid`` lattice over [0, 1]^2, of the sigmoid output
 s(x) = sigmoid(logit(x)):
@@ -36,8 +36,15 @@ s(x) = sigmoid(logit(x)):
   from the finite-difference one by more than 10 % (+ ``near_zero``), i.e. where the
   gradient an attacker gets is not the function's slope.
 
-The verdict is computed from the medians over seeds (see `judge`). Default = the
-paper's scale (1,000 epochs), 5 seeds, 101 x 101 grid: about 1-2 minutes on 2 CPU cores.
+The verdict applies the rule in paper_numbers/rules/galloway2018_and_toy.json
+(`_verdicts`) to each metric's mean over the seeds with their spread (a difference
+inside the spread is inconclusive): C1 every configuration agrees with AND on more than
+90 % of the grid; C2 the quantized 2-unit MLP's ds/dx2 jumps more often than the
+full-precision one's; C3 the quantized 4-unit MLP's ds/dx2 is near zero on more than
+90 % of the grid, and more often than the quantized 2-unit and full-precision 4-unit
+MLPs'; C4 the quantized 2-unit MLP's boundary is more accurate and sharper than the
+full-precision one's. Default = the paper's scale (1,000 epochs), 5 seeds, 101 x 101
+grid: about 1-2 minutes on 2 CPU cores.
 Finished (configuration, seed) pairs are stored with their trained weights, so a killed
 run resumes and the plot is redrawn without retraining.
 
@@ -55,10 +62,11 @@ import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import tensorflow as tf
 import tf_keras
 import _common
+import _verdicts
 from _common import RESULTS, markdown_table, paper
 from tfbnn import models
 
-NAME = "galloway2018_and_toy"
+NAME = RULE = "galloway2018_and_toy"
 DEFAULT = {"hidden_units": [2, 4], "quantized": [False, True], "seeds": [0, 1, 2, 3, 4],
            "train_size": 1000, "data_seed": 0, "epochs": 1000, "learning_rate": 0.1,
            "batch_size": None, "estimator": "passthrough", "grid": 101, "fd_h": 1e-3,
@@ -188,7 +196,8 @@ def main(config: dict) -> dict:
             entry["median"] = {m: float(np.median([entry["seeds"][str(s)][m]
                                                    for s in config["seeds"]]))
                                for m in METRICS}
-    return run.finish(summarize(run.results, plot(run.results, run.out)))
+    plot(run.results, run.out)
+    return run.finish(resummarize(run.results, run.out))
 
 
 def plot(results: dict, out: Path) -> list:
@@ -220,96 +229,61 @@ def plot(results: dict, out: Path) -> list:
     return [name]
 
 
-def _claims(results: dict) -> list:
-    """Per claim: (claim, tfbnn's numbers, verdict or None when not measured)."""
-    rows = {k: e["median"] for k, e in results["models"].items()}
-    claims = []
-    if len(rows) == 4:
-        worst = min(rows, key=lambda k: rows[k]["grid_accuracy"])
-        ok = rows[worst]["grid_accuracy"] >= 0.9
-        claims.append((
-            "C1: all configurations learn a reasonable decision boundary (App. B)",
-            "grid accuracy " + ", ".join(f"{k} {v['grid_accuracy']:.3f}" for k, v in rows.items()),
-            "reproduced" if ok else "not reproduced",
-            "every configuration's median grid accuracy >= 0.9"))
-    else:
-        claims.append(("C1: all configurations learn a reasonable decision boundary (App. B)",
-                       "needs all four configurations", None, ""))
-    if {"fp-2", "q-2"} <= set(rows):
-        q, fp = rows["q-2"]["jump_frac_dx2"], rows["fp-2"]["jump_frac_dx2"]
-        claims.append((
-            "C2: the quantized 2-unit MLP's forward derivative is highly non-linear, with sharp "
-            "edges (Fig. 3d vs 3b)", f"jump fraction of ds/dx2: q-2 {q:.4f} vs fp-2 {fp:.4f}",
-            "reproduced" if q > fp else "not reproduced", "q-2 jump fraction > fp-2's"))
-    if {"fp-4", "q-4"} <= set(rows):
-        q, fp = rows["q-4"]["near_zero_dx2"], rows["fp-4"]["near_zero_dx2"]
-        claims.append((
-            "C3: with 4 hidden units the quantized MLP's forward derivative is almost entirely "
-            "destroyed (Fig. 4b)", f"near-zero fraction of ds/dx2: q-4 {q:.3f} vs fp-4 {fp:.3f}",
-            "reproduced" if q >= 0.9 and q > fp else "not reproduced",
-            "q-4 near-zero fraction >= 0.9 and > fp-4's"))
-    if {"fp-2", "q-2"} <= set(rows):
-        qa, fa = rows["q-2"]["grid_accuracy"], rows["fp-2"]["grid_accuracy"]
-        qb, fb = rows["q-2"]["transition_band"], rows["fp-2"]["transition_band"]
-        claims.append((
-            "C4: the binary MLP's decision boundary better represents AND (Sec. 4, Fig. 3)",
-            f"grid accuracy q-2 {qa:.3f} vs fp-2 {fa:.3f}; transition band q-2 {qb:.3f} vs "
-            f"fp-2 {fb:.3f}", "reproduced" if qa >= fa and qb <= fb else "not reproduced",
-            "q-2 grid accuracy >= fp-2's and q-2 transition band <= fp-2's"))
-    return claims
+def estimates(results: dict) -> dict:
+    """``"<configuration> <metric>"`` -> the metric over the seeds run, a `_verdicts.Estimate`
+    (mean ± sample std over seeds; fractions of a fixed grid, so no binomial term)."""
+    return {f"{key} {metric}": _verdicts.over_seeds(
+        [row[metric] for row in entry["seeds"].values()], scale=1.0)
+        for key, entry in results["models"].items() if entry["seeds"] for metric in METRICS}
 
 
-def judge(results: dict, claims: list) -> tuple[str, str]:
-    measured = [c for c in claims if c[2] is not None]
-    if len(measured) < 4:
-        return "not comparable", ("Rule: needs all four configurations (fp/q x 2/4 units) to "
-                                  "test claims C1-C4; this run has "
-                                  f"{sorted(results['models'])}.")
-    rows = {k: e["median"] for k, e in results["models"].items()}
-    inverted = (measured[0][2] == "reproduced"
-                and rows["q-2"]["jump_frac_dx2"] < rows["fp-2"]["jump_frac_dx2"]
-                and rows["q-4"]["near_zero_dx2"] < rows["fp-4"]["near_zero_dx2"])
-    if all(c[2] == "reproduced" for c in measured):
-        verdict = "reproduced"
-    elif inverted:
-        verdict = "refuted"
-    else:
-        verdict = "not reproduced"
-    failed = [c[0].split(":")[0] for c in measured if c[2] != "reproduced"]
-    why = ("Rule: reproduced when all four claims hold on the medians over seeds (C1 every "
-           "median grid accuracy >= 0.9; C2 q-2 jump fraction of ds/dx2 > fp-2's; C3 q-4 "
-           "near-zero fraction of ds/dx2 >= 0.9 and > fp-4's; C4 q-2 grid accuracy >= fp-2's "
-           "and transition band <= fp-2's), refuted when C1 holds but both derivative proxies "
-           "point the other way (quantized smoother and less often near zero than full "
-           "precision), otherwise not reproduced — "
-           + (f"{', '.join(failed)} failed" if failed else "all four hold")
-           + f"; the quantized models take {rows['q-2']['distinct_outputs']:.0f} (2 units) and "
-           f"{rows['q-4']['distinct_outputs']:.0f} (4 units) distinct output values over the "
-           "grid (median).")
-    return verdict, why
+def _text(cell: str, estimate) -> str:
+    digits = 0 if "distinct" in cell else 4 if "jump" in cell else 3
+    return estimate.text(digits)
+
+
+def _item(what: str, ours: dict) -> str:
+    """A check item (``"a > b"``) with each measured cell's mean ± std beside its name."""
+    return " > ".join(f"{part} ({_text(part, ours[part])})" if part in ours else part
+                      for part in what.split(" > "))
+
+
+SHOWN = {"train_accuracy": "train acc", "grid_accuracy": "grid acc",
+         "transition_band": "transition band", "distinct_outputs": "distinct outputs",
+         "near_zero_dx2": "near-zero ds/dx2", "near_zero_grad_fd": "near-zero grad (FD)",
+         "jump_frac_dx2": "jump frac ds/dx2", "autodiff_vs_fd_mismatch": "autodiff vs FD mismatch"}
+"""The metrics of the per-configuration table, with their column headers."""
 
 
 def summarize(results: dict, plots: list) -> dict:
+    """Claims C1-C4 judged by the committed rule, and the metrics of every configuration."""
     cfg = results["config"]
     settings = paper("galloway2018_figures")["rows"][
         "Fig 3 (App B): MLP hidden units in first two layers / Adam epochs / learning rate"][0]
-    claims = _claims(results)
-    n_seeds = len(cfg["seeds"])
+    ours = estimates(results)
+    judged = _verdicts.judge(_verdicts.load_rule(RULE), ours, {})
+    seeds = sorted({int(s) for e in results["models"].values() for s in e["seeds"]})
     lines = markdown_table(
-        ["claim (paper: one model per figure, read off a plot)",
-         f"tfbnn (median of {n_seeds} seeds, {cfg['grid']}x{cfg['grid']} grid)", "rule",
-         "verdict"],
-        [[c[0], c[1], c[3] or "—", c[2] or "not measured"] for c in claims])
-    lines += ["", "Per configuration (medians over seeds):", ""]
+        ["check (paper: one model per figure, read off a plot)",
+         f"tfbnn (mean ± std over {len(seeds)} seeds, {cfg['grid']}x{cfg['grid']} grid)",
+         "outcome"],
+        [[check["id"], _item(what, ours), outcome]
+         for check in judged["checks"] for what, outcome in check["items"]])
+    lines += ["", f"Per configuration (mean ± sample std over the {len(seeds)} seeds):", ""]
     lines += markdown_table(
-        ["model", "train acc", "grid acc", "transition band", "distinct outputs",
-         "near-zero ds/dx2", "near-zero grad (FD)", "jump frac ds/dx2", "autodiff vs FD mismatch"],
-        [[e["label"], f"{m['train_accuracy']:.3f}", f"{m['grid_accuracy']:.3f}",
-          f"{m['transition_band']:.3f}", f"{m['distinct_outputs']:.0f}",
-          f"{m['near_zero_dx2']:.3f}", f"{m['near_zero_grad_fd']:.3f}",
-          f"{m['jump_frac_dx2']:.4f}", f"{m['autodiff_vs_fd_mismatch']:.3f}"]
-         for e in results["models"].values() for m in [e["median"]]])
-    verdict, why = judge(results, claims)
+        ["model"] + list(SHOWN.values()),
+        [[entry["label"]] + [_text(m, ours[f"{key} {m}"]) for m in SHOWN]
+         for key, entry in results["models"].items() if entry["seeds"]])
+    why = judged["why"]
+    if {"q-2 distinct_outputs", "q-4 distinct_outputs"} <= set(ours):
+        why += (f" The quantized models take {ours['q-2 distinct_outputs'].mean:.1f} (2 units) "
+                f"and {ours['q-4 distinct_outputs'].mean:.1f} (4 units) distinct output values "
+                "over the grid (mean over seeds).")
+    if {"q-2 near_zero_grad_fd", "q-4 near_zero_grad_fd"} <= set(ours):
+        why += (" Their true slope (finite differences) is near zero on "
+                f"{ours['q-2 near_zero_grad_fd'].mean:.3f} and "
+                f"{ours['q-4 near_zero_grad_fd'].mean:.3f} of the grid: C2 and C3 judge the "
+                "straight-through gradient an attacker gets, not that slope.")
     command = f"python tutorials/{NAME}.py"
     diff = {k: v for k, v in cfg.items() if k != "out" and DEFAULT.get(k) != v}
     if diff:
@@ -324,10 +298,18 @@ def summarize(results: dict, plots: list) -> dict:
         tfbnn_scale=(f"`models.and_mlp` ({cfg['estimator']} STE), {cfg['train_size']} points "
                      f"uniform in [0,1]^2 labelled round(x1) AND round(x2), Adam lr "
                      f"{cfg['learning_rate']}, {cfg['epochs']} epochs, batch "
-                     f"{cfg['batch_size'] or 'full'}, seeds {cfg['seeds']}; metrics on a "
+                     f"{cfg['batch_size'] or 'full'}, seeds {seeds}; metrics on a "
                      f"{cfg['grid']}x{cfg['grid']} grid, near zero = {cfg['near_zero']:g}, "
-                     f"finite-difference step {cfg['fd_h']:g}"),
-        table=lines, verdict=verdict, why=why, plots=plots)
+                     f"finite-difference step {cfg['fd_h']:g}; ± is the sample standard "
+                     "deviation over the initialisation seeds"),
+        table=lines, verdict=judged["verdict"], why=why, plots=plots)
+
+
+def resummarize(results: dict, out) -> dict:
+    """The summary from stored results alone (``make_results.py --rejudge``): nothing is
+    trained, and the plot `main` drew beside ``out`` is listed, not redrawn."""
+    plot_file = Path(out).with_suffix(".png")
+    return summarize(results, [plot_file.name] if plot_file.is_file() else [])
 
 
 if __name__ == "__main__":

@@ -55,20 +55,22 @@ EOT-PGD(++) on S: untargeted, the first ``n`` images, ``pgd_iters`` iterations o
 eps / 4 from the Uniform(-1, 1) start projected onto the box (Gupta & Ajanthan's budget,
 as in gupta2022_attack_strength.py), with and without EOT.
 
-Verdict rule (at 100 iterations, the paper's Table 3 budget; comparisons are paired
-bootstrap 95 % intervals over images, 1000 resamples): a claim holds when its interval
-lies wholly on the claimed side.
+Verdict: the committed rule of paper_numbers/rules/galloway2018_cw_jsma.json, applied by
+`_verdicts.judge` at 100 iterations (Table 3's budget) to cells that are means over the
+images with their bootstrap standard error over images (`bootstrap` resamples; the two
+models of a difference are resampled on the same images: a paired bootstrap). Each claim
+holds when it clears 2 standard errors, goes the other way ("refuted") when its opposite
+does, and is "inconclusive" in between; an exact noiseless tie (two models at 0 % on
+every image) counts for nothing. The claims:
   P1 (Table 3 caption, Fig. 2): CW-L2 accuracy of B and of B+ (and B+*) above A's;
   P2 (Table 3): S's accuracy above B's and B+'s (and B+*'s);
   P3 (Sec. 4): B's JSMA accuracy above A's;
-  P4 (Table 3 / Conclusion): S's accuracy reaches the paper's lower edge (mean - 2 std of
-      the S cell of the k1 column, 71 - 2 x 2 = 67 % at k1 = 64): the interval's upper end
-      is at least that.
-"reproduced" when P1-P4 hold and S's EOT-CW accuracy is not below that edge (interval's
-upper end at least the edge); "refuted" when P1-P4 hold but S's EOT-CW accuracy is below
-the edge (the 71 % does not survive an adaptive attack at the same budget); "not
-reproduced" when any of P1-P4 fails; "not comparable" when the paper has no cell for k1
-(or for S at k1) or 100 is not among the iterations.
+  P4 (Table 3 / Conclusion): S's accuracy not below the paper's S cell of the k1 column by
+      more than 2 of the paper's standard deviations (71 - 2 x 2 = 67 % at k1 = 64);
+  and, beyond the paper, S's EOT-CW accuracy not below that edge either (does the 71 %
+  survive an attack that adapts to the stochastic weights?).
+"not comparable" when the paper has no cell for k1 (or for S at k1) or 100 is not among
+the iterations. `resummarize` recomputes the summary from the stored results alone.
 
 Default: n = 50 images x 9 targets = 450 pairs; CW-L2 at 10, 20, 50 and 100 iterations;
 S scored over 20 draws, EOT over 10 draws; JSMA on A and B; EOT-PGD(++) at eps 0.1 and
@@ -84,6 +86,7 @@ scale, the whole test set (90k pairs) and 1000 iterations added; days on 2 CPU c
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -93,11 +96,14 @@ import tensorflow as tf
 import tf_keras
 
 import _common
+import _verdicts
 import _zoo
 from _common import mnist_test
+from _verdicts import Estimate
 from _zoo import current, trained_model
 from tfbnn import attacks, models
 
+NAME = "galloway2018_cw_jsma"
 NUM_CLASSES = 10
 REFERENCE_ITERATIONS = 100  # Table 3's budget
 EOT_LABEL = "S EOT-CW"
@@ -112,9 +118,14 @@ DEFAULT = {
     "batch": 500, "bootstrap": 1000, "seed": 0, "full": False,
 }
 FULL = {"n": 10000, "iterations": [10, 20, 50, 100, 1000]}
-PAPER_ROW = {"B+*": "B+"}
-"""Models compared with another row of the paper: both B+ readings with its B+."""
+PAPER_ROW = {"B+*": "B+", EOT_LABEL: "S"}
+"""Labels held against another row of the paper: both B+ readings against its B+, S under
+EOT-CW against S's cell (does S's number survive an attack on its random weights?)."""
 LABELS = ["A", "B", "B+", "B+*", "S", EOT_LABEL]
+DIFFERENCES = [("CW", m, "A") for m in ("B", "B+", "B+*")] + [
+    ("CW", "S", m) for m in ("B", "B+", "B+*")] + [("JSMA", "B", "A")]
+"""The paired differences ``(attack, a, b)`` measured as cells ``"<attack> <a> - <b>"``:
+each model against full-precision A, S against each binary model, B against A under JSMA."""
 
 
 def spec(name: str, config: dict) -> dict:
@@ -259,7 +270,7 @@ def todo(results: dict, config: dict, name: str) -> list:
 
 
 def main(config: dict) -> dict:
-    run = _common.Run(config, DEFAULT, FULL, name="galloway2018_cw_jsma")
+    run = _common.Run(config, DEFAULT, FULL, name=NAME)
     config, results = run.config, run.results
     for section in ("models", "cw", "jsma", "eot_pgd"):
         run.section(section)
@@ -288,69 +299,86 @@ def main(config: dict) -> dict:
                 results["eot_pgd"].setdefault(f"eps={key}", {})[sub] = _pgd(
                     attack, model_fn, x, y, config)
             run.save(f"{name} {section} {key} {sub}")
-    return run.finish(summarize(results, [plot(results, run.out)]))
+    return run.finish(resummarize(results, run.out))
 
 
 # ----------------------------------------------------------------------------- verdict
 
 
-def _interval(values, resamples: int = 1000, seed: int = 0) -> tuple:
-    """Mean and bootstrap 95 % interval over images of per-image values."""
+def _bootstrap_se(values, resamples: int, seed: int = 0) -> float:
+    """The standard error of the mean of per-image ``values``: the std of ``resamples``
+    bootstrap means over the images (the images are the sample; the models are fixed).
+    The same seed for every cell resamples the same images, so a difference of two
+    models' per-image values is a paired bootstrap."""
     v = np.asarray(values, float)
     idx = np.random.default_rng(seed).integers(0, len(v), (resamples, len(v)))
-    means = v[idx].mean(1)
-    return float(v.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+    return float(v[idx].mean(1).std())
 
 
-def _diff(a, b, resamples: int = 1000, seed: int = 0) -> tuple:
-    """mean(a) - mean(b) over the same images, with a paired bootstrap 95 % interval."""
-    return _interval(np.asarray(a, float) - np.asarray(b, float), resamples, seed)
+def _over_images(values, resamples: int, scale: float = 1.0, shift: float = 0.0) -> Estimate:
+    """``(mean(values) - shift) / scale`` over the images, ± its bootstrap standard error."""
+    v = 100 * np.asarray(values, float)
+    return Estimate((float(v.mean()) - shift) / scale, _bootstrap_se(v, resamples) / scale)
 
 
-def judge(per_image: dict, s_paper, resamples: int = 1000) -> tuple:
-    """(verdict, why) from per-image accuracies at 100 iterations.
+def _paper_cell(k1, label: str):
+    """The paper's Table 3 accuracy ``[mean, std]`` (%) of ``label`` (through `PAPER_ROW`)
+    in the k1 column, or None (no such column, row or cell: A, S at k1 32)."""
+    table3 = _common.paper("galloway2018_table3")
+    col, row = _common.column(table3, k1), f"{PAPER_ROW.get(label, label)} accuracy"
+    return None if col is None or row not in table3["rows"] else table3["rows"][row][col]
 
-    ``per_image`` keys: "cw A", "cw B", "cw B+", "cw S", "cw S EOT-CW", "jsma A",
-    "jsma B", optionally "cw B+*" (lists over the same images, values in [0, 1]);
-    ``s_paper``: the paper's
-    S cell ``[mean, std]`` in % for the k1 column, or None.
+
+def estimates(results: dict) -> dict:
+    """Cell name -> `_verdicts.Estimate` at Table 3's 100 iterations, each a mean over
+    the images ± its bootstrap standard error (`_bootstrap_se`):
+
+    - ``"CW <label>"``, ``"JSMA <model>"``: accuracy (%);
+    - ``"CW <a> - <b>"``, ``"JSMA B - A"``: the paired differences of `DIFFERENCES`
+      (points);
+    - ``"CW <label> vs paper (paper std)"``: (accuracy - the paper's cell of the label,
+      `PAPER_ROW`) / that cell's std, so that "not below the paper by more than k of its
+      standard deviations" is one bound, ``above -k``, in every k1 column.
     """
-    needed = ["cw A", "cw B", "cw B+", "cw S", f"cw {EOT_LABEL}", "jsma A", "jsma B"]
-    missing = [k for k in needed if k not in per_image]
-    if s_paper is None or missing:
-        why = ("The paper has no S cell for this k1 (Table 3 covers k1 = 32-256, no S32)."
-               if s_paper is None else f"Missing measurements: {', '.join(missing)}.")
-        return "not comparable", why
-    edge = (s_paper[0] - 2 * s_paper[1]) / 100
-    p = lambda v: f"{100 * v:.1f}"  # noqa: E731
+    resamples, k1 = results["config"]["bootstrap"], results["config"]["k1"]
+    ref = str(REFERENCE_ITERATIONS)
+    per_image = {f"CW {label}": np.asarray(entries[ref]["per_image_accuracy"], float)
+                 for label, entries in results["cw"].items() if ref in entries}
+    per_image.update({f"JSMA {m}": np.asarray(e["per_image_accuracy"], float)
+                      for m, e in results["jsma"].items()})
+    cells = {name: _over_images(v, resamples) for name, v in per_image.items()}
+    for attack, a, b in DIFFERENCES:
+        if f"{attack} {a}" in per_image and f"{attack} {b}" in per_image:
+            cells[f"{attack} {a} - {b}"] = _over_images(
+                per_image[f"{attack} {a}"] - per_image[f"{attack} {b}"], resamples)
+    for label in results["cw"]:
+        paper = _paper_cell(k1, label)
+        if paper is not None and f"CW {label}" in per_image:
+            cells[f"CW {label} vs paper (paper std)"] = _over_images(
+                per_image[f"CW {label}"], resamples, scale=paper[1], shift=paper[0])
+    return cells
 
-    def above(a, b):
-        d, lo, hi = _diff(per_image[a], per_image[b], resamples)
-        return lo > 0, f"{a} - {b} = {p(d)} points [{p(lo)}, {p(hi)}]"
 
-    pluses = ["cw B+"] + (["cw B+*"] if "cw B+*" in per_image else [])
-    checks = {
-        "P1": [above("cw B", "cw A")] + [above(b, "cw A") for b in pluses],
-        "P2": [above("cw S", "cw B")] + [above("cw S", b) for b in pluses],
-        "P3": [above("jsma B", "jsma A")],
-    }
-    s_mean, s_lo, s_hi = _interval(per_image["cw S"], resamples)
-    checks["P4"] = [(s_hi >= edge, f"S {p(s_mean)} % [{p(s_lo)}, {p(s_hi)}] vs edge {p(edge)} %")]
-    e_mean, e_lo, e_hi = _interval(per_image[f"cw {EOT_LABEL}"], resamples)
-    eot_text = f"S under EOT-CW {p(e_mean)} % [{p(e_lo)}, {p(e_hi)}]"
-    failed = [k for k, items in checks.items() if not all(ok for ok, _ in items)]
-    detail = "; ".join(f"{k} {'holds' if k not in failed else 'fails'} ({', '.join(t for _, t in v)})"
-                       for k, v in checks.items())
-    rule = ("Rule (100 CW-L2 iterations, paired bootstrap 95 % intervals over images): "
-            "P1 B and B+ (and B+*) above A; P2 S above B and B+ (and B+*); P3 B above A under JSMA; P4 S's "
-            f"interval reaches the paper's S cell minus 2 std ({p(edge)} %). 'reproduced' if "
-            "P1-P4 hold and S's EOT-CW interval reaches the same edge, 'refuted' if P1-P4 hold "
-            "but it lies below, 'not reproduced' if any of P1-P4 fails.")
-    if failed:
-        verdict = "not reproduced"
-    else:
-        verdict = "reproduced" if e_hi >= edge else "refuted"
-    return verdict, f"{rule} {detail}. {eot_text}."
+def judge(results: dict) -> dict:
+    """The committed rule (paper_numbers/rules/galloway2018_cw_jsma.json) on `estimates`:
+    `_verdicts.judge`'s ``{"verdict", "checks", "why"}``; "not comparable" without the
+    paper's inputs (no k1 column or no S cell there) or without 100 iterations run."""
+    k1 = results["config"]["k1"]
+    missing = None
+    if _common.column(_common.paper("galloway2018_table3"), k1) is None:
+        missing = f"The paper has no k1={k1} column (Table 3: 32-256)."
+    elif _paper_cell(k1, "S") is None:
+        missing = (f"The paper has no S cell at k1={k1} (Table 3 prints no S32): the rule's "
+                   "S claims have nothing to compare with.")
+    elif REFERENCE_ITERATIONS not in {int(i) for i in results["config"]["iterations"]}:
+        missing = f"{REFERENCE_ITERATIONS} CW-L2 iterations (Table 3's budget) not run."
+    if missing:
+        return {"verdict": "not comparable", "checks": [], "why": missing}
+    rule = _verdicts.load_rule(NAME)
+    theirs = {f"CW {label}": _verdicts.paper_cell(cell, rule["paper_runs"])
+              for label in LABELS if label != EOT_LABEL
+              and (cell := _paper_cell(k1, label)) is not None}
+    return _verdicts.judge(rule, estimates(results), theirs)
 
 
 # ----------------------------------------------------------------------------- summary
@@ -371,11 +399,52 @@ def _num(value, digits=2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _judged_cells(rule: dict) -> list:
+    """The names of the cells the rule's checks read (``a``, each ``each`` filled in)."""
+    names = []
+    for check in rule["checks"]:
+        each = check.get("each") or {}
+        names += [check["a"].format_map(dict(zip(each, values)))
+                  for values in itertools.product(*each.values())]
+    return names
+
+
+def _judged_rows(results: dict, ours: dict, rule: dict) -> list:
+    """Table rows of the cells the rule judges, with what the paper prints for each; ±
+    is the bootstrap standard error over the images."""
+    k1 = results["config"]["k1"]
+    prose = _common.paper("galloway2018_jsma_prose")["rows"]
+    quoted = {"CW B - A": prose["accuracy improvement of B over A under CWL2 (%)"][0],
+              "JSMA B - A": prose["accuracy improvement of B over A under JSMA (%)"][0]}
+    differences = {f"{attack} {a} - {b}": (attack, a, b) for attack, a, b in DIFFERENCES}
+    bounds = {f"CW {label} vs paper (paper std)": label for label in LABELS}
+    rows = []
+    for name in _judged_cells(rule):
+        if name not in ours:
+            continue
+        if name in differences:
+            attack, a, b = differences[name]
+            paper = [] if attack == "JSMA" else [" vs ".join(
+                "0 (caption)" if m == "A" else _fmt(_paper_cell(k1, m)) for m in (a, b))]
+            if name in quoted:
+                paper.append(f"+{quoted[name]} in Sec. 4 (capacity not stated)")
+            where = "CW-L2 100 it" if attack == "CW" else "JSMA"
+            rows.append([f"judged: {where}, accuracy {a} - {b} (points)", "; ".join(paper),
+                         f"{ours[name].mean:+.1f} ± {ours[name].std:.1f}"])
+        elif name in bounds:
+            label = bounds[name]
+            row = PAPER_ROW.get(label, label)
+            rows.append([f"judged: CW-L2 100 it, ({label} - paper {row}) / paper std",
+                         f"0 ({row}: {_fmt(_paper_cell(k1, label))})",
+                         f"{ours[name].mean:+.2f} ± {ours[name].std:.2f}"])
+    return rows
+
+
 def summarize(results: dict, plots: list) -> dict:
+    """The section of docs/RESULTS.md; the verdict is the committed rule's (`judge`)."""
     cfg = results["config"]
     table3 = _common.paper("galloway2018_table3")
     figures = _common.paper("galloway2018_figures")["rows"]
-    jsma_prose = _common.paper("galloway2018_jsma_prose")["rows"]
     k1 = str(cfg["k1"])
     col = _common.column(table3, k1)
     cell = lambda row: None if col is None else table3["rows"][row][col]  # noqa: E731
@@ -387,7 +456,8 @@ def summarize(results: dict, plots: list) -> dict:
     for label in LABELS:
         row = PAPER_ROW.get(label, label)
         paper_acc = a_paper if label == "A" else (
-            "— (paper: S under plain CW only)" if label == EOT_LABEL else _fmt(cell(f"{row} accuracy")))
+            "— (paper: S under plain CW only)" if label == EOT_LABEL
+            else _fmt(cell(f"{row} accuracy")))
         paper_l2 = "—" if label in ("A", EOT_LABEL) else _fmt(cell(f"{row} mean L2"))
         entry = get(label)
         rows.append([f"CW-L2 {ref} it: accuracy % of {label}", paper_acc, _pct(entry)])
@@ -395,43 +465,31 @@ def summarize(results: dict, plots: list) -> dict:
                      "not run" if entry is None else
                      f"{entry['mean_l2_all']:.2f}; {_num(entry['mean_l2_success'])}"])
     if "1000" in {str(i) for i in cfg["iterations"]}:
-        thousand = {"A": figures["Fig 2 / Sec 3.1.2: full-precision (A) accuracy % after 1000 CW-L2 iterations"][0],
-                    "B": _fmt(figures["Fig 2 / Sec 3.1.2: B accuracy % after 1000 CW-L2 iterations"][0]),
-                    "B+": _fmt(figures["Fig 2 / Sec 3.1.2: B+ accuracy % after 1000 CW-L2 iterations"][0]),
-                    "B+*": _fmt(figures["Fig 2 / Sec 3.1.2: B+ accuracy % after 1000 CW-L2 iterations"][0]),
-                    "S": _fmt(figures["Fig 2 / Sec 3.1.2: S64 accuracy % after 1000 CW-L2 iterations"][0])
-                    + " (S64)"}
+        after = lambda who: figures[  # noqa: E731
+            f"Fig 2 / Sec 3.1.2: {who} accuracy % after 1000 CW-L2 iterations"][0]
+        thousand = {"A": after("full-precision (A)"), "B": _fmt(after("B")),
+                    "B+": _fmt(after("B+")), "B+*": _fmt(after("B+")),
+                    "S": _fmt(after("S64")) + " (S64)"}
         for label in LABELS:
             rows.append([f"CW-L2 1000 it: accuracy % of {label}", thousand.get(label, "—"),
                          _pct(get(label, "1000"))])
-    if get("A") and get("B"):
-        rows.append([f"CW-L2 {ref} it: accuracy B - A (points)",
-                     f"+{jsma_prose['accuracy improvement of B over A under CWL2 (%)'][0]} "
-                     "(capacity not stated)",
-                     f"{100 * (get('B')['accuracy'] - get('A')['accuracy']):+.1f}"])
     for label in ["A", "B"]:
         entry = jsma.get(label)
         rows.append([f"JSMA accuracy % of {label} (target success %; pixels changed %)", "—",
                      "not run" if entry is None else
                      f"{_pct(entry)} ({100 * entry['target_success']:.1f}; "
                      f"{100 * entry['fraction_changed_all']:.1f})"])
-    if "A" in jsma and "B" in jsma:
-        rows.append(["JSMA accuracy B - A (points)",
-                     f"+{jsma_prose['accuracy improvement of B over A under JSMA (%)'][0]} "
-                     "(capacity not stated)",
-                     f"{100 * (jsma['B']['accuracy'] - jsma['A']['accuracy']):+.1f}"])
     for eps_key, entries in results["eot_pgd"].items():
         for attack, entry in entries.items():
             rows.append([f"S, L-inf {eps_key}, {attack}: accuracy %", "—", _pct(entry)])
-    per_image = {f"cw {label}": cw[label][ref]["per_image_accuracy"]
-                 for label in cw if ref in cw[label]}
-    per_image.update({f"jsma {m}": e["per_image_accuracy"] for m, e in jsma.items()})
-    if col is None:
-        verdict, why = "not comparable", f"The paper has no k1={k1} column (Table 3: 32-256)."
-    elif ref not in {str(i) for i in cfg["iterations"]}:
-        verdict, why = "not comparable", f"{ref} CW-L2 iterations (Table 3's budget) not run."
-    else:
-        verdict, why = judge(per_image, cell("S accuracy"), cfg["bootstrap"])
+    judged = judge(results)
+    verdict, why = judged["verdict"], judged["why"]
+    if judged["checks"]:
+        rows += _judged_rows(results, estimates(results), _verdicts.load_rule(NAME))
+        why += (f" tfbnn: one trained model each, so the judged cells' ± (the bootstrap "
+                f"standard error over the {cfg['n']} images, {cfg['bootstrap']} resamples) is "
+                "the noise of the images only; the paper's spread over its runs stands in for "
+                "the spread over training runs in the bound on S.")
     pairs = cfg["n"] * (NUM_CLASSES - 1)
     return _common.summary(
         title="Galloway et al., Table 3, Figure 2 and JSMA (targeted CW-L2 and JSMA; S under EOT)",
@@ -439,7 +497,7 @@ def summarize(results: dict, plots: list) -> dict:
         paper_scale=("k1 = 32-256, the whole MNIST test set x 9 targets (90k pairs), CW-L2 "
                      "(CleverHans v2) for 100 iterations (Table 3) and up to 1000 (Fig. 2), "
                      "other CW settings not stated; JSMA settings and capacity not stated; "
-                     "mean ± std over runs"),
+                     "mean ± std over runs whose number is not stated"),
         tfbnn_scale=(f"k1 = {k1}, {cfg['epochs']} epochs, one training run; first {cfg['n']} test "
                      f"images (unfiltered) x 9 targets = {pairs} pairs; CW-L2 at "
                      f"{', '.join(map(str, cfg['iterations']))} iterations, binary search steps "
@@ -447,12 +505,20 @@ def summarize(results: dict, plots: list) -> dict:
                      f"constant {cfg['initial_const']}, confidence {cfg['confidence']} (the "
                      "authors' script's values); JSMA theta "
                      f"{cfg['jsma_theta']}, gamma {cfg['jsma_gamma']}; S scored over "
-                     f"{cfg['score_draws']} draws (± = std over draws), EOT over "
-                     f"{cfg['eot_draws']} draws; B+ is FGSM-trained (Table 1's '+'), B+* PGD-trained "
+                     f"{cfg['score_draws']} draws, EOT over {cfg['eot_draws']} draws; B+ is "
+                     "FGSM-trained (Table 1's '+'), B+* PGD-trained "
                      "(Table 6's '+': PGD-10 at eps 0.3 for the last 2 epochs); L2 in "
-                     "[0, 1] pixel units"),
+                     "[0, 1] pixel units. ± beside an accuracy is the std over the draws of S's "
+                     "random weights (none for the deterministic models); ± beside a 'judged' "
+                     f"cell is the bootstrap standard error over the {cfg['n']} images"),
         table=_common.markdown_table(["quantity", f"paper (k1={k1})", "tfbnn"], rows),
         verdict=verdict, why=why, plots=plots)
+
+
+def resummarize(results: dict, out=None) -> dict:
+    """The summary from stored results alone (``make_results.py --rejudge``, and `main`):
+    the figure is redrawn beside ``out`` when given; nothing is attacked."""
+    return summarize(results, [] if out is None else [plot(results, out)])
 
 
 # ----------------------------------------------------------------------------- plot

@@ -8,6 +8,13 @@ hidden layers of 100 units trained on MNIST to 95 % accuracy, for L-inf bounds i
 [0, 1]. tfbnn has no IPROP, so this tutorial measures the same flip rates for plain
 PGD and PGD++ (NJS and HNS), on the binary MLP and on the same MLP in full precision.
 
+The verdict applies the rule in paper_numbers/rules/gupta2022_mlp_flip_rate.json
+(`_verdicts`), written as the paper's claim: PGD++ NJS flips more than IPROP at each
+bound. Without IPROP cells every check is "not run" and the verdict is "not
+comparable": plain PGD is no stand-in for a combinatorial attack. The rule file's
+``findings`` (PGD++ NJS against plain PGD) are judged the same way and reported beside
+the verdict as tfbnn's finding, never as the paper's claim.
+
 The two MLPs are defined here (`build_mlp`): 784 -> 5 x 100 -> 10.
 - ``"fp"``: tf_keras Dense + ReLU hidden layers, Dense logits.
 - ``"bnn"`` (BNN-WAQ): larq QuantDense hidden layers with binary weights
@@ -43,6 +50,7 @@ import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
 import larq as lq
 import tf_keras
 import _common
+import _verdicts
 from _common import RESULTS, markdown_table, mnist_test, paper
 from _zoo import cache_dir
 from tfbnn import attacks, data, export, io, models, quantizers, temperature, training
@@ -147,7 +155,7 @@ def main(config: dict) -> dict:
                                                         model_fn, xs, ys, config["batch"]),
                          seconds=True, say=lambda r: f"{kind} {name:10s} eps {eps:<5g} flip "
                                                      f"rate {r['flip_rate']:.3f}")
-    return run.finish(summarize(run.results, plot(run.results, run.out)))
+    return run.finish(resummarize(run.results, run.out))
 
 
 def plot(results, out) -> list:
@@ -170,33 +178,33 @@ def plot(results, out) -> list:
     return [name]
 
 
-def judge(results):
-    cfg, rows = results["config"], results["models"]
-    if "bnn" not in rows or not {"PGD", "PGD++ NJS"} <= set(cfg["attacks"]):
-        return "not comparable", ("Needs the binary MLP and both PGD and PGD++ NJS; this run has "
-                                  f"models {list(rows)} and attacks {cfg['attacks']}.")
-    entry = rows["bnn"]
-    tol = max(2.0 / max(entry["attacked"], 1), 0.01)
-    pgd = [entry["flip_rate"]["PGD"][str(e)]["flip_rate"] for e in cfg["eps"]]
-    njs = [entry["flip_rate"]["PGD++ NJS"][str(e)]["flip_rate"] for e in cfg["eps"]]
-    never_worse = all(b >= a - tol for a, b in zip(pgd, njs))
-    better_somewhere = any(b > a + tol for a, b in zip(pgd, njs))
-    verdict = "reproduced" if never_worse and better_somewhere else "not reproduced"
-    pairs = ", ".join(f"{e:g}: {100 * b:.1f} vs {100 * a:.1f}"
-                      for e, a, b in zip(cfg["eps"], pgd, njs))
-    why = (f"tfbnn has no IPROP, so the paper's comparison (PGD++ NJS flips more than IPROP at "
-           f"every bound) is replaced by the same claim against plain PGD, the baseline of its "
-           f"Tables 2-3. Rule: reproduced when, on the binary MLP, the PGD++ NJS flip rate is "
-           f"never below PGD's by more than {100 * tol:.1f} points (two examples or 1 %) and is "
-           f"above it by more than that at one bound at least — "
-           f"{'holds' if verdict == 'reproduced' else 'fails'} (bound: PGD++ NJS vs PGD flip "
-           f"rate %: {pairs}). Clean accuracy of the binary MLP: "
-           f"{100 * entry['clean_accuracy']:.1f} % (paper: 95 %).")
-    return verdict, why
+def estimates(results: dict) -> dict:
+    """``"<model> <attack> eps=<bound>"`` -> flip rate (%) as a `_verdicts.Estimate`, with
+    the binomial noise of the attacked (correctly classified) images; one training seed."""
+    return {f"{kind} {attack} eps={eps}": _verdicts.Estimate(100 * row["flip_rate"],
+                                                           n=max(entry["attacked"], 1))
+            for kind, entry in results["models"].items()
+            for attack, rates in entry["flip_rate"].items() for eps, row in rates.items()}
 
 
-def summarize(results, plots):
+def finding(rule: dict, ours: dict) -> str:
+    """The rule's ``findings`` judged on ``ours``, in words labelled as tfbnn's finding
+    (empty without findings): a comparison the paper does not make, beside the verdict."""
+    if not rule.get("findings"):
+        return ""
+    judged = _verdicts.judge({**rule, "checks": rule["findings"]}, ours, {})
+    parts = []
+    for check in judged["checks"]:
+        items = "; ".join(f"{what}: {outcome}" for what, outcome in check["items"])
+        parts.append(f"{check['claim']} ({items})")
+    return (f"Finding in tfbnn's setting, {rule['findings_note']}: "
+            + " ".join(parts) + f"; on these numbers the finding reads '{judged['verdict']}'.")
+
+
+def summarize(results: dict, plots: list) -> dict:
+    """Paper and tfbnn side by side, the verdict of the committed rule, and its finding."""
     cfg, rows = results["config"], results["models"]
+    rule = _verdicts.load_rule(NAME)
     figures = paper("gupta2022_figures")["rows"]
     paper_clean = figures["Fig 2: clean accuracy % of that MNIST BNN-WAQ MLP"][0]
     lines = markdown_table(
@@ -210,11 +218,23 @@ def summarize(results, plots):
     for eps in cfg["eps"]:
         body.append([f"{eps:g}", "curve not in text"] + [
             f"{100 * rows[k]['flip_rate'][a][str(eps)]['flip_rate']:.1f}" for k, a in columns])
-    lines += ["", "Flip rate % (higher = stronger attack); the paper plots PGD++ NJS and IPROP "
-              "on its BNN-WAQ MLP but prints no values:", ""]
+    lines += ["", "Flip rate % (higher = stronger attack; no ± is shown: one training seed, "
+              "whose noise in the verdict is the binomial standard error of the attacked "
+              "images); the paper plots PGD++ NJS and IPROP on its BNN-WAQ MLP but prints no "
+              "values:", ""]
     lines += markdown_table(["L-inf bound", "paper (PGD++ NJS / IPROP)"]
                             + [f"tfbnn {k} {a}" for k, a in columns], body)
-    verdict, why = judge(results)
+    ours = estimates(results)
+    judged = _verdicts.judge(rule, ours, {})
+    why = judged["why"]
+    if not any(" IPROP " in cell for cell in ours):
+        why += (" Not comparable: Figure 2 compares PGD++ with IPROP, the combinatorial "
+                "attack of Khalil et al. (2019), which tfbnn does not have; plain PGD is no "
+                "stand-in for it, so the paper's claim is not tested here.")
+    why += " " + finding(rule, ours)
+    if "bnn" in rows:
+        why += (f" Clean accuracy of the binary MLP: {100 * rows['bnn']['clean_accuracy']:.1f} "
+                f"% (paper: {paper_clean} %).")
     return _common.summary(
         title="Gupta & Ajanthan, Figure 2 (flip rate of PGD / PGD++ on a 5x100 binary MLP)",
         command=f"python tutorials/{NAME}.py",
@@ -222,11 +242,18 @@ def summarize(results, plots):
                      "PGD++ (NJS) vs IPROP flip rate for L-inf bounds in [0, 1]; attack budget "
                      "and number of images not stated; curve values not in the text"),
         tfbnn_scale=(f"MNIST MLPs {cfg['layers']}x{cfg['units']} (full precision and BNN-WAQ, "
-                     f"{cfg['epochs']} epochs on {cfg['train_size']} images), correctly "
-                     f"classified images among the first {cfg['n']} test images; PGD / PGD++ "
-                     f"L-inf, {cfg['iters']} iterations of step eps*{cfg['step_fraction']}, "
-                     f"{cfg['rand_init']} start, seed {cfg['seed']}; no IPROP"),
-        table=lines, verdict=verdict, why=why, plots=plots)
+                     f"{cfg['epochs']} epochs on {cfg['train_size']} images, one training "
+                     f"seed), correctly classified images among the first {cfg['n']} test "
+                     f"images; PGD / PGD++ L-inf, {cfg['iters']} iterations of step "
+                     f"eps*{cfg['step_fraction']}, {cfg['rand_init']} start, seed {cfg['seed']}; "
+                     "no IPROP"),
+        table=lines, verdict=judged["verdict"], why=why.strip(), plots=plots)
+
+
+def resummarize(results: dict, out) -> dict:
+    """The summary from stored results alone (``make_results.py --rejudge``): the plot is
+    redrawn beside ``out`` from the stored numbers; nothing is trained or attacked."""
+    return summarize(results, plot(results, out))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Every number in docs/RESULTS.md comes from a JSON file that a tutorial wrote, and every
 paper number from tutorials/paper_numbers/; each section names the command that
-produced it and the scale of both sides. Verdicts are computed by the tutorials (and
-here for Tables 2/3/8) from those numbers, with the rule stated beside each, never typed.
+produced it and the scale of both sides. Verdicts are computed by the tutorials from
+those numbers under the rule files of paper_numbers/rules/, with the rule stated beside
+each, never typed.
 Sections measured outside the paper's setting (MNIST for the CIFAR tables of Gupta &
 Ajanthan) read "not comparable: different setting" at the top, their findings beside.
 
@@ -49,48 +50,6 @@ def load(name: str):
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _missing(command: str) -> list[str]:
-    return [f"Not run yet: `{command}`.", ""]
-
-
-def attack_strength() -> tuple[list[str], str | None]:
-    """Gupta & Ajanthan's Tables 2/3/8 pattern on MNIST: PGD vs PGD++ vs APGD."""
-    command = "python tutorials/gupta2022_attack_strength.py"
-    lines = ["## Gupta & Ajanthan, Tables 2, 3 and 8 pattern (PGD vs PGD++ vs APGD, MNIST)", ""]
-    result = load("gupta2022_attack_strength.json")
-    if result is None:
-        return lines + _missing(command), None
-    cfg = result["config"]
-    lines += [f"Command: `{command}`. tfbnn: the cached k1={cfg['k1']}, {cfg['epochs']}-epoch "
-              f"models, first {cfg['n']} MNIST test images, {cfg['iters']} iterations, one random "
-              f"start, seed {cfg['seed']}. Paper: CIFAR-10/100 networks (not MNIST), so only the "
-              "pattern is compared: on binary networks PGD++ beats PGD. Full tables: "
-              "`tutorials/results/gupta2022_attack_strength.md`.", ""]
-    tables: dict[tuple, list[str]] = {}
-    for variant, entry in result["models"].items():
-        for key, setting in entry["settings"].items():
-            names = tuple(setting["attacks"])
-            rows = tables.setdefault(names, [
-                "| model | setting | clean | " + " | ".join(names) + " | worst case |",
-                "|---|---|---:|" + "---:|" * (len(names) + 1)])
-            cells = " | ".join(f"{setting['attacks'][n]['accuracy']:.3f}" for n in names)
-            rows.append(f"| {variant} | {key} | {entry['clean_accuracy']:.3f} | {cells} | "
-                        f"{setting.get('worst_case_accuracy', float('nan')):.3f} |")
-    for rows in tables.values():
-        lines += rows + [""]
-    binary = [(v, k, s) for v, e in result["models"].items() if v != "A"
-              for k, s in e["settings"].items() if k.startswith("linf")]
-    verdict = None
-    if binary:
-        better = [min(s["attacks"]["PGD++ NJS"]["accuracy"], s["attacks"]["PGD++ HNS (linear grid)"]["accuracy"])
-                  <= s["attacks"]["PGD (paper start)"]["accuracy"] for _, _, s in binary]
-        verdict = "reproduced" if all(better) else "not reproduced"
-        lines += ["", f"**Verdict: {verdict}** (rule: on every binary model and L-inf eps, the "
-                      f"better PGD++ variant leaves accuracy no higher than PGD at the same "
-                      f"budget; holds in {sum(better)} of {len(better)} settings)."]
-    return lines + [""], verdict
-
-
 MNIST_NOT_CIFAR = "MNIST CNNs, not the paper's CIFAR-10/100 networks"
 SECTIONS = [
     # (results file, paper, title while not run, command[, how the setting differs]),
@@ -129,21 +88,17 @@ SECTIONS = [
      "python tutorials/gupta2022_signal_propagation.py", MNIST_NOT_CIFAR),
     ("gupta2022_mlp_flip_rate.json", "Gupta & Ajanthan 2022", "Figure 2 (5x100 binary MLP)",
      "python tutorials/gupta2022_mlp_flip_rate.py",
-     "PGD in place of the paper's combinatorial IPROP attack"),
+     "no IPROP (the paper's combinatorial attack) in tfbnn; PGD against PGD++ is kept as "
+     "a finding only"),
     ("gupta2022_step_size.json", "Gupta & Ajanthan 2022", "Figure 3 (PGD step-size sweep)",
      "python tutorials/gupta2022_step_size.py", MNIST_NOT_CIFAR),
 ]
 SECTIONS = [entry if len(entry) == 5 else (*entry, None) for entry in SECTIONS]
 """Every tutorial's results file; one not written yet is listed as "not run"."""
-SPECIAL = {"gupta2022_attack_strength.json": attack_strength}
-"""Results rendered here rather than from a ``summary`` in the JSON."""
 
 
 def section(name: str, title: str, command: str) -> tuple[list[str], str | None, str]:
     """(Markdown lines, verdict or None when not run, title) of one results file."""
-    if name in SPECIAL:
-        lines, verdict = SPECIAL[name]()
-        return lines, verdict, lines[0].removeprefix("## ")
     result = load(name)
     summary = (result or {}).get("summary")
     if not summary:
@@ -178,9 +133,14 @@ def _overview(verdicts: list) -> str:
     return ("What holds and what does not, as computed by each tutorial from the paper's "
             "numbers and tfbnn's at the scale stated in its section (MNIST, or the CIFAR-10 "
             "JPEG stand-in for the CIFAR networks; 2 CPU cores). "
-            + " ".join(sentences) + " 'Not reproduced' means the paper's direction or ordering "
-            "did not hold on tfbnn's models at that scale; each section says which check failed "
-            "and by how much.")
+            + " ".join(sentences) + " The words, as tutorials/_verdicts.py applies each rule "
+            "of tutorials/paper_numbers/rules/: 'refuted', some claim goes the other way beyond "
+            "the noise (of training seeds and test images); 'not reproduced', a magnitude lies "
+            "outside the paper's own spread; 'inconclusive', some claim lies inside the noise; "
+            "'not comparable', a different setting, or every cell saturated at 0 or 100 %. "
+            "Results of one training seed (before the seeded reruns) say so in their section: "
+            "their noise leaves out the spread between training runs. Each section says which "
+            "check failed and by how much.")
 
 
 def main() -> Path:
@@ -234,10 +194,7 @@ def rejudge() -> list[str]:
         module = importlib.import_module(Path(shlex.split(command)[1]).stem)
         text = path.read_text()
         results = json.loads(text)
-        summary = module.resummarize(results, path)
-        if summary is None:  # rendered here (`SPECIAL`), or too old to judge
-            continue
-        results["summary"] = summary
+        results["summary"] = module.resummarize(results, path)
         _common.save(path, results, indent=1 if text.startswith("{\n") else None)
         done.append(name)
     return done
