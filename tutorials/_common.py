@@ -149,6 +149,14 @@ LEGACY_NOTE = ("Provisional: this result predates the seeded rerun. It has one t
 """What a summary of a one-seed (pre-2026-12-02) result adds to its ``why``."""
 
 
+def provisional(summary: dict, legacy: bool, seed: int) -> dict:
+    """``summary``, with `LEGACY_NOTE` added to its ``why`` when it judged a ``legacy``
+    one-seed result (trained at ``seed``)."""
+    if legacy:
+        summary["why"] += " " + LEGACY_NOTE.format(seed=seed, command=summary["command"])
+    return summary
+
+
 def in_batches(fn: Callable, *arrays: np.ndarray, batch: int) -> np.ndarray:
     """``fn(*rows)`` on ``batch`` rows of ``arrays`` at a time, the outputs concatenated
     (`tfbnn.batching.map_batches`)."""

@@ -155,11 +155,8 @@ def resummarize(results: dict, out=None) -> dict:
     """The summary from stored results alone (``make_results.py --rejudge``); a one-seed
     result of before the seeded rerun is judged as that one seed, and says so."""
     models, legacy = _common.by_seed(results["models"], _zoo.DEFAULT_SPEC["seed"])
-    summary = summarize({**results, "models": models})
-    if legacy:
-        summary["why"] += " " + _common.LEGACY_NOTE.format(
-            seed=_zoo.DEFAULT_SPEC["seed"], command=summary["command"])
-    return summary
+    return _common.provisional(summarize({**results, "models": models}), legacy,
+                               _zoo.DEFAULT_SPEC["seed"])
 
 
 if __name__ == "__main__":

@@ -217,11 +217,7 @@ def resummarize(results: dict, out=None) -> dict:
     """The summary from stored results alone (``make_results.py --rejudge``); a one-seed
     result of before the seeded tutorial is judged as that one seed, and says so."""
     results, legacy = _seeded(results)
-    summary = summarize(results)
-    if legacy:
-        summary["why"] += " " + _common.LEGACY_NOTE.format(
-            seed=_zoo.DEFAULT_SPEC["seed"], command=summary["command"])
-    return summary
+    return _common.provisional(summarize(results), legacy, _zoo.DEFAULT_SPEC["seed"])
 
 
 if __name__ == "__main__":
