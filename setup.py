@@ -38,6 +38,10 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6"],
         # Peer libraries that benchmarks/attack_throughput.py compares against.
         "bench": ["adversarial-robustness-toolbox==1.20.1", "foolbox==3.3.4"],
+        # 1-bit TFLite export (tfbnn.deploy, tfbnn export --tflite).
+        "deploy": ["larq-compute-engine==0.16.0"],
+        # Exact verification (tfbnn.verify, tfbnn certify): CP-SAT; 9.12 takes protobuf 5.29.
+        "verify": ["ortools==9.12.4544"],
     },
     entry_points={"console_scripts": ["tfbnn=tfbnn.cli:main"]},
     classifiers=[

@@ -1,18 +1,26 @@
-"""Write one benchmark's section of docs/benchmarks.md, atomically.
+"""Write one benchmark's results file and its section of docs/benchmarks.md, atomically.
 
 Each benchmark owns the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``;
-running it again replaces that section and leaves the others alone. The file is
-written atomically (`tfbnn.io`), so a killed run leaves the previous version intact.
+running it again replaces that section and leaves the others alone. The section is
+rendered from the benchmark's JSON results alone, which are committed as
+``benchmarks/results/<name>.json``, so every figure in the docs can be checked (and
+``tests/test_benchmark_docs.py`` checks that each section is its JSON rendered). Both
+files are written atomically (`tfbnn.io`), so a killed run leaves the previous version
+intact.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
+import sys
 from pathlib import Path
 
 from tfbnn.io import atomic_write_text
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+RESULTS = Path(__file__).resolve().parent / "results"
 HEADER = (
     "# Benchmarks\n\n"
     "Speed measured as ratios against a baseline run in the same process, by the scripts in\n"
@@ -26,8 +34,72 @@ def update_section(name: str, text: str, path: Path = DOCS) -> Path:
     path = Path(path)
     old = path.read_text() if path.exists() else HEADER
     block = f"<!-- BEGIN {name} -->\n{text.rstrip()}\n<!-- END {name} -->"
-    pattern = re.compile(rf"<!-- BEGIN {re.escape(name)} -->.*?<!-- END {re.escape(name)} -->", re.S)
-    new = pattern.sub(lambda _: block, old) if pattern.search(old) else old.rstrip() + "\n\n" + block + "\n"
+    tag = re.escape(name)
+    pattern = re.compile(rf"<!-- BEGIN {tag} -->.*?<!-- END {tag} -->", re.S)
+    if pattern.search(old):
+        new = pattern.sub(lambda _: block, old)
+    else:
+        new = old.rstrip() + "\n\n" + block + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, new)
+    return path
+
+
+def publish(section: str, text: str, write_docs: bool) -> None:
+    """Print a section rendered from its results; with ``write_docs``, write it too."""
+    print(text)
+    if write_docs:
+        print("wrote", update_section(section, text), file=sys.stderr)
+
+
+def results_path(section: str) -> Path:
+    """The committed results file of section ``section``."""
+    return RESULTS / f"{section}.json"
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, section: str) -> None:
+    """``--json``, ``--render-only`` and ``--write-docs``, the same in every benchmark."""
+    parser.add_argument("--json", type=Path, default=None,
+                        help=f"results file (default: benchmarks/results/{section}.json, "
+                        "or none for a --quick run)")
+    parser.add_argument("--render-only", action="store_true",
+                        help="run nothing; render the --json file (with --write-docs: into "
+                        "the docs)")
+    parser.add_argument("--write-docs", action="store_true",
+                        help=f"replace section {section} of docs/benchmarks.md")
+
+
+OUTPUT_ARGUMENTS = ("json", "render_only", "write_docs")
+
+
+def settings(args: argparse.Namespace) -> dict:
+    """A run's arguments for its results file, less those that say where output goes."""
+    return {k: v for k, v in vars(args).items() if k not in OUTPUT_ARGUMENTS}
+
+
+def resolve_json(parser: argparse.ArgumentParser, args: argparse.Namespace, section: str,
+                 smoke: bool = False) -> None:
+    """Fill in ``args.json``: the committed results file, except for a smoke run, which
+    writes none unless given one (so that it never replaces the committed results)."""
+    if args.json is None and not smoke:
+        args.json = results_path(section)
+    if args.write_docs and args.json is None:
+        parser.error("--write-docs needs the results in a file: give --json with --quick")
+    if args.render_only and not args.json.exists():
+        parser.error(f"--render-only: no results file {str(args.json)!r}")
+
+
+def read_results(path: Path) -> dict:
+    """The results in ``path``, with its name in the error if it is not JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise SystemExit(f"{path} is not a results file ({err})") from None
+
+
+def write_results(path: Path, results: dict) -> Path:
+    """Write ``results`` to ``path`` as JSON, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(results, indent=1) + "\n")
     return path

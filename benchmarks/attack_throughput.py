@@ -22,19 +22,22 @@ The model is a B (binary) CleverHans CNN at ``--k1`` trained ``--train-epochs`` 
 MNIST (``--model PATH`` loads a saved ``.keras`` model instead); throughput does not
 depend on how well it is trained.
 
-Run (from the repository root; about 10 minutes on 2 CPU cores)::
+Run (from the repository root; about 5-10 minutes on 2 CPU cores)::
 
     python benchmarks/attack_throughput.py --write-docs
 
-``--write-docs`` replaces this benchmark's section of ``docs/benchmarks.md``;
-``--quick`` is a smoke run (k1=16, 256 images, 5 iterations, 1 round).
+The results, with the command, go to ``benchmarks/results/attack_throughput.json``
+(``--json PATH`` elsewhere); ``--write-docs`` replaces this benchmark's section of
+``docs/benchmarks.md`` with those results rendered, and
+``--render-only --write-docs`` does so again from the file without running anything.
+``--quick`` is a smoke run (k1=16, 256 images, 5 iterations, 1 round) that writes no
+results file unless given ``--json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import shlex
@@ -49,11 +52,13 @@ import tfbnn  # noqa: F401  (first: Keras 2 for Larq)
 import tensorflow as tf
 import tf_keras as keras
 
-from tfbnn import attacks, data, export, io, models, temperature, training
+from tfbnn import attacks, data, export, models, temperature, training
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import update_section  # noqa: E402
+from _report import (  # noqa: E402
+    add_output_arguments, publish, read_results, resolve_json, settings, write_results)
 
+SECTION = "attack_throughput"
 QUICK = {"k1": 16, "n": 256, "iters": 5, "repeats": 1, "train_epochs": 1}
 
 
@@ -167,13 +172,14 @@ def benchmark(args) -> dict:
             print(f"round {r + 1}: {name:18s} {seconds:7.2f} s", flush=True)
     median = {name: statistics.median(t) for name, t in times.items()}
     return {
-        "config": vars(args), "clean_accuracy": clean, "seconds": times, "median_s": median,
+        "config": settings(args), "clean_accuracy": clean, "seconds": times, "median_s": median,
         "examples_per_s": {name: args.n / s for name, s in median.items()},
         "accuracy_under_attack": accuracy, "njs_beta1_seconds": njs_seconds,
     }
 
 
-def markdown(result: dict, command: str) -> str:
+def render(result: dict) -> str:
+    """The docs section, from the results alone."""
     cfg, med = result["config"], result["median_s"]
     pgd, limit = med["tfbnn PGD"], med["limit"]
     peers = {n: s for n, s in med.items() if not n.startswith(("tfbnn", "limit"))}
@@ -182,7 +188,7 @@ def markdown(result: dict, command: str) -> str:
     lines = [
         "## Attack throughput",
         "",
-        f"Command: `{command}`",
+        f"Command: `{result['command']}`",
         "",
         f"{result['machine']}; {result['date']}. B model (binary), k1={cfg['k1']}, "
         f"{source}; "
@@ -229,14 +235,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--train-epochs", type=int, default=1)
     parser.add_argument("--model", default=None, help="a saved .keras B model to load instead")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", default=None, help="also write the results here")
-    parser.add_argument("--write-docs", action="store_true",
-                        help="replace this benchmark's section of docs/benchmarks.md")
     parser.add_argument("--quick", action="store_true", help="smoke run: " + str(QUICK))
+    add_output_arguments(parser, SECTION)
     args = parser.parse_args(argv)
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
+    resolve_json(parser, args, SECTION, smoke=args.quick)
     for name in ("k1", "n", "batch", "iters", "repeats", "train_epochs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -249,6 +254,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.render_only:
+        result = read_results(args.json)
+        publish(SECTION, render(result), args.write_docs)
+        return result
     started = time.time()
     result = benchmark(args)
     result["machine"] = (f"{platform.processor() or platform.machine()}, "
@@ -257,14 +266,12 @@ def main(argv=None) -> dict:
     result["date"] = datetime.date.today().isoformat()
     result["runtime_s"] = time.time() - started
     given = argv if argv is not None else sys.argv[1:]
-    command = "python benchmarks/attack_throughput.py " + shlex.join(given)
-    text = markdown(result, command.strip())
-    print(text)
+    result["command"] = shlex.join(["python", "benchmarks/attack_throughput.py", *given])
     if args.json:
-        io.atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
-    if args.write_docs:
-        print("wrote", update_section("attack_throughput", text))
+        print("wrote", write_results(args.json, result))
+    publish(SECTION, render(result), args.write_docs)
     return result
+
 
 
 if __name__ == "__main__":

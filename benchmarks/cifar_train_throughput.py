@@ -63,8 +63,14 @@ Smoke check (under a minute; its numbers are noise, two batches an epoch)::
 
 Flags: ``--width 0.25``, ``--steps 20``, ``--repeats 3``, ``--full-steps 3``,
 ``--architectures resnet18 vgg16``, ``--variants REF WQ-BC WQ-GD WQ-MD WAQ``,
-``--full-variants REF WQ-MD`` (none: skip part 2), ``--json PATH``, ``--write-docs``,
-``--quick`` (width 0.0625, steps 2, repeats 1, full-steps 1). Markdown tables go to stdout.
+``--full-variants REF WQ-MD`` (none: skip part 2), ``--write-docs``, ``--quick`` (width
+0.0625, steps 2, repeats 1, full-steps 1). Markdown tables go to stdout.
+
+The results, with the command, go to ``benchmarks/results/cifar_train_throughput.json``
+(``--json PATH`` elsewhere; a ``--quick`` run writes none unless given one). The docs
+section is rendered from that file alone; to render it again without running anything::
+
+    python benchmarks/cifar_train_throughput.py --render-only --write-docs
 """
 
 from __future__ import annotations
@@ -89,7 +95,8 @@ from tfbnn.quantizers import TanhSign
 from tfbnn.training import compile_model
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import update_section  # noqa: E402
+from _report import (  # noqa: E402
+    add_output_arguments, publish, read_results, resolve_json, settings, write_results)
 from train_throughput import (  # noqa: E402
     _median,
     machine_info,
@@ -97,10 +104,10 @@ from train_throughput import (  # noqa: E402
     run_header,
     time_epoch,
     versions,
-    write_json_atomic,
 )
 
 BATCH_SIZE = 128
+SECTION = "cifar_train_throughput"
 ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {"resnet18": resnet18, "vgg16": vgg16}
 VARIANTS: dict[str, tuple[str, str | None]] = {
     "REF": ("ref", None),
@@ -342,14 +349,15 @@ def _hours(seconds: float) -> str:
     return f"{seconds:,.0f} s ({seconds / 3600:,.1f} h)"
 
 
-def markdown(results: dict) -> str:
-    """The results as Markdown: the command, the machine, and the two tables."""
+def render(results: dict) -> str:
+    """The docs section, from the results alone: the command, the machine, the tables."""
     cfg = results["config"]
-    lines = run_header(results)
+    batch, iterations = cfg["batch_size"], cfg["paper_iterations"]
+    lines = ["## CIFAR training throughput", "", *run_header(results)]
     if results["throughput"]:
         lines += [
             f"Training throughput at width {cfg['width']:g} on random 32x32x3 images, "
-            f"{cfg['n_images']:,} images ({cfg['steps']} steps of {BATCH_SIZE}) per epoch, "
+            f"{cfg['n_images']:,} images ({cfg['steps']} steps of {batch}) per epoch, "
             f"median of {cfg['repeats']} interleaved epochs after one warm-up epoch each; "
             f"the twin is the same network written directly with tf_keras and Larq layers; "
             f"ratio = tfbnn / twin images/s (> 1: tfbnn faster), with the per-round range. "
@@ -370,16 +378,16 @@ def markdown(results: dict) -> str:
             )
         lines.append("")
     if results["full_width"]:
-        names = list(EPOCH_IMAGES)
+        names = list(results["full_width"][0]["epoch_s"])
         lines += [
             f"What one full-width (width 1) epoch costs here: tfbnn's networks timed over "
-            f"{cfg['full_steps']} training batch(es) of {BATCH_SIZE} after one warm-up "
-            f"batch, extrapolated to one epoch and to the authors' {PAPER_ITERATIONS:,} "
-            f"iterations at batch {BATCH_SIZE}.",
+            f"{cfg['full_steps']} training batch(es) of {batch} after one warm-up "
+            f"batch, extrapolated to one epoch and to the authors' {iterations:,} "
+            f"iterations at batch {batch}.",
             "",
             "| architecture | variant | params | images/s | "
             + " | ".join(f"one epoch of {n}" for n in names)
-            + f" | {PAPER_ITERATIONS:,} iterations |",
+            + f" | {iterations:,} iterations |",
             "|---|---|---:|---:|" + "---:|" * (len(names) + 1),
         ]
         for r in results["full_width"]:
@@ -444,15 +452,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         default=["REF", "WQ-MD"],
                         help="variants timed at full width (none: skip that part)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", metavar="PATH", help="also write the results here")
-    parser.add_argument("--write-docs", action="store_true",
-                        help="replace this benchmark's section of docs/benchmarks.md")
     parser.add_argument("--quick", action="store_true",
                         help="smoke check: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
+    add_output_arguments(parser, SECTION)
     args = parser.parse_args(argv)
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
+    resolve_json(parser, args, SECTION, smoke=args.quick)
     args.architectures = _unique(args.architectures)
     args.variants = _unique(args.variants)
     args.full_variants = _unique(args.full_variants)
@@ -475,6 +482,10 @@ def _dataset(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
 def main(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    if args.render_only:
+        results = read_results(args.json)
+        publish(SECTION, render(results), args.write_docs)
+        return results
     start = time.perf_counter()
     loadavg_start = [round(v, 2) for v in os.getloadavg()]
     n_images = args.steps * BATCH_SIZE
@@ -493,7 +504,8 @@ def main(argv=None) -> dict:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "versions": versions(),
-        "config": {**vars(args), "n_images": n_images, "batch_size": BATCH_SIZE,
+        "config": {**settings(args), "n_images": n_images, "batch_size": BATCH_SIZE,
+                   "paper_iterations": PAPER_ITERATIONS,
                    "data": "random uniform [0, 1] images, random labels"},
         "loadavg_start": loadavg_start,
         "loadavg_end": [round(v, 2) for v in os.getloadavg()],
@@ -501,16 +513,11 @@ def main(argv=None) -> dict:
         "throughput": throughput,
         "full_width": full_width,
     }
-    text = markdown(results)
-    print(text)
-    if args.write_docs:
-        print("wrote", update_section("cifar_train_throughput",
-                                      "## CIFAR training throughput\n\n" + text),
-              file=sys.stderr)
     if args.json:
-        write_json_atomic(args.json, results)
-        print(f"\nwrote {args.json}", file=sys.stderr)
+        print("wrote", write_results(args.json, results), file=sys.stderr)
+    publish(SECTION, render(results), args.write_docs)
     return results
+
 
 
 if __name__ == "__main__":

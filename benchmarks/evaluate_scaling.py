@@ -17,7 +17,13 @@ Diagnostics run in runs 1 and 2 (on 200 examples, a cost that does not grow with
 are reported apart from the attack time. The model is a B model at ``--k1`` trained
 ``--epochs`` epochs on MNIST, as `tfbnn demo` trains it.
 
-    python benchmarks/evaluate_scaling.py --write-docs      # about 20 minutes on 2 cores
+The results, with the command, go to ``benchmarks/results/evaluate_scaling.json``
+(``--json PATH`` elsewhere; a ``--quick`` run writes none unless given one); the docs
+section is rendered from that file alone, and ``--render-only`` renders it again without
+running anything::
+
+    python benchmarks/evaluate_scaling.py --write-docs      # about 10-20 minutes on 2 cores
+    python benchmarks/evaluate_scaling.py --render-only --write-docs
     python benchmarks/evaluate_scaling.py --quick           # smoke run
 """
 
@@ -36,6 +42,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from _report import (  # noqa: E402
+    add_output_arguments, publish, read_results, resolve_json, settings, write_results)
+
+SECTION = "evaluate_scaling"
 
 QUICK = {"n_small": 100, "n_large": 400, "k1": 8, "epochs": 1, "nb_iter": 5}
 
@@ -87,11 +97,12 @@ def _child(cfg: dict) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def markdown(result: dict, command: str) -> str:
+def render(result: dict) -> str:
+    """The docs section, from the results alone."""
     cfg, runs = result["config"], result["runs"]
     small, large, alone = runs["cascade_small"], runs["cascade_large"], runs["standalone_small"]
     lines = [
-        "## Evaluation scaling", "", f"Command: `{command}`", "",
+        "## Evaluation scaling", "", f"Command: `{result['command']}`", "",
         f"{result['machine']}; {result['date']}. B model, k1={cfg['k1']}, {cfg['epochs']} "
         f"epoch(s) on MNIST; default ensemble at L-inf eps 0.1 and 0.3, {cfg['nb_iter']} "
         "iterations per attack, batch 250, seed 0; each run in its own process.", "",
@@ -101,8 +112,8 @@ def markdown(result: dict, command: str) -> str:
     ]
     for name, run in runs.items():
         lines.append(f"| {name} | {run['n']} | {run['mode']} | {run['attack_s']:.1f} | "
-                     f"{run['diagnostics_s']:.1f} | {run['wall_s']:.1f} | {run['rss_before_mib']:.0f} "
-                     f"| {run['peak_rss_mib']:.0f} "
+                     f"{run['diagnostics_s']:.1f} | {run['wall_s']:.1f} | "
+                     f"{run['rss_before_mib']:.0f} | {run['peak_rss_mib']:.0f} "
                      f"| {run['robust'][0]:.3f} / {run['robust'][1]:.3f} |")
     time_ratio = large["attack_s"] / small["attack_s"]
     # growth of the peak over the process's size before evaluating, large N vs small N
@@ -130,9 +141,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--k1", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--nb-iter", type=int, default=100)
-    parser.add_argument("--json", default=None)
-    parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
+    add_output_arguments(parser, SECTION)
     given = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(given)
     if args.quick:
@@ -140,6 +150,11 @@ def main(argv=None) -> dict:
             setattr(args, key, value)
     if not 0 < args.n_small < args.n_large <= 10000:
         parser.error("need 0 < --n-small < --n-large <= 10000")
+    resolve_json(parser, args, SECTION, smoke=args.quick)
+    if args.render_only:
+        result = read_results(args.json)
+        publish(SECTION, render(result), args.write_docs)
+        return result
     with tempfile.TemporaryDirectory() as tmp:
         model = os.path.join(tmp, "b.keras")
         _train(args, model)
@@ -153,22 +168,17 @@ def main(argv=None) -> dict:
             print(name, runs[name], flush=True)
     import tensorflow as tf
 
-    result = {"config": vars(args), "runs": runs, "date": time.strftime("%Y-%m-%d"),
+    result = {"command": shlex.join(["python", "benchmarks/evaluate_scaling.py", *given]),
+              "config": settings(args), "runs": runs, "date": time.strftime("%Y-%m-%d"),
               "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPU cores, "
                          f"TensorFlow {tf.__version__}, load average at the end "
                          f"{[round(v, 2) for v in os.getloadavg()]}",
               "parent_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    text = markdown(result, "python benchmarks/evaluate_scaling.py " + shlex.join(given))
-    print(text)
     if args.json:
-        from tfbnn.io import atomic_write_text
-
-        atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
-    if args.write_docs:
-        from _report import update_section
-
-        print("wrote", update_section("evaluate_scaling", text))
+        print("wrote", write_results(args.json, result))
+    publish(SECTION, render(result), args.write_docs)
     return result
+
 
 
 if __name__ == "__main__":

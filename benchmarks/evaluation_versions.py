@@ -18,15 +18,16 @@ model over the same N examples in batches of ``--batch-size`` (the cost of one s
 PGD on the whole set), timed just before and just after every run. ``x unit`` is the
 run's seconds over the mean of the two; its range uses each of the two alone.
 
-Every finished run is written to ``--json`` at once (atomically), and a killed benchmark
-resumes from there: a run already in the file for the same model, data, N and seed is not
-repeated. ``--write-docs`` renders every model in the file into docs/benchmarks.md.
+Every finished run is written to ``--json`` (by default
+``benchmarks/results/evaluation_versions.json``) at once (atomically), and a killed
+benchmark resumes from there: a run already in the file for the same model, data, N and
+seed is not repeated. ``--write-docs`` renders every model in the file into
+docs/benchmarks.md, from the file alone.
 
     tfbnn demo
     python benchmarks/evaluation_versions.py --name "demo C, k1=32, 5 epochs" \\
-        --model tfbnn_runs/demo/saved_model --json benchmarks/results/evaluation_versions.json
-    python benchmarks/evaluation_versions.py --json benchmarks/results/evaluation_versions.json \\
-        --render-only --write-docs
+        --model tfbnn_runs/demo/saved_model
+    python benchmarks/evaluation_versions.py --render-only --write-docs
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from tfbnn.evaluation.intervals import wilson_interval
 from tfbnn.io import atomic_write_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import update_section  # noqa: E402
+from _report import add_output_arguments, publish, resolve_json  # noqa: E402
 
 RUNS = ("quick", "standard", "plus", "alone", "alone_other")
 OTHER_ATTACKS = ("apgd_dlr", "fab")
@@ -239,17 +240,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
     parser.add_argument("--batch-size", type=int, default=250)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, required=True,
-                        help="results file, written after every run and resumed from")
-    parser.add_argument("--render-only", action="store_true",
-                        help="run nothing; render the --json file")
-    parser.add_argument("--write-docs", action="store_true")
+    add_output_arguments(parser, SECTION)  # --json: written after every run, resumed from
     args = parser.parse_args(argv)
     for name in ("n", "batch_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if not args.render_only and not args.model:
         parser.error("--model is required unless --render-only is given")
+    resolve_json(parser, args, SECTION)
     if args.json.exists():
         try:
             results = load_results(args.json)
@@ -294,10 +292,7 @@ def main(argv=None) -> dict:
                 print(f"{name}, eps {_eps_text(eps)}, {run}: robust "
                       f"{_pct(cell['robust_accuracy'])} % in {cell['seconds']:.0f} s "
                       f"(x{_ratio(cell)[0]:.0f} of one gradient pass)", flush=True)
-    text = render(results)
-    print(text)
-    if args.write_docs:
-        print("wrote", update_section(SECTION, text))
+    publish(SECTION, render(results), args.write_docs)
     return results
 
 

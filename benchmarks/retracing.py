@@ -17,13 +17,21 @@ traced differently).
 Run (about 4 minutes on 2 CPU cores with the defaults, on ``tfbnn demo``'s model)::
 
     tfbnn demo && python benchmarks/retracing.py --write-docs
+
+The rounds, the settings and the command go to ``benchmarks/results/<section>.json``
+(``--section``: ``retracing`` by default, one per setting; ``--json PATH`` elsewhere),
+and the docs section is rendered from that file alone; ``--render-only --write-docs``
+renders it again without running anything::
+
+    python benchmarks/retracing.py --render-only --write-docs
+    python benchmarks/retracing.py --section retracing_cifar --render-only --write-docs
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -34,10 +42,10 @@ import numpy as np
 import tfbnn  # noqa: F401  (Keras 2 set-up first)
 from tfbnn import data, evaluation
 from tfbnn.attacks import core
-from tfbnn.io import atomic_write_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import update_section  # noqa: E402
+from _report import (  # noqa: E402
+    add_output_arguments, publish, read_results, resolve_json, write_results)
 
 
 def one_run(model_fn, x, y, args, polymorphic: bool) -> dict:
@@ -67,7 +75,33 @@ def one_run(model_fn, x, y, args, polymorphic: bool) -> dict:
             "robust": report["results"][0]["robust_accuracy"]}
 
 
+def render(result: dict) -> str:
+    """The docs section, from the results alone."""
+    cfg, rounds = result["settings"], result["rounds"]
+    ratios = [r["ratio"] for r in rounds]
+    return "\n".join([
+        "## Retracing across cascade stages: before and after",
+        "",
+        f"Command: `{result['command']}`. Model `{cfg['model']}`, "
+        f"first {cfg['n']} {cfg['data_title']} test images, eps {cfg['eps']}, version "
+        f"{cfg['version']}, batch {cfg['batch_size']}, seed {cfg['seed']}; {cfg['machine']}, "
+        f"{len(rounds)} rounds in ABBA order, each run from an empty compile cache.",
+        "",
+        "| round | before: s | before: traces | after: s | after: traces | before / after |",
+        "|---:|---:|---:|---:|---:|---:|",
+        *[f"| {i + 1} | {r['before']['seconds']:.1f} | {r['before']['traces']} | "
+          f"{r['after']['seconds']:.1f} | {r['after']['traces']} | {r['ratio']:.2f} |"
+          for i, r in enumerate(rounds)],
+        "",
+        f"Per-round ratio before / after: median {statistics.median(ratios):.2f}, range "
+        f"{min(ratios):.2f} to {max(ratios):.2f}. Robust accuracy identical in every round: "
+        f"{'yes' if result['same_robust_accuracy'] else 'NO'} "
+        f"({rounds[0]['after']['robust']:.4f}).",
+    ])
+
+
 def main(argv=None) -> dict:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tfbnn_runs/demo/saved_model")
     parser.add_argument("--n", type=int, default=500)
@@ -77,14 +111,19 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch-size", type=int, default=250)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--section", default="retracing",
-                        help="the docs/benchmarks.md section written (one per setting)")
-    parser.add_argument("--json", type=Path, help="also write the rounds here")
+                        help="the docs/benchmarks.md section written (one per setting); the "
+                        "results file is benchmarks/results/<section>.json")
+    add_output_arguments(parser, "<section>")
     args = parser.parse_args(argv)
     for name in ("n", "batch_size", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    resolve_json(parser, args, args.section)
+    if args.render_only:
+        result = read_results(args.json)
+        publish(args.section, render(result), args.write_docs)
+        return result
     model_fn, _ = evaluation.load_model(args.model)
     _, (x, y) = data.load_mnist() if args.dataset == "mnist" else data.load_cifar10()
     x, y = np.asarray(x[: args.n]), np.asarray(y[: args.n])
@@ -97,35 +136,22 @@ def main(argv=None) -> dict:
         print(f"round {r + 1}: before {runs[False]['seconds']:.1f} s "
               f"({runs[False]['traces']} traces), after {runs[True]['seconds']:.1f} s "
               f"({runs[True]['traces']} traces)", flush=True)
-    ratios = [r["ratio"] for r in rounds]
-    same = all(r["before"]["robust"] == r["after"]["robust"] for r in rounds)
-    command = "python benchmarks/retracing.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = "\n".join([
-        "## Retracing across cascade stages: before and after",
-        "",
-        f"Command: `{command.strip()}`. Model `{args.model}`, first {args.n} "
-        f"{'MNIST' if args.dataset == 'mnist' else data.cifar10_title()} test images, eps {args.eps}, version {args.version}, batch {args.batch_size}, "
-        f"seed {args.seed}; {platform.processor() or platform.machine()}, "
-        f"{len(rounds)} rounds in ABBA order, each run from an empty compile cache.",
-        "",
-        "| round | before: s | before: traces | after: s | after: traces | before / after |",
-        "|---:|---:|---:|---:|---:|---:|",
-        *[f"| {i + 1} | {r['before']['seconds']:.1f} | {r['before']['traces']} | "
-          f"{r['after']['seconds']:.1f} | {r['after']['traces']} | {r['ratio']:.2f} |"
-          for i, r in enumerate(rounds)],
-        "",
-        f"Per-round ratio before / after: median {statistics.median(ratios):.2f}, range "
-        f"{min(ratios):.2f} to {max(ratios):.2f}. Robust accuracy identical in every round: "
-        f"{'yes' if same else 'NO'} ({rounds[0]['after']['robust']:.4f}).",
-    ])
-    print(text)
-    result = {"command": command.strip(), "rounds": rounds, "same_robust_accuracy": same}
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(args.json, json.dumps(result, indent=1))
-    if args.write_docs:
-        print("wrote", update_section(args.section, text))
+    settings = {
+        "model": args.model, "n": len(x), "dataset": args.dataset,
+        "data_title": "MNIST" if args.dataset == "mnist" else data.cifar10_title(),
+        "eps": args.eps, "version": args.version, "batch_size": args.batch_size,
+        "seed": args.seed, "machine": platform.processor() or platform.machine(),
+    }
+    result = {
+        "command": shlex.join(["python", "benchmarks/retracing.py", *argv]),
+        "settings": settings, "rounds": rounds,
+        "same_robust_accuracy": all(r["before"]["robust"] == r["after"]["robust"]
+                                    for r in rounds),
+    }
+    print("wrote", write_results(args.json, result))
+    publish(args.section, render(result), args.write_docs)
     return result
+
 
 
 if __name__ == "__main__":

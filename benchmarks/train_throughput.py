@@ -36,24 +36,26 @@ are interleaved in an ABBA order (baseline, tfbnn, tfbnn, baseline, ...), over
 ``--repeats`` rounds, and the medians are reported, to be fair to drift on a shared
 machine.
 
-Run (from the repository root; about 10 minutes on 2 CPU cores)::
+Run (from the repository root; about 10 minutes on 2 CPU cores); the results go to
+``benchmarks/results/train_throughput.json`` (``--json PATH`` elsewhere), from which the
+docs section is rendered, and which can be rendered again without running anything::
 
     python benchmarks/train_throughput.py --write-docs
+    python benchmarks/train_throughput.py --render-only --write-docs
 
-Smoke check (under a minute)::
+Smoke check (under a minute; writes no results file unless given ``--json``)::
 
     python benchmarks/train_throughput.py --quick
 
 Flags: ``--k1 64``, ``--steps 100``, ``--repeats 3``, ``--pgd-iter 10`` (``40`` is the
-paper's), ``--variants A B C S``, ``--json PATH``, ``--quick`` (k1=16, steps=20,
-repeats=1, pgd-iter=3); see ``--help`` for the others. A Markdown table goes to stdout.
+paper's), ``--variants A B C S``, ``--quick`` (k1=16, steps=20, repeats=1, pgd-iter=3);
+see ``--help`` for the others. The Markdown section goes to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import shlex
@@ -69,15 +71,16 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfbnn.data import load_mnist
-from tfbnn.io import atomic_write_text
 from tfbnn.models import VARIANTS, cleverhans_cnn
 from tfbnn.quantizers import StochasticSign
 from tfbnn.training import AdversarialTrainer, MadryPGD, compile_model
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import update_section  # noqa: E402
+from _report import (  # noqa: E402
+    add_output_arguments, publish, read_results, resolve_json, settings, write_results)
 
 BATCH_SIZE = 128
+SECTION = "train_throughput"
 QUICK = {"k1": 16, "steps": 20, "repeats": 1, "pgd_iter": 3}
 
 
@@ -347,13 +350,14 @@ def run_header(results: dict) -> list[str]:
     ]
 
 
-def markdown(results: dict) -> str:
+def render(results: dict) -> str:
+    """The docs section, from the results alone."""
     cfg = results["config"]
-    lines = run_header(results)
+    lines = ["## Training throughput", "", *run_header(results)]
     if results["throughput"]:
         lines += [
             f"Training throughput, k1={cfg['k1']}, {cfg['n_images']:,} MNIST images "
-            f"({cfg['steps']} steps of {BATCH_SIZE}) per epoch, median of {cfg['repeats']} "
+            f"({cfg['steps']} steps of {cfg['batch_size']}) per epoch, median of {cfg['repeats']} "
             f"interleaved epochs after one warm-up epoch each; ratio = tfbnn / baseline "
             f"images/s (> 1: tfbnn faster), with the per-round range.",
             "",
@@ -389,12 +393,6 @@ def markdown(results: dict) -> str:
             "",
         ]
     return "\n".join(lines)
-
-
-def write_json_atomic(path: str, payload: dict) -> None:
-    path = os.path.abspath(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------------------
@@ -438,15 +436,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pgd-warmup-steps", type=_positive_int, default=10,
                         help="batches of the adversarial warm-up")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", metavar="PATH", help="also write the results here")
-    parser.add_argument("--write-docs", action="store_true",
-                        help="replace this benchmark's section of docs/benchmarks.md")
+    add_output_arguments(parser, SECTION)
     parser.add_argument("--quick", action="store_true",
                         help="smoke check: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
     args = parser.parse_args(argv)
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
+    resolve_json(parser, args, SECTION, smoke=args.quick)
     if args.pgd_iter < 0:
         parser.error("--pgd-iter must be >= 0")
     if args.pgd_k1 is None:
@@ -459,6 +456,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    if args.render_only:
+        results = read_results(args.json)
+        publish(SECTION, render(results), args.write_docs)
+        return results
     start = time.perf_counter()
     loadavg_start = [round(v, 2) for v in os.getloadavg()]
     n_images = args.steps * BATCH_SIZE
@@ -480,22 +481,18 @@ def main(argv=None) -> dict:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "versions": versions(),
-        "config": {**vars(args), "n_images": n_images, "batch_size": BATCH_SIZE},
+        "config": {**settings(args), "n_images": n_images, "batch_size": BATCH_SIZE},
         "loadavg_start": loadavg_start,
         "loadavg_end": [round(v, 2) for v in os.getloadavg()],
         "runtime_s": time.perf_counter() - start,
         "throughput": throughput,
         "pgd": pgd,
     }
-    text = markdown(results)
-    print(text)
-    if args.write_docs:
-        print("wrote", update_section("train_throughput", "## Training throughput\n\n" + text),
-              file=sys.stderr)
     if args.json:
-        write_json_atomic(args.json, results)
-        print(f"\nwrote {args.json}", file=sys.stderr)
+        print("wrote", write_results(args.json, results), file=sys.stderr)
+    publish(SECTION, render(results), args.write_docs)
     return results
+
 
 
 if __name__ == "__main__":

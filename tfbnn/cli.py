@@ -1,4 +1,5 @@
-"""The ``tfbnn`` command line: ``tfbnn demo``, ``tfbnn evaluate``, ``tfbnn attack``.
+"""The ``tfbnn`` command line: ``tfbnn demo``, ``tfbnn evaluate``, ``tfbnn attack``,
+``tfbnn certify``, ``tfbnn export``.
 
 Exit codes: 0 success, 2 bad arguments or input (the message says what to fix),
 1 any other failure, 3 (``evaluate --strict`` only) the evaluation finished but a
@@ -81,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
     _add_evaluate(sub)
     _add_attack(sub)
+    _add_certify(sub)
+    _add_export(sub)
     return parser
 
 
@@ -185,6 +188,225 @@ def _add_attack(sub) -> None:
     parser.add_argument("--save", type=Path, default=None,
                         help="write the adversarial examples to this .npz file")
     parser.set_defaults(func=_attack)
+
+
+def _add_certify(sub) -> None:
+    parser = sub.add_parser(
+        "certify", help="exact robustness of a small BNN (CP-SAT): a certified lower bound",
+        description=(
+            "Decide for each of the first --n examples whether some input in the L-inf ball "
+            "of radius --eps is misclassified: certified (none is: a lower bound on robust "
+            "accuracy), counterexample (one is, replayed through the Keras model) or unknown "
+            "(the time limit ran out). MODEL must be a supported BNN: an InputQuantizer onto "
+            "the 8-bit grid, binary weights in every layer, batch norm, sign activations "
+            "(tfbnn.models.binary_mlp, tfbnn.models.conv_small); another model is refused "
+            "naming its first unsupported layer. PGD runs first and only what it leaves "
+            "robust goes to the solver. Needs OR-Tools: pip install -e \".[verify]\"."),
+        epilog=("example: tfbnn certify mlp.keras --data mnist --eps 0.02 0.1 --n 20 "
+                "--time-limit 20 --workers 2 --out certify.json. Exit codes: 0 finished; 2 "
+                "bad arguments, input or an unsupported model, found before any solving; 1 "
+                "any other failure."),
+    )
+    parser.add_argument("model", metavar="MODEL",
+                        help="a .keras or .h5 file of the model (its layers are read)")
+    parser.add_argument("--data", default="mnist",
+                        help=f"one of {', '.join(DATASETS)} (test split), or an .npz file with "
+                             "x_test/y_test (or x/y), values in [0, 1] (default: mnist)")
+    parser.add_argument("--n", type=_positive_int, default=20,
+                        help="verify the first N test examples (default: 20)")
+    parser.add_argument("--eps", type=float, nargs="+", default=[0.1],
+                        help="one or more L-inf radii in [0, 1] (default: 0.1)")
+    parser.add_argument("--time-limit", type=float, default=10.0,
+                        help="CP-SAT seconds per example (default: 10)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="CP-SAT workers per example (default: 1)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="examples solved at the same time (default: 1)")
+    parser.add_argument("--attack-steps", type=int, default=40,
+                        help="PGD iterations before solving; 0: no attack (default: 40)")
+    parser.add_argument("--no-fixing", action="store_true",
+                        help="do not fix the neurons interval bounds decide (slower; for "
+                             "comparison)")
+    parser.add_argument("--no-hint", action="store_true",
+                        help="do not hint the solver with the attack's point")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--out", type=Path, required=True, help="JSON file of the results")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    parser.set_defaults(func=_certify)
+
+
+def _certify(args) -> int:
+    import numpy as np
+
+    out: Path = args.out
+    if out.suffix != ".json":
+        raise ValueError(f"--out {str(out)!r} must be a .json file, e.g. --out certify.json.")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out {str(out)!r}: the folder {str(out.parent)!r} does not exist; "
+                         "create it first.")
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"--out {str(out)!r} exists; pass --overwrite or choose another file.")
+    for eps in args.eps:
+        if not (np.isfinite(eps) and 0 <= eps <= 1):
+            raise ValueError(f"--eps {eps:g} must be in [0, 1] for inputs in [0, 1]; for a "
+                             "radius in grey levels divide by 255 (e.g. --eps 0.02 for 5 "
+                             "levels).")
+    if len(set(args.eps)) != len(args.eps):
+        raise ValueError(f"--eps holds a radius twice: {args.eps}; give each once.")
+    if not (np.isfinite(args.time_limit) and args.time_limit > 0):
+        raise ValueError(f"--time-limit {args.time_limit:g} must be a number of seconds > 0, "
+                         "e.g. --time-limit 20.")
+    for name, value, minimum in (("--workers", args.workers, 1), ("--jobs", args.jobs, 1),
+                                 ("--attack-steps", args.attack_steps, 0)):
+        if value < minimum:
+            raise ValueError(f"{name} {value} must be an integer >= {minimum}.")
+    try:
+        import ortools  # noqa: F401
+    except ImportError as err:
+        raise ValueError("tfbnn certify needs OR-Tools, which is not installed: run "
+                         "pip install -e \".[verify]\".") from err
+    model_path = Path(args.model)
+    if not model_path.exists():
+        raise FileNotFoundError(f"MODEL {args.model!r} does not exist; give the .keras or .h5 "
+                                "file of a supported BNN.")
+    if model_path.is_dir() or model_path.suffix not in (".keras", ".h5"):
+        raise ValueError(f"MODEL {args.model!r} must be a .keras or .h5 file: certify reads the "
+                         "layers' weights, which a SavedModel export does not keep; save the "
+                         "model with model.save('model.keras').")
+    x, y = _load_data(args.data, args.n)
+
+    import tf_keras as keras
+
+    from tfbnn import io, models, verify
+
+    try:
+        model = keras.models.load_model(model_path, custom_objects=models.custom_objects(),
+                                        compile=False)
+    except Exception as err:  # Keras raises many types for unreadable files
+        raise ValueError(f"MODEL {args.model!r} could not be loaded as a Keras model "
+                         f"({type(err).__name__}: {err}); is the file complete?") from err
+    if tuple(model.input_shape[1:]) != tuple(x.shape[1:]):
+        raise ValueError(f"The model takes inputs of shape {tuple(model.input_shape[1:])} but "
+                         f"--data gives {tuple(x.shape[1:])}; choose the data set the model was "
+                         "trained on.")
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError(f"--data lies in [{x.min():g}, {x.max():g}]; certify needs inputs in "
+                         "[0, 1] (pixels / 255).")
+    network = verify.extract(model, check_inputs=x[:64])  # refuses unsupported models
+    started = time.time()
+    reports = []
+    for eps in args.eps:
+        report = verify.verify(network, x, y, eps, time_limit=args.time_limit,
+                               workers=args.workers, jobs=args.jobs, fixing=not args.no_fixing,
+                               hint=not args.no_hint, attack=args.attack_steps > 0,
+                               attack_steps=max(args.attack_steps, 1), seed=args.seed)
+        reports.append(report)
+        s = report.summary()
+        median = ("-" if s["solve_seconds_median"] is None
+                  else f"{s['solve_seconds_median']:.2f} s")
+        print(f"eps {eps:g}: certified {s['counts']['certified']}, counterexample "
+              f"{s['counts']['counterexample']}, unknown {s['counts']['unknown']} of {s['n']} "
+              f"(robust accuracy in [{s['robust_accuracy_lower']:.2%}, "
+              f"{s['robust_accuracy_upper']:.2%}]; median solve {median})")
+    result = {
+        "schema": "tfbnn.certify/1", "model": str(args.model), "data": args.data,
+        "n": len(x), "network": network.describe(), "seconds": round(time.time() - started, 2),
+        "results": [r.to_json() for r in reports],
+    }
+    io.atomic_write_text(out, json.dumps(result, indent=2) + "\n")
+    print(f"Results: {out}")
+    return EXIT_OK
+
+
+def _add_export(sub) -> None:
+    parser = sub.add_parser(
+        "export", help="export a Keras model as a 1-bit TFLite flatbuffer (Larq Compute Engine)",
+        description=(
+            "Convert MODEL (a .keras/.h5 file) with Larq Compute Engine so that every "
+            "convolution with binary inputs and weights is a 1-bit LceBconv2d, check the "
+            "flatbuffer's logits against the Keras model's on --n real test images, and say "
+            "which convolutions stayed float and why. Needs pip install -e \".[deploy]\"."),
+        epilog="example: tfbnn export b64.keras --tflite b64.tflite --data mnist --n 1000",
+    )
+    parser.add_argument("model", metavar="MODEL", type=Path,
+                        help="a .keras or .h5 file (a SavedModel has lost the Larq layers "
+                             "that the conversion rewrites)")
+    parser.add_argument("--tflite", type=Path, required=True, metavar="OUT",
+                        help="the .tflite file to write")
+    parser.add_argument("--data", default=None,
+                        help=f"test images for the check: one of {', '.join(DATASETS)} or an "
+                             ".npz with x_test/y_test (default: mnist for 28x28x1 inputs, "
+                             "cifar10 for 32x32x3)")
+    parser.add_argument("--n", type=_positive_int, default=1000,
+                        help="test images compared (default: 1000)")
+    parser.add_argument("--stochastic", choices=("mean", "draw"), default=None,
+                        help="for a stochastic model (S): export its mean network or one "
+                             "fixed draw of its signs (LCE has no random ops)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of --stochastic draw (default: 0)")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="also write the conversion report to this .json file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    parser.set_defaults(func=_export)
+
+
+def _export(args) -> int:
+    if args.tflite.suffix != ".tflite":
+        raise ValueError(f"--tflite {str(args.tflite)!r} must end in .tflite.")
+    if args.tflite.exists() and not args.overwrite:
+        raise FileExistsError(f"--tflite {str(args.tflite)!r} exists; pass --overwrite or "
+                              "choose another path.")
+    if args.report is not None and args.report.suffix != ".json":
+        raise ValueError(f"--report {str(args.report)!r} must end in .json.")
+    if args.model.is_dir() or args.model.suffix not in (".keras", ".h5"):
+        raise ValueError(f"MODEL {str(args.model)!r} must be a .keras or .h5 file; a SavedModel "
+                         "keeps only TensorFlow ops, not the Larq layers the conversion "
+                         "rewrites. Save the model with tfbnn.export.save_model(model, "
+                         "'model.keras').")
+    if not args.model.is_file():
+        raise FileNotFoundError(f"MODEL {str(args.model)!r} does not exist.")
+    from tfbnn import deploy
+
+    deploy.require_lce()
+    import tf_keras as keras
+
+    from tfbnn import models
+
+    try:
+        model = keras.models.load_model(args.model, custom_objects=models.custom_objects(),
+                                        compile=False)
+    except Exception as err:  # noqa: BLE001 - Keras raises many kinds for a bad file
+        raise ValueError(f"MODEL {str(args.model)!r} could not be loaded as a Keras model "
+                         f"({type(err).__name__}: {err}).") from err
+    if args.stochastic is not None:
+        model = deploy.freeze_stochastic(model, args.stochastic, seed=args.seed)
+    shape = tuple(model.input_shape[1:])
+    name = args.data or {(28, 28, 1): "mnist", (32, 32, 3): "cifar10"}.get(shape)
+    if name is None:
+        raise ValueError(f"--data is needed: the model takes inputs of shape {shape}, neither "
+                         "MNIST's (28, 28, 1) nor CIFAR's (32, 32, 3).")
+    x, y = _load_data(name, args.n)
+    _check_shape({"input_shape": list(shape)}, x)
+    report = deploy.export_tflite(model, args.tflite, x_check=x, y_check=y,
+                                  overwrite=args.overwrite)
+    report["data"] = name
+    check = report["check"]
+    print(f"wrote {args.tflite} ({report['bytes']:,} bytes)")
+    print(f"convolutions: {report['convolutions']['binary']} binary (LceBconv2d), "
+          f"{report['convolutions']['float']} float; dense: {report['dense']['binary']} binary, "
+          f"{report['dense']['float']} float")
+    for row in report["layers"]:
+        print(f"  {row['layer']}: {row['kind']} ({row['why']})")
+    print(f"check on {check['n']} {name} test images: max |logit difference| "
+          f"{check['max_abs_diff']:.3g} (largest |logit| {check['max_abs_logit']:.3g}), argmax "
+          f"agreement {check['argmax_agreement']:.2%}, accuracy Keras "
+          f"{check['accuracy_keras']:.2%}, TFLite {check['accuracy_tflite']:.2%}")
+    if args.report is not None:
+        from tfbnn.io import atomic_write_text
+
+        atomic_write_text(args.report, json.dumps(report, indent=2) + "\n")
+        print(f"report: {args.report}")
+    return EXIT_OK
 
 
 def _load_data(name: str, n: int, *, train: bool = False):
@@ -467,7 +689,7 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -8,6 +8,10 @@ exported S model stays stochastic. A ``tfbnn.json`` file in the SavedModel's
 ``assets.extra`` records the input shape, value range and whether the model is
 stochastic, for tools that evaluate it later.
 
+`export_tflite` (from `tfbnn.deploy`) writes a TFLite flatbuffer through Larq Compute
+Engine in which every binary convolution is a 1-bit ``LceBconv2d``, checked against the
+Keras model on test images (``pip install -e ".[deploy]"``).
+
 Every writer here writes into a temporary sibling and renames it into place, so a
 failed or killed export leaves either the previous file or nothing, never half a file.
 """
@@ -27,10 +31,11 @@ import tf_keras as keras
 
 from tfbnn.batching import map_batches
 from tfbnn.checks import is_stochastic
+from tfbnn.deploy import export_tflite, freeze_stochastic
 from tfbnn.io import atomic_path, atomic_replace, atomic_write_bytes, atomic_write_text
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "export_saved_model", "load_saved_model",
-           "save_model"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "export_saved_model", "export_tflite",
+           "freeze_stochastic", "load_saved_model", "save_model"]
 
 METADATA_FILE = "tfbnn.json"
 

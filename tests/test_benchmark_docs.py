@@ -1,0 +1,57 @@
+"""Every section of docs/benchmarks.md is its committed results file rendered.
+
+Each benchmark in benchmarks/ writes its results to benchmarks/results/<section>.json and
+renders its docs section from that file alone. These tests render every committed file
+again (no timing, no training) and compare: a section edited by hand, or one whose results
+file is missing, fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+RESULTS = ROOT / "benchmarks" / "results"
+SECTION = re.compile(r"<!-- BEGIN (\S+) -->\n(.*?)\n<!-- END \1 -->", re.S)
+# Sections written by a script of another name (its --section).
+SCRIPTS = {"retracing_cifar": "retracing"}
+
+
+def _sections() -> dict[str, str]:
+    return dict(SECTION.findall(DOCS.read_text()))
+
+
+def test_every_section_is_closed_and_every_results_file_shown():
+    text = DOCS.read_text()
+    begun = re.findall(r"<!-- BEGIN (\S+) -->", text)
+    assert begun and sorted(begun) == sorted(_sections()), "a BEGIN without its END"
+    assert len(set(begun)) == len(begun), "a section twice"
+    shown = set(begun)
+    assert {p.stem for p in RESULTS.glob("*.json")} <= shown, "a results file with no section"
+
+
+@pytest.mark.parametrize("section", sorted(_sections()))
+def test_section_is_its_results_rendered(section, load_benchmark):
+    path = RESULTS / f"{section}.json"
+    assert path.exists(), f"{section}: no {path.relative_to(ROOT)}; run its benchmark"
+    bench = load_benchmark(SCRIPTS.get(section, section))
+    rendered = bench.render(json.loads(path.read_text())).rstrip()
+    assert rendered == _sections()[section], (
+        f"docs/benchmarks.md section {section} is not {path.relative_to(ROOT)} rendered; "
+        f"regenerate it with its script's --render-only --write-docs")
+
+
+@pytest.mark.parametrize("section", sorted(_sections()))
+def test_render_only_runs_nothing(section, load_benchmark, capsys):
+    path = RESULTS / f"{section}.json"
+    if not path.exists():
+        pytest.skip(f"no {path.name} (failed above)")
+    bench = load_benchmark(SCRIPTS.get(section, section))
+    results = bench.main(["--render-only", "--json", str(path)])
+    assert results == json.loads(path.read_text())
+    assert _sections()[section] in capsys.readouterr().out
