@@ -213,6 +213,31 @@ def test_weights_only_model_stays_float_and_agrees(mnist, tmp_path):
     assert report["check"]["argmax_agreement"] == 1.0
 
 
+@pytest.mark.parametrize("build, layers", [
+    (lambda: models.binary_mlp(hidden=(16, 16)), {"convolutions": {"binary": 0, "float": 0},
+                                                  "dense": {"binary": 2, "float": 1}}),
+    (lambda: models.conv_small(), {"convolutions": {"binary": 1, "float": 1},
+                                   "dense": {"binary": 2, "float": 0}}),
+])
+def test_verification_networks_export_exactly(build, layers, mnist, tmp_path):
+    """tfbnn.verify's networks: every layer after the first (binary inputs and weights)
+    becomes an LCE binary op; the first sees the input quantizer's grey levels and stays
+    float; the flatbuffer's logits equal Keras's on real test images."""
+    _lce()
+    x_train, y_train, x_test, y_test = mnist
+    keras.utils.set_random_seed(0)
+    model = build()
+    training.compile_model(model)
+    model.fit(x_train[:512], y_train[:512], epochs=1, batch_size=128, verbose=0)
+    report = deploy.export_tflite(model, tmp_path / "v.tflite", x_check=x_test[:200],
+                                  y_check=y_test[:200])
+    assert {k: report[k] for k in layers} == layers
+    expected = sum(r["binary_ops"] for r in report["layers"])
+    assert expected > 0 and report["ops"].get("LceBconv2d", 0) == expected
+    assert report["check"]["argmax_agreement"] == 1.0
+    assert report["check"]["max_abs_diff"] < 1e-4
+
+
 def test_cli_export(trained_b, mnist, tmp_path, capsys):
     _lce()
     keras_file = export.save_model(trained_b, tmp_path / "b8.keras")
@@ -258,6 +283,8 @@ ALL_BINARY = {
     "vgg16_waq": lambda: models.vgg16("waq", width=0.125),
     "binarynet_resnet": lambda: models.binarynet_resnet(width=0.125),
     "binarynet_vgg": lambda: models.binarynet_vgg(width=0.125),
+    "binary_mlp": lambda: models.binary_mlp(),
+    "conv_small": lambda: models.conv_small(),
 }
 
 
