@@ -52,6 +52,16 @@ def publish(section: str, text: str, write_docs: bool) -> None:
         print("wrote", update_section(section, text), file=sys.stderr)
 
 
+def render_only(section: str, args: argparse.Namespace, render) -> dict | None:
+    """With ``--render-only``: the results of ``args.json`` rendered into ``section`` by
+    ``render`` (and written with ``--write-docs``), nothing measured; else None."""
+    if not args.render_only:
+        return None
+    results = read_results(args.json)
+    publish(section, render(results), args.write_docs)
+    return results
+
+
 def results_path(section: str) -> Path:
     """The committed results file of section ``section``."""
     return RESULTS / f"{section}.json"

@@ -56,7 +56,7 @@ from tfbnn import attacks, data, export, models, temperature, training
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    add_output_arguments, publish, read_results, resolve_json, settings, write_results)
+    add_output_arguments, publish, render_only, resolve_json, settings, write_results)
 
 SECTION = "attack_throughput"
 QUICK = {"k1": 16, "n": 256, "iters": 5, "repeats": 1, "train_epochs": 1}
@@ -254,10 +254,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    if args.render_only:
-        result = read_results(args.json)
-        publish(SECTION, render(result), args.write_docs)
-        return result
+    if (rendered := render_only(SECTION, args, render)) is not None:
+        return rendered
     started = time.time()
     result = benchmark(args)
     result["machine"] = (f"{platform.processor() or platform.machine()}, "

@@ -96,7 +96,7 @@ from tfbnn.training import compile_model
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    add_output_arguments, publish, read_results, resolve_json, settings, write_results)
+    add_output_arguments, publish, render_only, resolve_json, settings, write_results)
 from train_throughput import (  # noqa: E402
     _median,
     machine_info,
@@ -482,10 +482,8 @@ def _dataset(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
 def main(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    if args.render_only:
-        results = read_results(args.json)
-        publish(SECTION, render(results), args.write_docs)
-        return results
+    if (rendered := render_only(SECTION, args, render)) is not None:
+        return rendered
     start = time.perf_counter()
     loadavg_start = [round(v, 2) for v in os.getloadavg()]
     n_images = args.steps * BATCH_SIZE

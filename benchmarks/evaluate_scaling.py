@@ -43,7 +43,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from _report import (  # noqa: E402
-    add_output_arguments, publish, read_results, resolve_json, settings, write_results)
+    add_output_arguments, publish, render_only, resolve_json, settings, write_results)
 
 SECTION = "evaluate_scaling"
 
@@ -151,10 +151,8 @@ def main(argv=None) -> dict:
     if not 0 < args.n_small < args.n_large <= 10000:
         parser.error("need 0 < --n-small < --n-large <= 10000")
     resolve_json(parser, args, SECTION, smoke=args.quick)
-    if args.render_only:
-        result = read_results(args.json)
-        publish(SECTION, render(result), args.write_docs)
-        return result
+    if (rendered := render_only(SECTION, args, render)) is not None:
+        return rendered
     with tempfile.TemporaryDirectory() as tmp:
         model = os.path.join(tmp, "b.keras")
         _train(args, model)

@@ -45,7 +45,7 @@ from tfbnn.attacks import core
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import (  # noqa: E402
-    add_output_arguments, publish, read_results, resolve_json, write_results)
+    add_output_arguments, publish, render_only, resolve_json, write_results)
 
 
 def one_run(model_fn, x, y, args, polymorphic: bool) -> dict:
@@ -120,10 +120,8 @@ def main(argv=None) -> dict:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     resolve_json(parser, args, args.section)
-    if args.render_only:
-        result = read_results(args.json)
-        publish(args.section, render(result), args.write_docs)
-        return result
+    if (rendered := render_only(args.section, args, render)) is not None:
+        return rendered
     model_fn, _ = evaluation.load_model(args.model)
     _, (x, y) = data.load_mnist() if args.dataset == "mnist" else data.load_cifar10()
     x, y = np.asarray(x[: args.n]), np.asarray(y[: args.n])

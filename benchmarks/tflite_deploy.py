@@ -50,7 +50,7 @@ from tfbnn import data, deploy, models, training
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    add_output_arguments, publish, read_results, resolve_json, settings, write_results)
+    add_output_arguments, publish, render_only, resolve_json, settings, write_results)
 
 SECTION = "tflite_deploy"
 MODELS = ("mnist_b64", "cifar_resnet18_wq", "cifar_resnet18_waq")
@@ -224,10 +224,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    if args.render_only:
-        results = read_results(args.json)
-        publish(SECTION, render(results), args.write_docs)
-        return results
+    if (rendered := render_only(SECTION, args, render)) is not None:
+        return rendered
     started = time.perf_counter()
     results = {
         "command": shlex.join(["python", "benchmarks/tflite_deploy.py", *argv]),

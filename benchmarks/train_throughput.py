@@ -77,7 +77,7 @@ from tfbnn.training import AdversarialTrainer, MadryPGD, compile_model
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    add_output_arguments, publish, read_results, resolve_json, settings, write_results)
+    add_output_arguments, publish, render_only, resolve_json, settings, write_results)
 
 BATCH_SIZE = 128
 SECTION = "train_throughput"
@@ -456,10 +456,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    if args.render_only:
-        results = read_results(args.json)
-        publish(SECTION, render(results), args.write_docs)
-        return results
+    if (rendered := render_only(SECTION, args, render)) is not None:
+        return rendered
     start = time.perf_counter()
     loadavg_start = [round(v, 2) for v in os.getloadavg()]
     n_images = args.steps * BATCH_SIZE
