@@ -33,6 +33,11 @@ def test_clean_variants(tutorial, tmp_path):
         result["summary"]["table"])
     assert module.estimates(result)["A"].mean == pytest.approx(sum(errors) / 2)
     assert out.with_suffix(".md").read_text().startswith("## Galloway et al., Table 6")
+    checks = result["bn_recalibrated"]  # the diagnostic, on the same models
+    assert {seed: c["key"] for seed, c in checks["A"].items()} == {
+        seed: r["key"] for seed, r in result["models"]["A"].items()}
+    assert all(0 <= c["test_error_pct"] <= 100 for c in checks["S"].values())
+    assert "statistics recomputed" in result["summary"]["table"][0]
     trained = _trained_files(tmp_path)
     assert len(trained) == 4
     again = module.main(config)  # resumes: nothing retrained, same numbers
@@ -251,6 +256,22 @@ def test_table6_verdict_rule(tutorial, errors, verdict):
     assert "Rule (" in got["why"] and "rules/galloway2018_clean_variants.json" in got["why"]
     assert got["table"][2].startswith("| A | 1.20 ± 0.20 | ")
     assert "seeds 1234, 1235, 1236" in got["tfbnn_scale"]
+
+
+def test_table6_statistics_diagnostic_names_moved_rows_only(tutorial):
+    module = tutorial("galloway2018_clean_variants")
+    rows = {"C": {str(s): {"test_error_pct": e, "draws": 1, "train_seconds": 1.0}
+                  for s, e in zip((1234, 1235, 1236), (1.9, 2.6, 30.92))}}
+    recomputed = {"C": {"1234": {"test_error_pct": 1.4}, "1235": {"test_error_pct": 3.2},
+                        "1236": {"test_error_pct": 1.98}}}
+    got = module.summarize({"config": dict(module.DEFAULT), "models": rows,
+                            "bn_recalibrated": recomputed})
+    assert "C seed 1236 30.92 -> 1.98" in got["why"]
+    assert "seed 1234" not in got["why"] and "seed 1235" not in got["why"]  # moved < 1 point
+    assert "| C | 1.30 ± 0.20 | " in got["table"][2] and "| 1.40, 3.20, 1.98 |" in got["table"][2]
+    # without the diagnostic the summary is the judged one alone
+    plain = module.summarize({"config": dict(module.DEFAULT), "models": rows})
+    assert "recomputed" not in plain["why"] and "recomputed" not in plain["table"][0]
 
 
 def test_zoo_trains_each_model_once_across_processes(tutorial, tmp_path, monkeypatch):
