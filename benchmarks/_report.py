@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import re
 import sys
 from pathlib import Path
@@ -113,3 +115,21 @@ def write_results(path: Path, results: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(results, indent=1) + "\n")
     return path
+
+
+def machine_info() -> dict:
+    """The CPU's name, the cores this process may use, the architecture and Python."""
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f
+                        if line.lower().startswith("model name")), cpu)
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count()
+    return {"cpu": cpu, "cpus_usable": usable, "machine": platform.machine(),
+            "python": platform.python_version(), "platform": platform.platform()}
+

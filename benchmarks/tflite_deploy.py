@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -50,7 +49,8 @@ from tfbnn import data, deploy, models, training
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    add_output_arguments, publish, render_only, resolve_json, settings, write_results)
+    add_output_arguments, machine_info, publish, render_only, resolve_json, settings,
+    write_results)
 
 SECTION = "tflite_deploy"
 MODELS = ("mnist_b64", "cifar_resnet18_wq", "cifar_resnet18_waq")
@@ -125,18 +125,6 @@ def bench_model(name: str, args) -> dict:
         "round_ratios": ratios, "latency_ratio": statistics.median(ratios),
         "check": report["check"],
     }
-
-
-def machine_info() -> dict:
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f
-                        if line.lower().startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cpus_usable": len(os.sched_getaffinity(0)),
-            "machine": platform.machine(), "python": platform.python_version()}
 
 
 def versions() -> dict:

@@ -57,7 +57,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -76,6 +75,7 @@ from tfbnn.quantizers import StochasticSign
 from tfbnn.training import AdversarialTrainer, MadryPGD, compile_model
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _report  # noqa: E402
 from _report import (  # noqa: E402
     add_output_arguments, publish, render_only, resolve_json, settings, write_results)
 
@@ -303,26 +303,8 @@ def bench_pgd(args, data, n_images) -> dict:
 
 
 def machine_info() -> dict:
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {
-        "cpu": cpu,
-        "cpus_usable": usable,
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
+    return {**_report.machine_info(),
+            "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
 
 
 def versions() -> dict:
