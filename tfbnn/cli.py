@@ -166,11 +166,31 @@ def _add_evaluate(sub) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--overwrite", action="store_true",
                         help="delete another run's results in --out and start over")
+    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"),
+                        default=None,
+                        help="spread the batches over this machine's GPUs (else its logical "
+                             "CPUs: mirrored) or over the workers of TF_CONFIG, merged "
+                             "through --out (multiworker: one command per worker); "
+                             "--batch-size is then per replica, and the results are those "
+                             "of a single-device run (docs/distributed.md)")
     parser.add_argument("--no-diagnostics", action="store_true", help="skip the masking checks")
     parser.add_argument("--diagnostic-n", type=_positive_int, default=200,
                         help="examples the diagnostics run on (default: 200)")
     parser.add_argument("--strict", action="store_true",
                         help="exit with code 3 when a diagnostic warns of gradient masking")
+    parser.add_argument("--certify", action="store_true",
+                        help="also verify exactly (OR-Tools CP-SAT) every example the attacks "
+                             "leave robust, and report per eps the certified lower bound, the "
+                             "attack upper bound (counterexamples included), the gap and the "
+                             "unknown fraction; MODEL must be the .keras/.h5 file of a BNN "
+                             "that tfbnn certify supports (checked before any attack runs)")
+    parser.add_argument("--certify-time-limit", type=_positive_float, default=10.0,
+                        metavar="SECONDS", help="--certify: CP-SAT seconds per example "
+                                                "(default: 10)")
+    parser.add_argument("--certify-workers", type=_positive_int, default=1,
+                        help="--certify: CP-SAT workers per example (default: 1)")
+    parser.add_argument("--certify-jobs", type=_positive_int, default=1,
+                        help="--certify: examples solved at the same time (default: 1)")
     parser.set_defaults(func=_evaluate)
 
 
@@ -483,7 +503,15 @@ def _evaluate(args) -> int:
     _, stages = catalog.stages_of(args.version, args.attacks, args.nb_iter)
     catalog.check_attack_names([stage.attack for stage in stages], args.norm)
     x, y = _load_data(args.data, args.n)
-    model_fn, metadata = evaluation.load_model(args.model)
+    certify = None
+    if args.certify:  # the verifier reads the Keras layers: load the model itself
+        from tfbnn.evaluation import certified
+
+        model_fn, metadata = certified.load_model(args.model)
+        certify = {"time_limit": args.certify_time_limit, "workers": args.certify_workers,
+                   "jobs": args.certify_jobs}
+    else:
+        model_fn, metadata = evaluation.load_model(args.model)
     _check_shape(metadata, x)
     surrogate = None if args.no_diagnostics else _load_data(args.data, 0, train=True)
     box = _box(args, metadata)
@@ -492,9 +520,10 @@ def _evaluate(args) -> int:
         attacks=args.attacks,
         nb_iter=args.nb_iter, batch_size=args.batch_size, mode=args.mode, seed=args.seed,
         out_dir=args.out, overwrite=args.overwrite, eot_draws=args.eot_draws,
+        strategy=args.strategy,
         run_diagnostics=not args.no_diagnostics, diagnostic_n=args.diagnostic_n,
         x_surrogate=None if surrogate is None else surrogate[0], outputs=args.outputs,
-        progress=not args.quiet, model_name=str(args.model), **box)
+        progress=not args.quiet, model_name=str(args.model), certify=certify, **box)
     from tfbnn.evaluation.report import budgets, interval
 
     print(f"\nversion {report['config']['version']}: {budgets(report)}")
@@ -504,6 +533,14 @@ def _evaluate(args) -> int:
         print(f"eps {result['eps']:g} ({result['norm']}): robust accuracy (worst case) "
               f"{result['robust_accuracy']:.4f} (95 % interval "
               f"{interval(result['robust_interval'])})")
+        c = result.get("certification")
+        if c is not None:
+            print(f"  exact (CP-SAT): certified lower bound {c['lower']:.4f}, attack upper "
+                  f"bound {c['upper']:.4f} (attacks alone {c['ensemble_upper']:.4f}), gap "
+                  f"{c['gap']:.4f}, unknown {c['unknown_fraction']:.4f}; "
+                  f"{c['counterexamples']} counterexample(s), {c['solver_runs']} solver "
+                  "run(s)" + ("" if c["solve_seconds_median"] is None else
+                              f", median {c['solve_seconds_median']:.2f} s"))
     if "verdict" in report:
         print(report["verdict"])
     print(f"Report: {args.out / 'report.md'} (JSON: {args.out / 'report.json'})")

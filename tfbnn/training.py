@@ -292,6 +292,11 @@ class AdversarialTrainer(keras.Model):
     The weights are the wrapped model's: save ``trainer.model`` to keep the trained
     network, or use ``ModelCheckpoint(..., save_weights_only=True)`` on the trainer.
 
+    Under a ``tf.distribute`` strategy (create the trainer in ``strategy.scope()``, or
+    use `tfbnn.distribute.fit`), each replica attacks its own share of the global batch
+    inside ``train_step``; the schedule switch is assigned on every replica and the
+    prediction counts are summed over them (docs/distributed.md).
+
     # Arguments
         model: a Keras model mapping inputs to logits.
         adversary: callable ``(model_fn, x) -> x_adv``, e.g. `KurakinFGSM` or `MadryPGD`.
@@ -329,9 +334,13 @@ class AdversarialTrainer(keras.Model):
         self.adv_accuracy = keras.metrics.SparseCategoricalAccuracy(name="adv_accuracy")
         self.collapsed_epochs: list[int] = []
         classes = _num_classes(model)
+        # Summed over replicas when read: under a tf.distribute strategy each replica
+        # counts the predictions of its own share of the batch.
         self.predicted_counts = (
             None if classes is None else
-            tf.Variable(tf.zeros([classes]), trainable=False, name="predicted_counts"))
+            tf.Variable(tf.zeros([classes]), trainable=False, name="predicted_counts",
+                        synchronization=tf.VariableSynchronization.ON_READ,
+                        aggregation=tf.VariableAggregation.SUM))
 
     def call(self, inputs, training=None):
         return self.model(inputs, training=training)

@@ -31,10 +31,10 @@ import tensorflow as tf
 import tf_keras as keras
 
 import tfbnn
+from tfbnn import distribute
 from tfbnn.batching import batch_slices
-from tfbnn.evaluation import catalog, diagnostics as diag
+from tfbnn.evaluation import catalog, certified, diagnostics as diag
 from tfbnn.evaluation.intervals import wilson_interval
-from tfbnn.evaluation.state import RunDirectory
 from tfbnn.evaluation.target import Target, prepare
 
 __all__ = ["SCHEMA", "evaluate"]
@@ -90,9 +90,12 @@ def _norms(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.abs(flat).max(1), np.linalg.norm(flat, axis=1)
 
 
-def _attack_batch(target: Target, stages, x, y, eps, norm, seed, mode, box) -> dict:
-    """Run the ensemble on one batch; returns the batch's JSON-able record."""
+def _attack_batch(target: Target, stages, x, y, eps, norm, seed, mode, box, best=None) -> dict:
+    """Run the ensemble on one batch; returns the batch's JSON-able record. ``best`` (an
+    array like ``x``, filled in place) receives per example the attack point with the
+    highest loss, the exact verifier's hint (`tfbnn.evaluation.certified`)."""
     clean = target.scores(x, y)
+    best_loss = np.full(len(x), -np.inf)
     worst = clean.copy()
     worst_attack = ["clean" if s < 0.5 else "" for s in clean]
     clean_loss = None
@@ -119,6 +122,9 @@ def _attack_batch(target: Target, stages, x, y, eps, norm, seed, mode, box) -> d
             if clean_loss is None:
                 clean_loss = target.loss(x, y)
             loss = target.loss(x_adv, y[idx])
+            if best is not None:
+                higher = loss > best_loss[idx]
+                best[idx[higher]], best_loss[idx[higher]] = x_adv[higher], loss[higher]
             entry.update(scores=scores.tolist(), linf=linf.tolist(), l2=l2.tolist(),
                          loss_moved=(np.abs(loss - clean_loss[idx]) > 1e-6).tolist())
             better = scores < worst[idx]
@@ -210,6 +216,8 @@ def evaluate(
     x_surrogate=None,
     progress: bool = True,
     model_name: str | None = None,
+    certify=False,
+    strategy=None,
 ) -> dict:
     """Robust accuracy of ``model`` on ``(x, y)``: the per-example worst case over ``attacks``.
 
@@ -246,6 +254,19 @@ def evaluate(
             outside the diagnostic subset.
         progress: show a progress bar.
         model_name: a name for the report.
+        certify: also verify exactly (`tfbnn.evaluation.certified`, OR-Tools CP-SAT)
+            every example the attacks leave robust, for supported BNNs (`tfbnn.verify`):
+            True, or a dict of `certified.CertifyOptions` (``time_limit``, ``workers``,
+            ``jobs``, ``fixing``, ``hint``). Each result then holds ``certification``
+            (certified lower bound, attack upper bound, gap, unknown fraction, solve
+            times), and counterexamples join the worst case as ``"exact (CP-SAT)"``.
+            An unsupported model is refused before any attack runs.
+        strategy: spread the batches over devices or machines: ``"mirrored"`` (this
+            machine's GPUs, else its logical CPUs), ``"multiworker"`` (the workers of
+            ``TF_CONFIG``, merging through ``out_dir``), ``"default"`` or a
+            ``tf.distribute.Strategy``; ``batch_size`` is then the per-replica batch, and
+            the results, the report and the resume contract are those of ``None`` (one
+            device); see `tfbnn.distribute` and docs/distributed.md.
 
     # Returns
         The report, a dict following `SCHEMA` (see docs/evaluation.md); also written to
@@ -264,12 +285,18 @@ def evaluate(
         [attacks] if isinstance(attacks, str) else attacks), nb_iter)
     names, eps_list = _check_args(x, y, eps, norm, stages, batch_size, nb_iter, mode,
                                   clip_min, clip_max)
+    strategy = distribute.resolve(strategy)
+    model = distribute.local_model(model, strategy)
     if eot_draws is None:
         eot_draws = 10 * catalog.EOT_FACTOR.get(version, 1)
     target = prepare(model, x[:8], stochastic=stochastic, eot_draws=eot_draws, outputs=outputs)
     if y.min() < 0 or y.max() >= target.num_classes:
         raise ValueError(f"y holds labels in [{y.min()}, {y.max()}], but the model has "
                          f"{target.num_classes} classes.")
+    cert_options = certified.options_of(certify)  # refuses a model it cannot verify, now
+    network = None if cert_options is None else certified.prepare(
+        model, x, cert_options, norm=norm, clip_min=clip_min, clip_max=clip_max,
+        stochastic=target.stochastic)
     config = {
         "n": len(x), "eps": eps_list, "norm": norm, "version": version,
         "stages": [stage.as_dict() for stage in stages], "attacks": list(names),
@@ -280,7 +307,10 @@ def evaluate(
         "diagnostic_n": diagnostic_n, "model": model_name,
         "data_sha": _fingerprint(x, y), "model_sha": _model_fingerprint(model, target, x[:8]),
     }
-    run = RunDirectory(out_dir, config, overwrite=overwrite) if out_dir is not None else None
+    if cert_options is not None:
+        config["certify"] = cert_options.config()
+    run = distribute.open_run(strategy, out_dir, config, overwrite=overwrite)
+    chief = distribute.workers(strategy).chief
     if run is not None and run.finished:
         import json
 
@@ -292,19 +322,25 @@ def evaluate(
     results = []
     for e, eps_value in enumerate(eps_list):
         key = f"eps{e}"
-        records = []
-        for b, sl in enumerate(batches):
-            record = run.load_batch(key, b) if run is not None else None
-            if record is None:
-                batch_seed = seed * 1_000_003 + e * 10_007 + b * 101
-                record = _attack_batch(target, stages, x[sl], y[sl], eps_value, norm,
-                                       batch_seed, mode, box)
-                if run is not None:
-                    run.save_batch(key, b, record)
-            records.append(record)
-            if bar is not None:
-                bar.add(1)
+        hints = None if network is None else x.copy()  # the ensemble's strongest points
+
+        def compute(b, e=e, eps_value=eps_value, hints=hints):
+            sl = batches[b]
+            batch_seed = seed * 1_000_003 + e * 10_007 + b * 101
+            return _attack_batch(target, stages, x[sl], y[sl], eps_value, norm,
+                                 batch_seed, mode, box,
+                                 best=None if hints is None else hints[sl])
+
+        # saved batches are read, the others computed (over the strategy's replicas)
+        records = distribute.map_batches(
+            strategy, len(batches), compute,
+            load=None if run is None else (lambda b, key=key: run.load_batch(key, b)),
+            save=None if run is None else (lambda b, r, key=key: run.save_batch(key, b, r)),
+            progress=None if bar is None else (lambda: bar.add(1)))
         results.append(_summarise(records, stages, target, eps_value, norm, mode))
+        if network is not None and chief:
+            certified.run_eps(network, run, e, x, y, eps_value, results[-1], hints,
+                              cert_options, seed=seed, progress=progress)
     report = {
         "schema": SCHEMA, "tfbnn_version": tfbnn.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -316,6 +352,8 @@ def evaluate(
         "clean_interval": results[0]["clean_interval"], "results": results,
         "attack_seconds": round(time.time() - started, 1),
     }
+    if not chief:  # the chief runs the diagnostics and writes the report
+        return distribute.wait_for_report(run)
     if run_diagnostics:
         report["diagnostics"] = diag.run_all(target, x, y, eps=max(eps_list), norm=norm,
                                              n=diagnostic_n, seed=seed, box=box,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from tfbnn.evaluation import certified
 from tfbnn.io import atomic_path
 
 __all__ = ["budgets", "interval", "markdown", "write"]
@@ -94,6 +95,7 @@ def markdown(report: dict) -> str:
                 lines.append(f"| {name} | {s['jsv_mean']:.3g} | {s['jsv_std']:.3g} | "
                              f"{s['psi_norm']:.3g} | {s['grad_norm']:.3g} | "
                              f"{s['sign_grad_norm']:.3g} |")
+    lines += certified.markdown_lines(report)
     for plot in report.get("plots", []):
         lines += ["", f"![{plot}]({plot})"]
     return "\n".join(lines) + "\n"
@@ -126,7 +128,7 @@ def _plots(run, report) -> list:
         with atomic_path(run.path / name) as tmp:
             fig.savefig(tmp, dpi=100)
         written.append(name)
-    return written
+    return written + certified.plots(run, report)
 
 
 def write(run, report: dict) -> None:

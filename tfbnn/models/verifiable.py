@@ -1,7 +1,7 @@
 """Binarized networks that `tfbnn.verify` can verify exactly.
 
 Every network here has the shape the exact verifier needs (Jia & Rinard's EEV networks,
-NeurIPS 2020, without their ternary weights):
+NeurIPS 2020; their ternary weights with ``weights="ternary"``):
 
 - `InputQuantizer` first: [0, 1] pixels become integer grey levels ``round(255 x)``, so
   every input the network sees is a point of the 8-bit grid and the first layer computes
@@ -13,7 +13,7 @@ NeurIPS 2020, without their ternary weights):
   that turns the output layer's integer sums into logits.
 
 So each hidden neuron is ``sign(BN(sum_i w_i a_i))`` with integer ``a_i`` and ``w_i`` in
-{-1, +1}: an integer threshold on an integer sum, which `tfbnn.verify.extract` reads off
+{-1, +1} ({-1, 0, +1} with ``weights="ternary"``): an integer threshold on an integer sum, which `tfbnn.verify.extract` reads off
 exactly. The networks train with ``model.fit`` (straight-through estimators everywhere;
 the input quantizer passes ``255 * dy`` inside [0, 1]).
 
@@ -99,6 +99,7 @@ class InputQuantizer(keras.layers.Layer):
 
 
 ESTIMATORS = ("ste_sign", "passthrough")
+WEIGHTS = ("binary", "ternary")
 
 
 def _sign(estimator: str):
@@ -114,6 +115,21 @@ def _check_units(name: str, values) -> tuple[int, ...]:
     return values
 
 
+def _check_weights(weights, ternary_threshold) -> None:
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}.")
+    if (isinstance(ternary_threshold, bool) or not isinstance(ternary_threshold, (int, float))
+            or not 0 < ternary_threshold < 1):
+        raise ValueError(f"ternary_threshold must be a number in (0, 1) (latent weights are "
+                         f"clipped to [-1, 1]), got {ternary_threshold!r}; e.g. 0.05.")
+
+
+def _kernel_quantizer(estimator: str, weights: str, ternary_threshold: float):
+    if weights == "ternary":  # Larq's: 0 where |w| <= threshold, straight-through gradient
+        return lq.quantizers.SteTern(threshold_value=ternary_threshold)
+    return _sign(estimator)
+
+
 def _check_common(input_shape, num_classes, estimator) -> tuple[int, ...]:
     shape = tuple(input_shape) if isinstance(input_shape, Sequence) else None
     if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0
@@ -127,11 +143,12 @@ def _check_common(input_shape, num_classes, estimator) -> tuple[int, ...]:
     return shape
 
 
-def _binary(kind: str, width, estimator: str, first: bool, name: str, **kwargs):
+def _binary(kind: str, width, estimator: str, first: bool, name: str, weights="binary",
+            ternary_threshold=0.05, **kwargs):
     layer = lq.layers.QuantDense if kind == "dense" else lq.layers.QuantConv2D
     return layer(width, input_quantizer=None if first else _sign(estimator),
-                 kernel_quantizer=_sign(estimator), kernel_constraint="weight_clip",
-                 use_bias=False, name=name, **kwargs)
+                 kernel_quantizer=_kernel_quantizer(estimator, weights, ternary_threshold),
+                 kernel_constraint="weight_clip", use_bias=False, name=name, **kwargs)
 
 
 def _batch_norm(name: str):
@@ -145,6 +162,8 @@ def binary_mlp(
     num_classes: int = 10,
     estimator: str = "ste_sign",
     name: str | None = None,
+    weights: str = "binary",
+    ternary_threshold: float = 0.05,
 ) -> keras.Model:
     """A binary MLP that `tfbnn.verify` verifies exactly.
 
@@ -159,19 +178,27 @@ def binary_mlp(
         estimator: ``"ste_sign"`` (Larq's, default) or ``"passthrough"`` (the first
             paper's) straight-through estimator for the signs.
         name: model name; default ``"binary_mlp_<w>x<depth>"``.
+        weights: ``"binary"`` (``sign(w)``) or ``"ternary"``: Larq's ``SteTern``, ``0``
+            where the latent ``|w| <= ternary_threshold``, else ``sign(w)``, with a
+            straight-through gradient. Zero weights drop their terms from the exact
+            verifier's constraints (Jia & Rinard's sparse weights; see
+            `tfbnn.verify.friendly`).
+        ternary_threshold: that threshold on the latent weights (clipped to [-1, 1]).
 
     # Returns
         An uncompiled ``keras.Model`` mapping [0, 1] inputs to logits.
     """
     hidden = _check_units("hidden", hidden)
     shape = _check_common(input_shape, num_classes, estimator)
+    _check_weights(weights, ternary_threshold)
+    quantized = {"weights": weights, "ternary_threshold": ternary_threshold}
     inputs = keras.Input(shape=shape, name="image")
     x = InputQuantizer(name="quantize_input")(inputs)
     x = keras.layers.Flatten(name="flatten")(x)
     for i, units in enumerate(hidden, start=1):
-        x = _binary("dense", units, estimator, i == 1, f"dense{i}")(x)
+        x = _binary("dense", units, estimator, i == 1, f"dense{i}", **quantized)(x)
         x = _batch_norm(f"bn{i}")(x)
-    x = _binary("dense", num_classes, estimator, False, "logits_dense")(x)
+    x = _binary("dense", num_classes, estimator, False, "logits_dense", **quantized)(x)
     logits = _batch_norm("logits")(x)
     widths = sorted(set(hidden))
     default = (f"binary_mlp_{hidden[0]}x{len(hidden)}" if len(widths) == 1
@@ -187,6 +214,8 @@ def conv_small(
     dense: int = 100,
     estimator: str = "ste_sign",
     name: str = "conv_small",
+    weights: str = "binary",
+    ternary_threshold: float = 0.05,
 ) -> keras.Model:
     """EEV's "conv-small", binary in every layer: conv 16 4x4/2, conv 32 4x4/2 (valid
     padding), fc 100, fc ``num_classes``, each followed by batch normalization.
@@ -200,6 +229,7 @@ def conv_small(
         dense: units of the hidden dense layer.
         estimator: as in `binary_mlp`.
         name: model name.
+        weights, ternary_threshold: binary or ternary weights, as in `binary_mlp`.
 
     # References
         - Jia, Rinard. NeurIPS 2020, "conv-small" (Wong et al.'s small network).
@@ -210,6 +240,8 @@ def conv_small(
                          f"got {filters!r}.")
     _check_units("dense", (dense,))
     shape = _check_common(input_shape, num_classes, estimator)
+    _check_weights(weights, ternary_threshold)
+    quantized = {"weights": weights, "ternary_threshold": ternary_threshold}
     if len(shape) != 3 or min(shape[:2]) < 10:
         raise ValueError(f"input_shape must be (height, width, channels) with height and "
                          f"width >= 10 for two 4x4/2 convolutions, got {input_shape!r}.")
@@ -217,12 +249,12 @@ def conv_small(
     x = InputQuantizer(name="quantize_input")(inputs)
     for i, f in enumerate(filters, start=1):
         x = _binary("conv", f, estimator, i == 1, f"conv{i}", kernel_size=4, strides=2,
-                    padding="valid")(x)
+                    padding="valid", **quantized)(x)
         x = _batch_norm(f"bn{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = _binary("dense", dense, estimator, False, "dense3")(x)
+    x = _binary("dense", dense, estimator, False, "dense3", **quantized)(x)
     x = _batch_norm("bn3")(x)
-    x = _binary("dense", num_classes, estimator, False, "logits_dense")(x)
+    x = _binary("dense", num_classes, estimator, False, "logits_dense", **quantized)(x)
     logits = _batch_norm("logits")(x)
     return keras.Model(inputs, logits, name=name)
 

@@ -21,7 +21,9 @@ print(report.summary()["certified_fraction"])
   (or refuses it, naming the first unsupported layer) and checks it against Keras;
 - `bounds`: interval bounds per neuron over the ball, which decide (fix) neurons;
 - `encoding`: the CP-SAT model (OR-Tools), with hints;
-- `verifier`: `verify`, the per-example results and their summary.
+- `verifier`: `verify`, the per-example results and their summary;
+- `friendly`: verification-friendly training (ternary weights, `MarginTrainer`'s margin
+  penalty) and `stability`, the share of neurons interval bounds decide.
 
 Why tfbnn writes its own encoder: no maintained library verifies Keras/Larq BNNs
 exactly. EEV (Jia & Rinard) is a research prototype tied to its own PyTorch training

@@ -92,6 +92,8 @@ def encode(network: IntegerNetwork, lo: np.ndarray, hi: np.ndarray, label: int, 
         for j in range(layer.n_out):
             const, terms, coeffs = 0, [], []
             for k, w in zip(layer.fan_index[j], layer.fan_weight[j]):
+                if w == 0:  # a ternary network's zero weight: no term (a sparser model)
+                    continue
                 v = layer.pad_value if k == layer.n_in else values[k]
                 if isinstance(v, int):
                     const += int(w) * v

@@ -2,11 +2,12 @@
 
 A supported model is a chain ``[InputQuantizer] -> (binary layer -> post-ops)* ``
 where a binary layer is a Larq ``QuantDense`` or ``QuantConv2D`` whose quantized kernel
-is ``+-alpha`` per output channel, every binary layer after the first binarizes its input
+is ``+-alpha`` per output channel, or ternary ``{-alpha, 0, +alpha}`` (e.g. Larq's
+``SteTern``, Jia & Rinard's sparse weights: a zero weight drops its term), every binary layer after the first binarizes its input
 with a sign quantizer, and the post-ops between two binary layers (and after the last)
 are batch normalization, ``Flatten``, ``Reshape`` and ``Dropout``.
 
-`extract` reads each binary layer as integer weights in {-1, +1} and each neuron as a
+`extract` reads each binary layer as integer weights in {-1, 0, +1} and each neuron as a
 function of its integer pre-activation ``s = sum_i w_i a_i``:
 
 - a hidden neuron outputs ``+1`` iff ``direction * s >= threshold`` (integers). The
@@ -21,7 +22,7 @@ function of its integer pre-activation ``s = sum_i w_i a_i``:
 
 The integer sums are exact in float32 because every input is an integer (the grey
 levels of `tfbnn.models.InputQuantizer`, then +-1) and every weight is +-1, as long as
-they stay below 2^24. A per-channel kernel scale ``alpha`` (e.g. Larq's
+they stay below 2^24 (zero weights add exact zeros). A per-channel kernel scale ``alpha`` (e.g. Larq's
 ``magnitude_aware_sign``) is folded in as the float32 product ``alpha * s``: exact when
 ``alpha`` is a power of two; otherwise Keras's float32 sum of ``+-alpha`` terms can
 differ from ``alpha * s`` in the last bit, and only the self-check on random grid inputs
@@ -52,8 +53,8 @@ _EXACT_SUM = 2 ** 24
 
 SUPPORTED = (
     "a chain of layers: InputLayer; tfbnn.models.InputQuantizer (before the first binary "
-    "layer); Larq QuantDense / QuantConv2D with a sign kernel quantizer (weights +-1, or "
-    "+-alpha per output channel), no activation, the first one reading the quantized "
+    "layer); Larq QuantDense / QuantConv2D with a sign or ternary kernel quantizer (weights "
+    "+-1 or {-1, 0, +1}, or those times alpha per output channel), no activation, the first one reading the quantized "
     "levels (input_quantizer=None) and every later one a sign input_quantizer; "
     "BatchNormalization, Flatten, Reshape and Dropout between and after them"
 )
@@ -74,7 +75,7 @@ class BinaryLayer:
 
     Every output neuron ``j`` (flattened row-major, as Keras's ``Flatten``) reads the
     flat input through ``fan_index[j]`` (``n_in`` stands for a padding position, whose
-    value is ``pad_value``) with weights ``fan_weight[j]`` in {-1, +1}:
+    value is ``pad_value``) with weights ``fan_weight[j]`` in {-1, 0, +1}:
     ``s_j = sum_k fan_weight[j, k] * a[fan_index[j, k]]``.
 
     Hidden layers: neuron ``j`` is ``+1`` iff ``direction[j] * s_j >= threshold[j]``.
@@ -268,7 +269,8 @@ def _sign_quantizer(layer, quantizer) -> None:
 
 
 def _binary_kernel(layer) -> tuple[np.ndarray, np.ndarray]:
-    """Signs (int8) and per-output-channel scale (float32) of a layer's quantized kernel."""
+    """Signs (int8, 0 for a zero weight) and per-output-channel scale (float32) of a
+    layer's quantized kernel: binary ``+-alpha`` or ternary ``{-alpha, 0, +alpha}``."""
     if layer.kernel_quantizer is None:
         raise _refuse(layer, "has full-precision weights (kernel_quantizer=None); every layer, "
                              "the first included, must have binary weights")
@@ -276,14 +278,13 @@ def _binary_kernel(layer) -> tuple[np.ndarray, np.ndarray]:
     kernel = np.asarray(layer.kernel_quantizer(tf.convert_to_tensor(latent)), np.float32)
     flat = kernel.reshape(-1, kernel.shape[-1])
     alpha = np.abs(flat).max(0)
-    if np.any(flat == 0):
-        raise _refuse(layer, "has zero (ternary or pruned) weights; only binary weights are "
-                             "supported so far")
-    if not np.all(np.abs(flat) == alpha):
-        raise _refuse(layer, f"has kernel quantizer {type(layer.kernel_quantizer).__name__} "
-                             "whose outputs are not +-alpha per output channel")
     if not np.all(np.isfinite(alpha)):
         raise _refuse(layer, "has non-finite quantized weights")
+    if not np.all((flat == 0) | (np.abs(flat) == alpha)):
+        raise _refuse(layer, f"has kernel quantizer {type(layer.kernel_quantizer).__name__} "
+                             "whose outputs are not +-alpha (or 0) per output channel")
+    # a channel of zeros only: its sum is 0 whatever alpha, which Keras computes as 0 too
+    alpha = np.where(alpha == 0, np.float32(1), alpha)
     return np.sign(kernel).astype(np.int8), alpha.astype(np.float32)
 
 
