@@ -383,3 +383,17 @@ def explain(rule: dict, checks: list, result: str) -> str:
     for change in rule.get("changes", []):
         parts.append(f"Rule changed {change['date']}: {change['what']} ({change['why']}).")
     return " ".join(parts) + f" Verdict: {result}."
+
+
+def finding(rule: dict, ours: dict) -> str:
+    """The rule's ``findings`` judged on ``ours``, in words labelled as tfbnn's finding
+    (empty without findings): a comparison the paper does not make, beside the verdict."""
+    if not rule.get("findings"):
+        return ""
+    judged = judge({**rule, "checks": rule["findings"]}, ours, {})
+    parts = []
+    for check in judged["checks"]:
+        items = "; ".join(f"{what}: {outcome}" for what, outcome in check["items"])
+        parts.append(f"{check['claim']} ({items})")
+    return (f"Finding in tfbnn's setting, {rule['findings_note']}: "
+            + " ".join(parts) + f"; on these numbers the finding reads '{judged['verdict']}'.")

@@ -66,15 +66,51 @@ CIFAR_DEFAULT_SPEC = {
 """A CIFAR network's training spec: the CPU scale (width 0.25, 10 epochs) unless set."""
 
 
+VERIFIABLE_DEFAULT_SPEC = {
+    "family": "verifiable", "architecture": "mlp", "hidden": [100] * 5, "weights": "binary",
+    "ternary_threshold": 0.05, "margin": None, "epochs": 10, "batch_size": 128,
+    "learning_rate": 1e-3, "seed": 1234, "train_size": 60000,
+}
+"""A network `tfbnn.verify` verifies exactly (`tfbnn.models.binary_mlp` or ``conv_small``)
+trained on MNIST: the usual way, or verification-friendly with ``"weights": "ternary"``
+and/or ``"margin": {"weight", "eps", "flip"}`` (`tfbnn.verify.friendly.MarginTrainer`)."""
+
+
+def verifiable_spec(architecture: str, *, friendly: dict | None = None, **settings) -> dict:
+    """The cache spec of a verifiable MNIST network: ``"mlp"`` (``hidden`` units per layer)
+    or ``"conv_small"``; ``friendly`` holds the verification-friendly settings
+    (``weights``, ``ternary_threshold``, ``margin``), None for the usual training."""
+    if architecture not in ("mlp", "conv_small"):
+        raise ValueError(f"architecture={architecture!r}: use 'mlp' or 'conv_small'.")
+    spec = {"family": "verifiable", "architecture": architecture, **(friendly or {}),
+            **settings}
+    unknown = set(spec) - set(VERIFIABLE_DEFAULT_SPEC)
+    if unknown:
+        raise ValueError(f"unknown verifiable spec settings {sorted(unknown)}; known: "
+                         f"{sorted(VERIFIABLE_DEFAULT_SPEC)}.")
+    if architecture == "conv_small":
+        spec["hidden"] = None  # conv-small's shape is fixed
+    return spec
+
+
 def full_spec(spec: dict) -> dict:
-    """``spec`` completed with the defaults of its data set."""
-    defaults = CIFAR_DEFAULT_SPEC if spec.get("dataset") == "cifar10" else DEFAULT_SPEC
+    """``spec`` completed with the defaults of its data set (or family)."""
+    if spec.get("family") == "verifiable":
+        defaults = VERIFIABLE_DEFAULT_SPEC
+    else:
+        defaults = CIFAR_DEFAULT_SPEC if spec.get("dataset") == "cifar10" else DEFAULT_SPEC
     return {**defaults, **spec}
 
 
 def spec_key(spec: dict) -> str:
     full = full_spec(spec)
     digest = hashlib.sha256(json.dumps(full, sort_keys=True).encode()).hexdigest()[:12]
+    if full.get("family") == "verifiable":
+        shape = ("conv-small" if full["architecture"] == "conv_small"
+                 else f"mlp{len(full['hidden'])}x{max(full['hidden'])}")
+        friendly = "-ternary" * (full["weights"] == "ternary") + "-margin" * bool(
+            full["margin"])
+        return f"verifiable-{shape}{friendly}-{digest}"
     if full.get("dataset") == "cifar10":
         method = f"-{full['method']}" if full["method"] else ""
         return f"cifar-{full['architecture']}-{full['precision']}{method}-w{full['width']:g}-{digest}"
@@ -227,6 +263,8 @@ def trained_model(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict
     while not (path.exists() and info_path.exists()):
         if _take_lock(lock):
             try:
+                if full.get("family") == "verifiable":
+                    return train_verifiable(full, verbose=verbose)
                 if full.get("dataset") == "cifar10":
                     return train_cifar(full, verbose=verbose)
                 return train(full, verbose=verbose)
@@ -262,6 +300,36 @@ def train(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict]:
     info = {"spec": full, "key": key, "train_seconds": round(time.time() - started, 1),
             "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
             "collapsed_epochs": list(getattr(fit_model, "collapsed_epochs", []))}
+    export.save_model(model, path, overwrite=True)
+    io.atomic_write_text(info_path, json.dumps(info, indent=2))
+    return model, info
+
+
+def train_verifiable(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict]:
+    """Train the verifiable network ``spec`` names on MNIST (the usual way, or with the
+    margin penalty) and save it in the cache; its info records the clean test accuracy,
+    the share of zero weights and the training time."""
+    from tfbnn.verify import friendly
+
+    full = full_spec(spec)
+    key = spec_key(full)
+    path, info_path = cache_dir() / f"{key}.keras", cache_dir() / f"{key}.json"
+    tf_keras.utils.set_random_seed(full["seed"])
+    (x_train, y_train), (x_test, y_test) = data.load_mnist()
+    x_train, y_train = x_train[: full["train_size"]], y_train[: full["train_size"]]
+    kwargs = {"weights": full["weights"], "ternary_threshold": full["ternary_threshold"]}
+    model = (models.conv_small(**kwargs) if full["architecture"] == "conv_small"
+             else models.binary_mlp(tuple(full["hidden"]), **kwargs))
+    fit_model = model if not full["margin"] else friendly.MarginTrainer(model, **full["margin"])
+    training.compile_model(fit_model, full["learning_rate"])
+    started = time.time()
+    history = fit_model.fit(x_train, y_train, epochs=full["epochs"],
+                            batch_size=full["batch_size"], verbose=verbose)
+    logits = export.predict_in_batches(lambda t: model(t, training=False), x_test)
+    info = {"spec": full, "key": key, "train_seconds": round(time.time() - started, 1),
+            "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+            "test_accuracy": float(np.mean(logits.argmax(-1) == y_test)),
+            "zero_weights": friendly.sparsity(model)}
     export.save_model(model, path, overwrite=True)
     io.atomic_write_text(info_path, json.dumps(info, indent=2))
     return model, info

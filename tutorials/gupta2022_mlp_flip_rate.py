@@ -187,20 +187,6 @@ def estimates(results: dict) -> dict:
             for attack, rates in entry["flip_rate"].items() for eps, row in rates.items()}
 
 
-def finding(rule: dict, ours: dict) -> str:
-    """The rule's ``findings`` judged on ``ours``, in words labelled as tfbnn's finding
-    (empty without findings): a comparison the paper does not make, beside the verdict."""
-    if not rule.get("findings"):
-        return ""
-    judged = _verdicts.judge({**rule, "checks": rule["findings"]}, ours, {})
-    parts = []
-    for check in judged["checks"]:
-        items = "; ".join(f"{what}: {outcome}" for what, outcome in check["items"])
-        parts.append(f"{check['claim']} ({items})")
-    return (f"Finding in tfbnn's setting, {rule['findings_note']}: "
-            + " ".join(parts) + f"; on these numbers the finding reads '{judged['verdict']}'.")
-
-
 def summarize(results: dict, plots: list) -> dict:
     """Paper and tfbnn side by side, the verdict of the committed rule, and its finding."""
     cfg, rows = results["config"], results["models"]
@@ -231,7 +217,7 @@ def summarize(results: dict, plots: list) -> dict:
         why += (" Not comparable: Figure 2 compares PGD++ with IPROP, the combinatorial "
                 "attack of Khalil et al. (2019), which tfbnn does not have; plain PGD is no "
                 "stand-in for it, so the paper's claim is not tested here.")
-    why += " " + finding(rule, ours)
+    why += " " + _verdicts.finding(rule, ours)
     if "bnn" in rows:
         why += (f" Clean accuracy of the binary MLP: {100 * rows['bnn']['clean_accuracy']:.1f} "
                 f"% (paper: {paper_clean} %).")

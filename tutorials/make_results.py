@@ -90,6 +90,9 @@ SECTIONS = [
      "python tutorials/gupta2022_mlp_flip_rate.py",
      "no IPROP (the paper's combinatorial attack) in tfbnn; PGD against PGD++ is kept as "
      "a finding only"),
+    ("gupta2022_exact_gap.json", "Gupta & Ajanthan 2022",
+     "Figure 2 against the truth (attacks vs exact robust accuracy of small BNNs)",
+     "python tutorials/gupta2022_exact_gap.py"),
     ("gupta2022_step_size.json", "Gupta & Ajanthan 2022", "Figure 3 (PGD step-size sweep)",
      "python tutorials/gupta2022_step_size.py", MNIST_NOT_CIFAR),
 ]

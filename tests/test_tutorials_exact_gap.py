@@ -1,0 +1,98 @@
+"""The exact-gap tutorial (attacks against the exact robust accuracy) runs end to end,
+tiny, resumes without recomputing, and its committed rule judges made-up numbers as the
+rule says: a small gap reproduces, a large one refutes, one at the margin is
+inconclusive, and cells with too many unknowns or nothing robust are not judged."""
+
+import json
+
+import pytest
+
+pytest.importorskip("ortools")
+
+TINY = {"models": ["mlp5x100", "conv-small-friendly"], "n": 8, "epochs": 1,
+        "train_size": 512, "iters": 3, "time_limit": 2.0, "version": "quick"}
+
+
+def test_runs_and_resumes(tutorial, tmp_path, monkeypatch):
+    module = tutorial("gupta2022_exact_gap")
+    out = tmp_path / "gap.json"
+    result = module.main({**TINY, "out": str(out)})
+    assert set(result["models"]) == set(TINY["models"])
+    for name, entry in result["models"].items():
+        cell = entry["eps"]["0.1"]
+        e = cell["exact"]
+        assert e["certified"] + e["counterexamples"] + e["unknown"] <= 8
+        assert 0 <= e["lower"] <= e["upper"] <= e["ensemble_upper"] <= e["clean_accuracy"]
+        assert e["gap"] == pytest.approx(e["upper"] - e["lower"])
+        assert set(cell["attacks"]) == {"PGD", "PGD++ NJS", "PGD++ HNS", "APGD-CE", "seconds"}
+        # the truth lies below every attack's accuracy
+        assert all(e["lower"] <= acc for a, acc in cell["attacks"].items() if a != "seconds")
+    assert result["models"]["conv-small-friendly"]["zero_weights"]  # ternary: some zeros
+    summary = result["summary"]
+    assert summary["verdict"] in module._verdicts.VERDICTS and "Rule" in summary["why"]
+    assert out.with_suffix(".md").read_text().startswith("## Gupta & Ajanthan, Figure 2")
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a resumed run recomputed a measurement")
+
+    monkeypatch.setattr(module, "attacks", boom)
+    monkeypatch.setattr(module, "exact", boom)
+    again = module.main({**TINY, "out": str(out)})
+    assert again["models"] == json.loads(out.read_text())["models"] == result["models"]
+
+
+def _results(cells: dict, n: int = 500) -> dict:
+    """Made-up results: ``cells[(model, eps)] = (pgdpp, pgd, ensemble, lower, upper,
+    unknown)`` as fractions."""
+    models = {}
+    for (name, eps), (pgdpp, pgd, ens, lower, upper, unknown) in cells.items():
+        entry = models.setdefault(name, {"test_accuracy": 0.95, "zero_weights": {},
+                                         "train_seconds": 1.0, "eps": {}})
+        entry["eps"][eps] = {
+            "attacks": {"PGD": pgd, "PGD++ NJS": pgdpp, "PGD++ HNS": pgdpp + 0.01,
+                        "APGD-CE": pgdpp},
+            "exact": {"clean_accuracy": 0.95, "certified": int(lower * n),
+                      "counterexamples": 1, "unknown": int(unknown * n), "lower": lower,
+                      "upper": upper, "ensemble_upper": ens, "gap": upper - lower,
+                      "unknown_fraction": unknown, "solver_runs": 3,
+                      "solve_seconds_mean": 1.0, "solve_seconds_median": 1.0,
+                      "solve_seconds_max": 2.0, "seconds": 3.0, "found_by": {}}}
+    return {"config": {"n": n, "eps": [0.1], "epochs": 10, "train_seed": 1234, "iters": 20,
+                       "seed": 0, "version": "standard", "time_limit": 60.0, "workers": 2,
+                       "models": sorted(models), "train_size": 60000, "jobs": 1,
+                       "batch": 250, "out": "x.json"},
+            "models": models}
+
+
+@pytest.mark.parametrize("cells, verdict", [
+    # PGD++ within a point of the truth on both networks: reproduced
+    ({("mlp5x100", "0.1"): (0.41, 0.60, 0.40, 0.40, 0.40, 0.0),
+      ("conv-small", "0.1"): (0.20, 0.30, 0.195, 0.19, 0.195, 0.005)}, "reproduced"),
+    # PGD++ 20 points above the truth: refuted
+    ({("mlp5x100", "0.1"): (0.60, 0.70, 0.40, 0.40, 0.40, 0.0)}, "refuted"),
+    # a gap at the 5-point margin, inside the noise of 500 images: inconclusive
+    ({("mlp5x100", "0.1"): (0.45, 0.70, 0.40, 0.40, 0.40, 0.0)}, "inconclusive"),
+    # 10 % unknown: the truth is not pinned down, nothing judged
+    ({("mlp5x100", "0.1"): (0.45, 0.70, 0.40, 0.30, 0.40, 0.10)}, "not comparable"),
+    # every image broken (the gap is 0 by force): not judged
+    ({("mlp5x100", "0.3"): (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)}, "not comparable"),
+])
+def test_rule_on_made_up_numbers(tutorial, cells, verdict):
+    module = tutorial("gupta2022_exact_gap")
+    got = module.summarize(_results(cells))
+    assert got["verdict"] == verdict, got["why"]
+    assert "rules/gupta2022_exact_gap.json" in got["why"]
+
+
+def test_verifiable_specs(tutorial):
+    zoo = tutorial("_zoo")
+    plain = zoo.verifiable_spec("mlp", epochs=2)
+    friendly = zoo.verifiable_spec("conv_small", friendly={"weights": "ternary",
+                                                           "margin": {"weight": 1.0}})
+    assert zoo.spec_key(plain).startswith("verifiable-mlp5x100-")
+    assert zoo.spec_key(friendly).startswith("verifiable-conv-small-ternary-margin-")
+    assert zoo.spec_key(plain) != zoo.spec_key(zoo.verifiable_spec("mlp", epochs=3))
+    with pytest.raises(ValueError, match="architecture='resnet'"):
+        zoo.verifiable_spec("resnet")
+    with pytest.raises(ValueError, match=r"unknown verifiable spec settings \['k1'\]"):
+        zoo.verifiable_spec("mlp", k1=64)

@@ -1,0 +1,228 @@
+"""How far is each attack from the truth? Exact robust accuracy of small BNNs.
+
+Tests the claim behind Gupta & Ajanthan, "Improved Gradient based Adversarial Attacks for
+Quantized Networks" (AAAI 2022), Figure 2 and App. C.2 (PGD++ flips a 5 x 100 binary
+MLP's predictions more often than the combinatorial IPROP attack) and its abstract (the
+improved attacks break BNNs "almost completely"): on networks small enough to verify
+exactly, `tfbnn.verify` (OR-Tools CP-SAT) knows the true robust accuracy, so the gap of
+each attack to the truth is measured, not guessed from another attack.
+
+Models (MNIST, cached in tutorials/_zoo.py, one training seed):
+
+- ``mlp5x100``: the paper's Figure 2 network, a BNN-WAQ MLP with 5 hidden layers of 100
+  units (`tfbnn.models.binary_mlp`), trained the usual way;
+- ``conv-small``: EEV's conv-small (Jia & Rinard, NeurIPS 2020), binary in every layer
+  (`tfbnn.models.conv_small`), trained the usual way;
+- ``...-friendly``: the same networks trained verification-friendly
+  (`tfbnn.verify.friendly`): ternary weights and the margin penalty of `MarginTrainer`.
+
+Per model and eps, on the first n test images: clean accuracy; PGD-20, PGD++ NJS and
+HNS (20 iterations), APGD-CE (20 iterations), each on its own (`tfbnn.evaluation.evaluate`,
+``mode="standalone"``); tfbnn's default ensemble (``version="standard"``) followed by the
+exact verifier on every example it leaves robust (``certify=``): the counterexamples it
+finds, the certified lower bound, the unknown fraction and the solve time per example.
+The worst case over the ensemble and the counterexamples is the attack upper bound; when
+nothing is unknown it equals the certified lower bound, and the robust accuracy is the
+answer. Each attack's gap is its accuracy minus the certified lower bound (an upper bound
+on its true gap).
+
+The verdict applies paper_numbers/rules/gupta2022_exact_gap.json, committed before the
+first run: PGD++ (the stronger of NJS and HNS) within 5 points of the exact robust
+accuracy, judged where at most 2 % is unknown and some example is robust.
+
+Default (CPU, about 20-30 min once the models are trained, about 10 min of training):
+n = 100, eps 0.1, 10 s per example with 2 CP-SAT workers. ``--full``: the issue's 500
+images at eps 0.1 and 0.3, 60 s per example. Every (model, eps, part) is written as soon
+as it is done, and the exact verifier's answers per example inside it, so a killed run
+resumes.
+
+    python tutorials/gupta2022_exact_gap.py [--full] [--n 100] [--models mlp5x100 ...]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import tfbnn  # noqa: F401  (Keras 2 set-up before TensorFlow)
+import _common
+import _verdicts
+import _zoo
+from _common import RESULTS, markdown_table, mnist_test, paper
+from tfbnn import evaluation
+
+NAME = "gupta2022_exact_gap"
+FRIENDLY = {"weights": "ternary", "ternary_threshold": 0.05,
+            "margin": {"weight": 3.0, "eps": 0.1, "flip": 0.3}}
+"""The verification-friendly settings: Larq's ternary weights (0 below 0.05 latent) and
+the margin penalty for an eps of 0.1 (`tfbnn.verify.friendly.MarginTrainer`), weight 3,
+later layers stable against 30 % of their inputs flipping. Chosen on conv-small before the
+run, by how many hidden neurons interval bounds decide on 50 test images (a property of
+the network, not of any attack): weight 0.1 / flip 0.1 left 313 of 800 second-layer and
+all 100 third-layer neurons undecided and every solve unknown after 30 s; weight 3 / flip
+0.3 decides 92 % (90.9 % clean accuracy), weight 1 / flip 0.3 89 % (95.4 %)."""
+MODELS = {
+    "mlp5x100": ("mlp", None), "mlp5x100-friendly": ("mlp", FRIENDLY),
+    "conv-small": ("conv_small", None), "conv-small-friendly": ("conv_small", FRIENDLY),
+}
+ATTACKS = {"PGD": "pgd", "PGD++ NJS": "pgdpp_njs", "PGD++ HNS": "pgdpp_hns",
+           "APGD-CE": "apgd_ce"}
+DEFAULT = {"models": list(MODELS), "n": 100, "eps": [0.1], "iters": 20, "epochs": 10,
+           "train_size": 60000, "train_seed": 1234, "seed": 0, "version": "standard", "time_limit": 10.0,
+           "workers": 2, "jobs": 1, "batch": 250, "out": str(RESULTS / f"{NAME}.json")}
+FULL = {"n": 500, "eps": [0.1, 0.3], "time_limit": 60.0}
+MAX_UNKNOWN = 0.02
+"""A gap is judged only where at most this fraction of the images is unknown."""
+
+
+def spec(name: str, config: dict) -> dict:
+    """The cache spec of model ``name`` (a key of `MODELS`)."""
+    architecture, friendly = MODELS[name]
+    return _zoo.verifiable_spec(architecture, friendly=friendly, epochs=config["epochs"],
+                                seed=config["train_seed"], train_size=config["train_size"])
+
+
+def attacks(model, x, y, eps: float, config: dict) -> dict:
+    """Each attack of `ATTACKS` on its own: its robust accuracy."""
+    report = evaluation.evaluate(
+        model, x, y, eps=eps, attacks=list(ATTACKS.values()), nb_iter=config["iters"],
+        mode="standalone", batch_size=config["batch"], seed=config["seed"],
+        run_diagnostics=False, progress=False)
+    (result,) = report["results"]
+    by_name = {row["name"]: row for row in result["attacks"]}
+    return {label: by_name[name]["accuracy"] for label, name in ATTACKS.items()}
+
+
+def exact(model, x, y, eps: float, config: dict, out_dir) -> dict:
+    """The default ensemble, then the exact verifier on what it leaves robust."""
+    report = evaluation.evaluate(
+        model, x, y, eps=eps, version=config["version"], batch_size=config["batch"],
+        seed=config["seed"], run_diagnostics=False, progress=False, out_dir=out_dir,
+        certify={"time_limit": config["time_limit"], "workers": config["workers"],
+                 "jobs": config["jobs"]})
+    (result,) = report["results"]
+    cert = result["certification"]
+    keep = ("certified", "counterexamples", "unknown", "lower", "upper", "ensemble_upper",
+            "gap", "unknown_fraction", "solver_runs", "solve_seconds_mean",
+            "solve_seconds_median", "solve_seconds_max", "seconds", "found_by")
+    return {"clean_accuracy": result["clean_accuracy"], **{k: cert[k] for k in keep}}
+
+
+def main(config: dict) -> dict:
+    run = _common.Run(config, DEFAULT, FULL)
+    config, entries = run.config, run.section("models")
+    unknown = set(config["models"]) - set(MODELS)
+    if unknown:
+        raise ValueError(f"models {sorted(unknown)} unknown; choose from {list(MODELS)}.")
+    x, y = mnist_test(config["n"])
+    for name in config["models"]:
+        model_spec = spec(name, config)
+        model, info = _zoo.trained_model(model_spec)
+        entry = run.entry(entries, name, model_spec, {
+            "key": info["key"], "test_accuracy": info["test_accuracy"],
+            "zero_weights": info["zero_weights"], "train_seconds": info["train_seconds"],
+            "eps": {}})
+        for eps in config["eps"]:
+            cell = entry["eps"].setdefault(str(eps), {})
+            run.step(cell, "attacks", lambda: attacks(model, x, y, eps, config), seconds=True,
+                     say=lambda r: f"{name} eps {eps:g} attacks: {r}")
+            out_dir = _zoo.cache_dir() / "runs" / NAME / f"{info['key']}-n{len(x)}-eps{eps:g}"
+            run.step(cell, "exact", lambda: exact(model, x, y, eps, config, out_dir),
+                     say=lambda r: f"{name} eps {eps:g} exact: lower {r['lower']:.3f} upper "
+                                   f"{r['upper']:.3f} unknown {r['unknown_fraction']:.3f}")
+    return run.finish(resummarize(run.results, run.out))
+
+
+def _judgeable(cell: dict) -> str | None:
+    """Why a cell's gaps are not judged (None: they are)."""
+    if cell["exact"]["unknown_fraction"] > MAX_UNKNOWN:
+        return f"unknown {100 * cell['exact']['unknown_fraction']:.0f} % > {100 * MAX_UNKNOWN:.0f} %"
+    if cell["exact"]["upper"] == 0:
+        return "every image broken"
+    return None
+
+
+def estimates(results: dict) -> dict:
+    """``"<model> eps=<eps> <PGD++|PGD|ensemble> gap"`` -> points of robust accuracy above
+    the certified lower bound, with the binomial noise of its own size over the n images;
+    only cells `_judgeable` (the others are 'not run' in the verdict)."""
+    n = results["config"]["n"]
+    out = {}
+    for name, entry in results["models"].items():
+        for eps, cell in entry["eps"].items():
+            if "exact" not in cell or "attacks" not in cell or _judgeable(cell):
+                continue
+            lower = cell["exact"]["lower"]
+            accs = cell["attacks"]
+            gaps = {"PGD++": min(accs["PGD++ NJS"], accs["PGD++ HNS"]) - lower,
+                    "PGD": accs["PGD"] - lower,
+                    "ensemble": cell["exact"]["ensemble_upper"] - lower}
+            for label, gap in gaps.items():
+                out[f"{name} eps={eps} {label} gap"] = _verdicts.Estimate(
+                    100 * max(gap, 0.0), n=n)
+    return out
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{100 * value:.1f}"
+
+
+def summarize(results: dict) -> dict:
+    """The table (attacks, ensemble, exact bounds per model and eps) and the verdict."""
+    cfg = results["config"]
+    rule = _verdicts.load_rule(NAME)
+    figures = paper("gupta2022_figures")["rows"]
+    paper_clean = figures["Fig 2: clean accuracy % of that MNIST BNN-WAQ MLP"][0]
+    header = (["model", "eps", "clean %"] + [f"{a} %" for a in ATTACKS]
+              + ["ensemble %", "counterexamples", "upper %", "certified (lower) %",
+                 "unknown %", "solve s (median / max)", "PGD++ gap (points)", "judged"])
+    rows, notes = [], []
+    for name, entry in results["models"].items():
+        zeros = np.mean(list(entry["zero_weights"].values())) if entry["zero_weights"] else 0
+        notes.append(f"{name}: {100 * entry['test_accuracy']:.1f} % on the whole test set, "
+                     f"{100 * zeros:.0f} % zero weights, trained in "
+                     f"{entry['train_seconds']:.0f} s")
+        for eps, cell in entry["eps"].items():
+            if "exact" not in cell or "attacks" not in cell:
+                continue
+            e, accs = cell["exact"], cell["attacks"]
+            pgdpp = min(accs["PGD++ NJS"], accs["PGD++ HNS"])
+            median, most = e["solve_seconds_median"], e["solve_seconds_max"]
+            rows.append([name, eps, _pct(e["clean_accuracy"])]
+                        + [_pct(accs[a]) for a in ATTACKS]
+                        + [_pct(e["ensemble_upper"]), e["counterexamples"], _pct(e["upper"]),
+                           _pct(e["lower"]), _pct(e["unknown_fraction"]),
+                           "—" if median is None else f"{median:.2f} / {most:.2f}",
+                           f"{100 * (pgdpp - e['lower']):.1f}",
+                           _judgeable(cell) or "yes"])
+    table = markdown_table(header, rows)
+    table += ["", "Models: " + "; ".join(notes) + f". The paper's MLP: {paper_clean} % clean."]
+    ours = estimates(results)
+    judged = _verdicts.judge(rule, ours, {})
+    why = judged["why"] + " " + _verdicts.finding(rule, ours)
+    return _common.summary(
+        title="Gupta & Ajanthan, Figure 2 / App. C.2 against the truth: each attack's gap to "
+              "the exact robust accuracy of small BNNs",
+        command=_common.command(NAME, cfg, DEFAULT, FULL),
+        paper_scale=("MNIST BNN-WAQ MLP, 5 hidden layers x 100 units, 95 % clean accuracy; "
+                     "PGD++ (NJS) against the incomplete combinatorial attack IPROP; no exact "
+                     "verification, no values in the text"),
+        tfbnn_scale=(f"MNIST, the first {cfg['n']} test images, eps {cfg['eps']}; models "
+                     f"{', '.join(results['models'])} ({cfg['epochs']} epochs, training seed "
+                     f"{cfg['train_seed']}); attacks {cfg['iters']} iterations, seed "
+                     f"{cfg['seed']}; ensemble evaluate --version {cfg['version']}; exact: "
+                     f"OR-Tools CP-SAT, {cfg['time_limit']:g} s and {cfg['workers']} workers "
+                     "per example; one training seed: the noise in the verdict is the binomial "
+                     "noise of the images"),
+        table=table, verdict=judged["verdict"], why=why.strip())
+
+
+def resummarize(results: dict, out=None) -> dict:
+    """The summary from stored results alone (``make_results.py --rejudge``)."""
+    return summarize(results)
+
+
+if __name__ == "__main__":
+    main(_common.cli(__doc__, FULL, ("n", "epochs", "seed", "out"),
+                     models=dict(nargs="+", help=f"of {list(MODELS)}"),
+                     eps=dict(type=float, nargs="+", help="L-inf radii"),
+                     time_limit=dict(type=float, help="CP-SAT seconds per example")))
