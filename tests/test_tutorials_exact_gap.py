@@ -1,7 +1,8 @@
 """The exact-gap tutorial (attacks against the exact robust accuracy) runs end to end,
 tiny, resumes without recomputing, and its committed rule judges made-up numbers as the
 rule says: a small gap reproduces, a large one refutes, one at the margin is
-inconclusive, and cells with too many unknowns or nothing robust are not judged."""
+inconclusive, unknowns widen the gap into an interval that must lie on one side of the
+margin, and cells with nothing robust are not judged."""
 
 import json
 
@@ -72,8 +73,12 @@ def _results(cells: dict, n: int = 500) -> dict:
     ({("mlp5x100", "0.1"): (0.60, 0.70, 0.40, 0.40, 0.40, 0.0)}, "refuted"),
     # a gap at the 5-point margin, inside the noise of 500 images: inconclusive
     ({("mlp5x100", "0.1"): (0.45, 0.70, 0.40, 0.40, 0.40, 0.0)}, "inconclusive"),
-    # 10 % unknown: the truth is not pinned down, nothing judged
-    ({("mlp5x100", "0.1"): (0.45, 0.70, 0.40, 0.30, 0.40, 0.10)}, "not comparable"),
+    # 10 % unknown and a gap of 5 to 15 points: the truth straddles the margin
+    ({("mlp5x100", "0.1"): (0.45, 0.70, 0.40, 0.30, 0.40, 0.10)}, "inconclusive"),
+    # 10 % unknown, but even the smallest gap the unknowns allow is 33 points: refuted
+    ({("mlp5x100", "0.1"): (0.73, 0.78, 0.40, 0.27, 0.40, 0.13)}, "refuted"),
+    # 10 % unknown, and even the largest gap they allow is 1 point: reproduced
+    ({("mlp5x100", "0.1"): (0.31, 0.78, 0.31, 0.30, 0.40, 0.10)}, "reproduced"),
     # every image broken (the gap is 0 by force): not judged
     ({("mlp5x100", "0.3"): (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)}, "not comparable"),
 ])
@@ -82,6 +87,12 @@ def test_rule_on_made_up_numbers(tutorial, cells, verdict):
     got = module.summarize(_results(cells))
     assert got["verdict"] == verdict, got["why"]
     assert "rules/gupta2022_exact_gap.json" in got["why"]
+
+
+def test_margins_come_from_the_rule(tutorial):
+    module = tutorial("gupta2022_exact_gap")
+    assert module.margins(module._verdicts.load_rule(module.NAME)) == {
+        "PGD++": 5.0, "PGD": 5.0, "ensemble": 2.0}
 
 
 def test_verifiable_specs(tutorial):
