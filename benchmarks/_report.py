@@ -81,6 +81,35 @@ def add_output_arguments(parser: argparse.ArgumentParser, section: str) -> None:
                         help=f"replace section {section} of docs/benchmarks.md")
 
 
+def positive(kind=int):
+    """An argparse ``type``: a ``kind`` (int or float) above 0, else a usage error naming
+    the value."""
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+        return value
+    parse.__name__ = f"positive {kind.__name__}"  # argparse names the type in its errors
+    return parse
+
+
+positive_int = positive(int)
+
+
+def add_quick(parser: argparse.ArgumentParser, quick: dict) -> None:
+    """``--quick``: a smoke run with the settings ``quick`` (see `apply_quick`)."""
+    parser.add_argument("--quick", action="store_true", help="smoke check: " + ", ".join(
+        f"{k}={v}" for k, v in quick.items()))
+
+
+def apply_quick(args: argparse.Namespace, quick: dict) -> argparse.Namespace:
+    """With ``--quick``, the settings of ``quick`` replace the parsed ones."""
+    if args.quick:
+        for key, value in quick.items():
+            setattr(args, key, value)
+    return args
+
+
 OUTPUT_ARGUMENTS = ("json", "render_only", "write_docs")
 
 

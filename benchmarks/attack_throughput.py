@@ -56,7 +56,8 @@ from tfbnn import attacks, data, export, models, temperature, training
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    add_output_arguments, publish, render_only, resolve_json, settings, write_results)
+    add_output_arguments, apply_quick, publish, render_only, resolve_json, settings,
+    write_results)
 
 SECTION = "attack_throughput"
 QUICK = {"k1": 16, "n": 256, "iters": 5, "repeats": 1, "train_epochs": 1}
@@ -238,9 +239,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run: " + str(QUICK))
     add_output_arguments(parser, SECTION)
     args = parser.parse_args(argv)
-    if args.quick:
-        for key, value in QUICK.items():
-            setattr(args, key, value)
+    apply_quick(args, QUICK)
     resolve_json(parser, args, SECTION, smoke=args.quick)
     for name in ("k1", "n", "batch", "iters", "repeats", "train_epochs"):
         if getattr(args, name) < 1:

@@ -96,7 +96,8 @@ from tfbnn.training import compile_model
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    add_output_arguments, publish, render_only, resolve_json, settings, write_results)
+    add_output_arguments, add_quick, apply_quick, positive_int, publish, render_only,
+    resolve_json, settings, write_results)
 from train_throughput import (  # noqa: E402
     _median,
     machine_info,
@@ -406,16 +407,6 @@ def render(results: dict) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -438,11 +429,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--width", type=_positive_float, default=0.25,
                         help="channel multiplier of the part-1 networks")
-    parser.add_argument("--steps", type=_positive_int, default=20,
+    parser.add_argument("--steps", type=positive_int, default=20,
                         help=f"batches of {BATCH_SIZE} per timed epoch")
-    parser.add_argument("--repeats", type=_positive_int, default=3,
+    parser.add_argument("--repeats", type=positive_int, default=3,
                         help="interleaved timed epochs per model")
-    parser.add_argument("--full-steps", type=_positive_int, default=3,
+    parser.add_argument("--full-steps", type=positive_int, default=3,
                         help=f"timed batches of {BATCH_SIZE} of each full-width network")
     parser.add_argument("--architectures", nargs="+", choices=tuple(ARCHITECTURES),
                         default=list(ARCHITECTURES))
@@ -452,13 +443,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         default=["REF", "WQ-MD"],
                         help="variants timed at full width (none: skip that part)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke check: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
+    add_quick(parser, QUICK)
     add_output_arguments(parser, SECTION)
     args = parser.parse_args(argv)
-    if args.quick:
-        for key, value in QUICK.items():
-            setattr(args, key, value)
+    apply_quick(args, QUICK)
     resolve_json(parser, args, SECTION, smoke=args.quick)
     args.architectures = _unique(args.architectures)
     args.variants = _unique(args.variants)

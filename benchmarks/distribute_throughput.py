@@ -48,7 +48,8 @@ from tfbnn import distribute
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    add_output_arguments, publish, render_only, resolve_json, settings, write_results)
+    add_output_arguments, add_quick, apply_quick, positive_int, publish, render_only,
+    resolve_json, settings, write_results)
 
 SECTION = "distribute_throughput"
 QUICK = {"k1": 8, "steps": 6, "repeats": 1, "pgd_iter": 2, "eval_n": 64, "eval_iter": 3}
@@ -203,12 +204,6 @@ def render(results: dict) -> str:
 # --------------------------------------------------------------------------- main
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -216,28 +211,25 @@ def parse_args(argv=None) -> argparse.Namespace:
         "logical CPU devices against no strategy, in one process.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--variant", default="B", help="cleverhans_cnn variant trained")
-    parser.add_argument("--k1", type=_positive_int, default=32, help="first-layer kernels")
-    parser.add_argument("--batch-size", type=_positive_int, default=128,
+    parser.add_argument("--k1", type=positive_int, default=32, help="first-layer kernels")
+    parser.add_argument("--batch-size", type=positive_int, default=128,
                         help="global training batch (even: split over 2 replicas)")
-    parser.add_argument("--steps", type=_positive_int, default=40,
+    parser.add_argument("--steps", type=positive_int, default=40,
                         help="training batches per timed epoch")
-    parser.add_argument("--repeats", type=_positive_int, default=3,
+    parser.add_argument("--repeats", type=positive_int, default=3,
                         help="interleaved rounds of timed epochs / evaluations")
-    parser.add_argument("--pgd-iter", type=_positive_int, default=5,
+    parser.add_argument("--pgd-iter", type=positive_int, default=5,
                         help="PGD iterations of the adversarial training")
-    parser.add_argument("--eval-n", type=_positive_int, default=400, help="test images")
-    parser.add_argument("--eval-batch", type=_positive_int, default=50,
+    parser.add_argument("--eval-n", type=positive_int, default=400, help="test images")
+    parser.add_argument("--eval-batch", type=positive_int, default=50,
                         help="evaluation batch per replica")
-    parser.add_argument("--eval-iter", type=_positive_int, default=20,
+    parser.add_argument("--eval-iter", type=positive_int, default=20,
                         help="iterations of each evaluation attack")
     parser.add_argument("--seed", type=int, default=0)
     add_output_arguments(parser, SECTION)
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke check: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
+    add_quick(parser, QUICK)
     args = parser.parse_args(argv)
-    if args.quick:
-        for key, value in QUICK.items():
-            setattr(args, key, value)
+    apply_quick(args, QUICK)
     if args.batch_size % 2:
         parser.error(f"--batch-size {args.batch_size} must be even (split over 2 replicas)")
     resolve_json(parser, args, SECTION, smoke=args.quick)

@@ -43,7 +43,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from _report import (  # noqa: E402
-    add_output_arguments, publish, render_only, resolve_json, settings, write_results)
+    add_output_arguments, apply_quick, publish, render_only, resolve_json, settings,
+    write_results)
 
 SECTION = "evaluate_scaling"
 
@@ -145,9 +146,7 @@ def main(argv=None) -> dict:
     add_output_arguments(parser, SECTION)
     given = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(given)
-    if args.quick:
-        for key, value in QUICK.items():
-            setattr(args, key, value)
+    apply_quick(args, QUICK)
     if not 0 < args.n_small < args.n_large <= 10000:
         parser.error("need 0 < --n-small < --n-large <= 10000")
     resolve_json(parser, args, SECTION, smoke=args.quick)

@@ -49,8 +49,8 @@ from tfbnn import data, deploy, models, training
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    add_output_arguments, machine_info, publish, render_only, resolve_json, settings,
-    write_results)
+    add_output_arguments, add_quick, apply_quick, machine_info, publish, render_only,
+    resolve_json, settings, write_results)
 
 SECTION = "tflite_deploy"
 MODELS = ("mnist_b64", "cifar_resnet18_wq", "cifar_resnet18_waq")
@@ -199,12 +199,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--invocations", type=int, default=30, help="calls per round")
     parser.add_argument("--seed", type=int, default=0)
     add_output_arguments(parser, SECTION)
-    parser.add_argument("--quick", action="store_true", help="smoke check: " + ", ".join(
-        f"{k}={v}" for k, v in QUICK.items()))
+    add_quick(parser, QUICK)
     args = parser.parse_args(argv)
-    if args.quick:
-        for key, value in QUICK.items():
-            setattr(args, key, value)
+    apply_quick(args, QUICK)
     resolve_json(parser, args, SECTION, smoke=args.quick)
     return args
 

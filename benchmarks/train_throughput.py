@@ -77,7 +77,8 @@ from tfbnn.training import AdversarialTrainer, MadryPGD, compile_model
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _report  # noqa: E402
 from _report import (  # noqa: E402
-    add_output_arguments, publish, render_only, resolve_json, settings, write_results)
+    add_output_arguments, add_quick, apply_quick, positive_int, publish, render_only,
+    resolve_json, settings, write_results)
 
 BATCH_SIZE = 128
 SECTION = "train_throughput"
@@ -382,12 +383,6 @@ def render(results: dict) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -395,10 +390,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         "Keras/Larq twins, and a PGD-k adversarial epoch against (k+1) clean epochs.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--k1", type=_positive_int, default=64, help="first-layer kernels")
-    parser.add_argument("--steps", type=_positive_int, default=100,
+    parser.add_argument("--k1", type=positive_int, default=64, help="first-layer kernels")
+    parser.add_argument("--steps", type=positive_int, default=100,
                         help=f"batches of {BATCH_SIZE} per timed epoch")
-    parser.add_argument("--repeats", type=_positive_int, default=3,
+    parser.add_argument("--repeats", type=positive_int, default=3,
                         help="interleaved timed epochs per model")
     parser.add_argument("--variants", nargs="*", choices=VARIANTS, default=list(VARIANTS),
                         help="variants to time (none: PGD part only)")
@@ -410,21 +405,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pgd-iter", type=int, default=10,
                         help="PGD iterations k (the paper: 40); 0 skips the PGD part")
     parser.add_argument("--pgd-variant", choices=VARIANTS, default="B")
-    parser.add_argument("--pgd-k1", type=_positive_int, default=None,
+    parser.add_argument("--pgd-k1", type=positive_int, default=None,
                         help="k1 of the PGD model; None: --k1")
-    parser.add_argument("--pgd-repeats", type=_positive_int, default=None,
+    parser.add_argument("--pgd-repeats", type=positive_int, default=None,
                         help="rounds of (clean, adversary off, PGD-k) timed epochs"
                         "; None: --repeats")
-    parser.add_argument("--pgd-warmup-steps", type=_positive_int, default=10,
+    parser.add_argument("--pgd-warmup-steps", type=positive_int, default=10,
                         help="batches of the adversarial warm-up")
     parser.add_argument("--seed", type=int, default=0)
     add_output_arguments(parser, SECTION)
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke check: " + ", ".join(f"{k}={v}" for k, v in QUICK.items()))
+    add_quick(parser, QUICK)
     args = parser.parse_args(argv)
-    if args.quick:
-        for key, value in QUICK.items():
-            setattr(args, key, value)
+    apply_quick(args, QUICK)
     resolve_json(parser, args, SECTION, smoke=args.quick)
     if args.pgd_iter < 0:
         parser.error("--pgd-iter must be >= 0")

@@ -41,21 +41,12 @@ from tfbnn import data, models, training
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    add_output_arguments, machine_info, publish, read_results, render_only, resolve_json,
-    settings, write_results)
+    add_output_arguments, add_quick, apply_quick, machine_info, positive, positive_int,
+    publish, read_results, render_only, resolve_json, settings, write_results)
 
 SECTION = "verify_scaling"
 QUICK = {"widths": [8, 16], "depths": [2], "eps": [0.01], "n": 3, "epochs": 1,
          "train_size": 2048, "time_limit": 5.0}
-
-
-def _positive(kind):
-    def parse(text):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-    return parse
 
 
 def train(width: int, depth: int, args, x, y) -> tuple[keras.Model, float]:
@@ -182,31 +173,28 @@ def render(results: dict) -> str:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--widths", type=_positive(int), nargs="+", default=[25, 50, 100, 200],
+    parser.add_argument("--widths", type=positive_int, nargs="+", default=[25, 50, 100, 200],
                         help="hidden widths (default: 25 50 100 200)")
-    parser.add_argument("--depths", type=_positive(int), nargs="+", default=[2, 5],
+    parser.add_argument("--depths", type=positive_int, nargs="+", default=[2, 5],
                         help="hidden layers (default: 2 5)")
-    parser.add_argument("--eps", type=_positive(float), nargs="+",
+    parser.add_argument("--eps", type=positive(float), nargs="+",
                         default=[2 / 255, 0.02, 0.1],
                         help="L-inf radii (default: 2/255 0.02 0.1)")
-    parser.add_argument("--n", type=_positive(int), default=10,
+    parser.add_argument("--n", type=positive_int, default=10,
                         help="test images per cell (default: 10)")
-    parser.add_argument("--epochs", type=_positive(int), default=2)
-    parser.add_argument("--train-size", type=_positive(int), default=60000)
-    parser.add_argument("--time-limit", type=_positive(float), default=20.0,
+    parser.add_argument("--epochs", type=positive_int, default=2)
+    parser.add_argument("--train-size", type=positive_int, default=60000)
+    parser.add_argument("--time-limit", type=positive(float), default=20.0,
                         help="CP-SAT seconds per example (default: 20)")
-    parser.add_argument("--workers", type=_positive(int), default=2,
+    parser.add_argument("--workers", type=positive_int, default=2,
                         help="CP-SAT workers per example (default: 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true",
                         help="keep the networks already in --json (same settings only)")
     add_output_arguments(parser, SECTION)
-    parser.add_argument("--quick", action="store_true", help="smoke check: " + ", ".join(
-        f"{k}={v}" for k, v in QUICK.items()))
+    add_quick(parser, QUICK)
     args = parser.parse_args(argv)
-    if args.quick:
-        for key, value in QUICK.items():
-            setattr(args, key, value)
+    apply_quick(args, QUICK)
     if any(e > 1 for e in args.eps):
         parser.error(f"--eps: radii are in [0, 1] pixel units, got {args.eps}")
     resolve_json(parser, args, SECTION, smoke=args.quick)

@@ -285,26 +285,11 @@ def _certify(args) -> int:
     except ImportError as err:
         raise ValueError("tfbnn certify needs OR-Tools, which is not installed: run "
                          "pip install -e \".[verify]\".") from err
-    model_path = Path(args.model)
-    if not model_path.exists():
-        raise FileNotFoundError(f"MODEL {args.model!r} does not exist; give the .keras or .h5 "
-                                "file of a supported BNN.")
-    if model_path.is_dir() or model_path.suffix not in (".keras", ".h5"):
-        raise ValueError(f"MODEL {args.model!r} must be a .keras or .h5 file: certify reads the "
-                         "layers' weights, which a SavedModel export does not keep; save the "
-                         "model with model.save('model.keras').")
+    from tfbnn import io, verify
+    from tfbnn.evaluation import certified
+
+    model, _ = certified.load_model(args.model)  # refuses a missing or unreadable file
     x, y = _load_data(args.data, args.n)
-
-    import tf_keras as keras
-
-    from tfbnn import io, models, verify
-
-    try:
-        model = keras.models.load_model(model_path, custom_objects=models.custom_objects(),
-                                        compile=False)
-    except Exception as err:  # Keras raises many types for unreadable files
-        raise ValueError(f"MODEL {args.model!r} could not be loaded as a Keras model "
-                         f"({type(err).__name__}: {err}); is the file complete?") from err
     if tuple(model.input_shape[1:]) != tuple(x.shape[1:]):
         raise ValueError(f"The model takes inputs of shape {tuple(model.input_shape[1:])} but "
                          f"--data gives {tuple(x.shape[1:])}; choose the data set the model was "

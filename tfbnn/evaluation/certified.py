@@ -35,7 +35,6 @@ never in a certified or broken example being wrong.
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -150,20 +149,21 @@ def prepare(model, x: np.ndarray, options: CertifyOptions, *, norm: str, clip_mi
 
 
 def load_model(path):
-    """``(keras model, metadata)`` of a .keras/.h5 file, for ``tfbnn evaluate --certify``
-    (`tfbnn.evaluation.load_model` returns a callable, which the verifier cannot read)."""
+    """``(keras model, metadata)`` of the .keras/.h5 file of a BNN to verify (``tfbnn
+    certify``, ``tfbnn evaluate --certify``): `tfbnn.evaluation.load_model` returns a
+    callable, which the verifier cannot read, and a SavedModel keeps no layers."""
     import tf_keras as keras
 
     from tfbnn import models
 
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"MODEL {str(path)!r} does not exist; --certify needs the "
-                                ".keras or .h5 file of a supported BNN.")
+        raise FileNotFoundError(f"MODEL {str(path)!r} does not exist; give the .keras or .h5 "
+                                "file of a supported BNN.")
     if path.is_dir() or path.suffix not in (".keras", ".h5"):
-        raise ValueError(f"MODEL {str(path)!r}: --certify needs a .keras or .h5 file, whose "
-                         "layers the verifier reads; a SavedModel export keeps only "
-                         "TensorFlow ops. Save the model with model.save('model.keras').")
+        raise ValueError(f"MODEL {str(path)!r} must be a .keras or .h5 file: the verifier reads "
+                         "the layers' weights, which a SavedModel export does not keep; save "
+                         "the model with model.save('model.keras').")
     try:
         model = keras.models.load_model(path, custom_objects=models.custom_objects(),
                                         compile=False)
