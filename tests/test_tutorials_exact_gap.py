@@ -2,7 +2,7 @@
 tiny, resumes without recomputing, and its committed rule judges made-up numbers as the
 rule says: a small gap reproduces, a large one refutes, one at the margin is
 inconclusive, unknowns widen the gap into an interval that must lie on one side of the
-margin, and cells with nothing robust are not judged."""
+margin, and an attack that leaves 0 % where the truth is 0 % is not judged."""
 
 import json
 
@@ -79,8 +79,12 @@ def _results(cells: dict, n: int = 500) -> dict:
     ({("mlp5x100", "0.1"): (0.73, 0.78, 0.40, 0.27, 0.40, 0.13)}, "refuted"),
     # 10 % unknown, and even the largest gap they allow is 1 point: reproduced
     ({("mlp5x100", "0.1"): (0.31, 0.78, 0.31, 0.30, 0.40, 0.10)}, "reproduced"),
-    # every image broken (the gap is 0 by force): not judged
+    # every image broken by PGD++ too (the gap is 0 by force): not judged
     ({("mlp5x100", "0.3"): (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)}, "not comparable"),
+    # the truth is 0 % but PGD++ leaves 2.4 %: a gap of 2.4 points, judged
+    ({("mlp5x100", "0.1"): (0.024, 0.026, 0.0, 0.0, 0.0, 0.0)}, "reproduced"),
+    # the truth is 0 % and PGD++ leaves 20 %: refuted
+    ({("mlp5x100", "0.1"): (0.20, 0.26, 0.0, 0.0, 0.0, 0.0)}, "refuted"),
 ])
 def test_rule_on_made_up_numbers(tutorial, cells, verdict):
     module = tutorial("gupta2022_exact_gap")

@@ -132,10 +132,10 @@ def main(config: dict) -> dict:
     return run.finish(resummarize(run.results, run.out))
 
 
-def _judgeable(cell: dict) -> str | None:
-    """Why a cell's gaps are not judged (None: they are)."""
-    if cell["exact"]["upper"] == 0:
-        return "every image broken"
+def _judgeable(cell: dict, accuracy: float) -> str | None:
+    """Why an attack's gap in ``cell`` is not judged (None: it is)."""
+    if cell["exact"]["upper"] == 0 and accuracy == 0:
+        return "every image broken by the attack itself"
     return None
 
 
@@ -159,29 +159,61 @@ def estimates(results: dict) -> dict:
     """``"<model> eps=<eps> <PGD++|PGD|ensemble> gap"`` -> the point of the attack's gap
     interval (`gap_interval`) nearest the margin its rule check names (`margins`), with
     the binomial noise of its own size over the n images: a verdict on it holds for every
-    truth the unknowns allow. Cells where every image is broken are left out ('not run')."""
+    truth the unknowns allow. An attack that leaves 0 % where the upper bound is 0 is left out."""
     limit = margins(_verdicts.load_rule(NAME))
     n = results["config"]["n"]
     out = {}
     for name, entry in results["models"].items():
         for eps, cell in entry["eps"].items():
-            if "exact" not in cell or "attacks" not in cell or _judgeable(cell):
+            if "exact" not in cell or "attacks" not in cell:
                 continue
             accs, e = cell["attacks"], cell["exact"]
             attacks = {"PGD++": min(accs["PGD++ NJS"], accs["PGD++ HNS"]),
                        "PGD": accs["PGD"], "ensemble": e["ensemble_upper"]}
             for label, accuracy in attacks.items():
+                if _judgeable(cell, accuracy):
+                    continue
                 low, high = gap_interval(accuracy, e)
                 nearest = min(max(limit[label], low), high)
                 out[f"{name} eps={eps} {label} gap"] = _verdicts.Estimate(max(nearest, 0.0), n=n)
     return out
 
 
+def plot(results: dict, out) -> list:
+    """Per model and eps, each attack's robust accuracy as a bar and the exact answer as a
+    band from the certified lower bound to the upper bound (a line when nothing is
+    unknown): ``STEM.png`` beside ``out``."""
+    plt = _common.pyplot()
+    cells = [(name, eps, cell) for name, entry in results["models"].items()
+             for eps, cell in entry["eps"].items() if "exact" in cell and "attacks" in cell]
+    if not cells or out is None:
+        return []
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.7 * len(cells)), 4))
+    bars = ["PGD", "PGD++ NJS", "PGD++ HNS", "APGD-CE", "ensemble"]
+    width = 0.8 / len(bars)
+    for i, (name, eps, cell) in enumerate(cells):
+        e = cell["exact"]
+        values = [cell["attacks"][a] for a in bars[:-1]] + [e["ensemble_upper"]]
+        for j, value in enumerate(values):
+            ax.bar(i - 0.4 + (j + 0.5) * width, 100 * value, width, color=f"C{j}",
+                   label=bars[j] if i == 0 else None)
+        ax.fill_between([i - 0.45, i + 0.45], 100 * e["lower"], 100 * e["upper"] + 0.3,
+                        color="black", alpha=0.35, label="exact (lower to upper)" if i == 0
+                        else None)
+    ax.set_xticks(range(len(cells)), [f"{name}\neps {eps}" for name, eps, _ in cells],
+                  fontsize=7)
+    ax.set(ylabel="robust accuracy (%)", ylim=(0, 100),
+           title=f"Attacks against the exact robust accuracy (first {results['config']['n']} "
+                 "MNIST test images)")
+    ax.legend(fontsize=7)
+    return [_common.save_figure(fig, out, dpi=120)]
+
+
 def _pct(value) -> str:
     return "—" if value is None else f"{100 * value:.1f}"
 
 
-def summarize(results: dict) -> dict:
+def summarize(results: dict, plots: list | None = None) -> dict:
     """The table (attacks, ensemble, exact bounds per model and eps) and the verdict."""
     cfg = results["config"]
     rule = _verdicts.load_rule(NAME)
@@ -209,7 +241,7 @@ def summarize(results: dict) -> dict:
                            _pct(e["lower"]), _pct(e["unknown_fraction"]),
                            "—" if median is None else f"{median:.2f} / {most:.2f}",
                            "{:.1f} to {:.1f}".format(*gap_interval(pgdpp, e)),
-                           _judgeable(cell) or "yes"])
+                           _judgeable(cell, pgdpp) or "yes"])
     table = markdown_table(header, rows)
     table += ["", "Models: " + "; ".join(notes) + f". The paper's MLP: {paper_clean} % clean."]
     ours = estimates(results)
@@ -229,12 +261,13 @@ def summarize(results: dict) -> dict:
                      f"OR-Tools CP-SAT, {cfg['time_limit']:g} s and {cfg['workers']} workers "
                      "per example; one training seed: the noise in the verdict is the binomial "
                      "noise of the images"),
-        table=table, verdict=judged["verdict"], why=why.strip())
+        table=table, verdict=judged["verdict"], why=why.strip(), plots=plots)
 
 
 def resummarize(results: dict, out=None) -> dict:
-    """The summary from stored results alone (``make_results.py --rejudge``)."""
-    return summarize(results)
+    """The summary from stored results alone (``make_results.py --rejudge``), the plot
+    redrawn beside ``out`` from the stored numbers."""
+    return summarize(results, plot(results, out))
 
 
 if __name__ == "__main__":
