@@ -11,18 +11,20 @@ import pytest
 pytest.importorskip("ortools")
 
 TINY = {"models": ["mlp5x100", "conv-small-friendly"], "n": 8, "epochs": 1,
-        "train_size": 512, "iters": 3, "time_limit": 2.0, "version": "quick"}
+        "train_size": 512, "iters": 3, "time_limit": 2.0, "version": "quick", "cifar_n": 4}
 
 
 def test_runs_and_resumes(tutorial, tmp_path, monkeypatch):
     module = tutorial("gupta2022_exact_gap")
     out = tmp_path / "gap.json"
     result = module.main({**TINY, "out": str(out)})
-    assert set(result["models"]) == set(TINY["models"])
+    assert set(result["models"]) == set(TINY["models"]) | {"conv-small-cifar"}
+    assert result["models"]["conv-small-cifar"]["data"].startswith("CIFAR-10")
+    assert "CIFAR-10" in result["summary"]["tfbnn_scale"]
     for name, entry in result["models"].items():
-        cell = entry["eps"]["0.1"]
+        (cell,) = entry["eps"].values()
         e = cell["exact"]
-        assert e["certified"] + e["counterexamples"] + e["unknown"] <= 8
+        assert e["certified"] + e["counterexamples"] + e["unknown"] <= entry["n"]
         assert 0 <= e["lower"] <= e["upper"] <= e["ensemble_upper"] <= e["clean_accuracy"]
         assert e["gap"] == pytest.approx(e["upper"] - e["lower"])
         assert set(cell["attacks"]) == {"PGD", "PGD++ NJS", "PGD++ HNS", "APGD-CE", "seconds"}
@@ -97,6 +99,8 @@ def test_margins_come_from_the_rule(tutorial):
     module = tutorial("gupta2022_exact_gap")
     assert module.margins(module._verdicts.load_rule(module.NAME)) == {
         "PGD++": 5.0, "PGD": 5.0, "ensemble": 2.0}
+    assert module.spec("conv-small-cifar", dict(module.DEFAULT))["dataset"] == "cifar10"
+    assert "dataset" not in module.spec("conv-small", dict(module.DEFAULT))
 
 
 def test_verifiable_specs(tutorial):

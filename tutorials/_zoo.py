@@ -72,8 +72,9 @@ VERIFIABLE_DEFAULT_SPEC = {
     "learning_rate": 1e-3, "seed": 1234, "train_size": 60000,
 }
 """A network `tfbnn.verify` verifies exactly (`tfbnn.models.binary_mlp` or ``conv_small``)
-trained on MNIST: the usual way, or verification-friendly with ``"weights": "ternary"``
-and/or ``"margin": {"weight", "eps", "flip"}`` (`tfbnn.verify.friendly.MarginTrainer`)."""
+trained on MNIST (or, with ``"dataset": "cifar10"``, on CIFAR-10 or its stand-in): the
+usual way, or verification-friendly with ``"weights": "ternary"`` and/or ``"margin":
+{"weight", "eps", "flip"}`` (`tfbnn.verify.friendly.MarginTrainer`)."""
 
 
 def verifiable_spec(architecture: str, *, friendly: dict | None = None, **settings) -> dict:
@@ -84,7 +85,11 @@ def verifiable_spec(architecture: str, *, friendly: dict | None = None, **settin
         raise ValueError(f"architecture={architecture!r}: use 'mlp' or 'conv_small'.")
     spec = {"family": "verifiable", "architecture": architecture, **(friendly or {}),
             **settings}
-    unknown = set(spec) - set(VERIFIABLE_DEFAULT_SPEC)
+    if spec.get("dataset", "mnist") == "mnist":
+        spec.pop("dataset", None)  # MNIST specs (and their cache keys) carry no dataset
+    elif spec["dataset"] != "cifar10":
+        raise ValueError(f"dataset={spec['dataset']!r}: use 'mnist' or 'cifar10'.")
+    unknown = set(spec) - set(VERIFIABLE_DEFAULT_SPEC) - {"dataset"}
     if unknown:
         raise ValueError(f"unknown verifiable spec settings {sorted(unknown)}; known: "
                          f"{sorted(VERIFIABLE_DEFAULT_SPEC)}.")
@@ -110,7 +115,8 @@ def spec_key(spec: dict) -> str:
                  else f"mlp{len(full['hidden'])}x{max(full['hidden'])}")
         friendly = "-ternary" * (full["weights"] == "ternary") + "-margin" * bool(
             full["margin"])
-        return f"verifiable-{shape}{friendly}-{digest}"
+        cifar = "-cifar10" * (full.get("dataset") == "cifar10")
+        return f"verifiable-{shape}{cifar}{friendly}-{digest}"
     if full.get("dataset") == "cifar10":
         method = f"-{full['method']}" if full["method"] else ""
         return f"cifar-{full['architecture']}-{full['precision']}{method}-w{full['width']:g}-{digest}"
@@ -315,9 +321,16 @@ def train_verifiable(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, d
     key = spec_key(full)
     path, info_path = cache_dir() / f"{key}.keras", cache_dir() / f"{key}.json"
     tf_keras.utils.set_random_seed(full["seed"])
-    (x_train, y_train), (x_test, y_test) = data.load_mnist()
+    cifar = full.get("dataset") == "cifar10"
+    if cifar:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="CIFAR-10 was not found")
+            (x_train, y_train), (x_test, y_test) = data.load_cifar10()
+    else:
+        (x_train, y_train), (x_test, y_test) = data.load_mnist()
     x_train, y_train = x_train[: full["train_size"]], y_train[: full["train_size"]]
-    kwargs = {"weights": full["weights"], "ternary_threshold": full["ternary_threshold"]}
+    kwargs = {"weights": full["weights"], "ternary_threshold": full["ternary_threshold"],
+              "input_shape": tuple(x_train.shape[1:])}
     model = (models.conv_small(**kwargs) if full["architecture"] == "conv_small"
              else models.binary_mlp(tuple(full["hidden"]), **kwargs))
     fit_model = model if not full["margin"] else friendly.MarginTrainer(model, **full["margin"])
@@ -329,7 +342,8 @@ def train_verifiable(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, d
     info = {"spec": full, "key": key, "train_seconds": round(time.time() - started, 1),
             "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
             "test_accuracy": float(np.mean(logits.argmax(-1) == y_test)),
-            "zero_weights": friendly.sparsity(model)}
+            "zero_weights": friendly.sparsity(model),
+            "data": data.cifar10_title() if cifar else "MNIST"}
     export.save_model(model, path, overwrite=True)
     io.atomic_write_text(info_path, json.dumps(info, indent=2))
     return model, info

@@ -14,7 +14,9 @@ Models (MNIST, cached in tutorials/_zoo.py, one training seed):
 - ``conv-small``: EEV's conv-small (Jia & Rinard, NeurIPS 2020), binary in every layer
   (`tfbnn.models.conv_small`), trained the usual way;
 - ``...-friendly``: the same networks trained verification-friendly
-  (`tfbnn.verify.friendly`): ternary weights and the margin penalty of `MarginTrainer`.
+  (`tfbnn.verify.friendly`): ternary weights and the margin penalty of `MarginTrainer`;
+- ``conv-small-cifar``: conv-small trained the usual way on CIFAR-10 (on this machine its
+  JPEG stand-in, 20k train, labelled so), verified at eps 2/255 on ``cifar_n`` images.
 
 Per model and eps, on the first n test images: clean accuracy; PGD-20, PGD++ NJS and
 HNS (20 iterations), APGD-CE (20 iterations), each on its own (`tfbnn.evaluation.evaluate`,
@@ -68,17 +70,34 @@ MODELS = {
     "mlp5x100": ("mlp", None), "mlp5x100-friendly": ("mlp", FRIENDLY),
     "conv-small": ("conv_small", None), "conv-small-friendly": ("conv_small", FRIENDLY),
 }
+CIFAR_MODELS = {"conv-small-cifar": ("conv_small", None)}
+"""Trained on CIFAR-10 (here its JPEG stand-in), verified at ``cifar_eps``."""
 ATTACKS = {"PGD": "pgd", "PGD++ NJS": "pgdpp_njs", "PGD++ HNS": "pgdpp_hns",
            "APGD-CE": "apgd_ce"}
 DEFAULT = {"models": list(MODELS), "n": 500, "eps": [0.1], "iters": 20, "epochs": 10,
-           "train_size": 60000, "train_seed": 1234, "seed": 0, "version": "standard", "time_limit": 10.0,
-           "workers": 2, "jobs": 1, "batch": 250, "out": str(RESULTS / f"{NAME}.json")}
+           "train_size": 60000, "train_seed": 1234, "seed": 0, "version": "standard",
+           "time_limit": 10.0, "workers": 2, "jobs": 1, "batch": 250,
+           "cifar_models": list(CIFAR_MODELS), "cifar_n": 200, "cifar_eps": [2 / 255],
+           "out": str(RESULTS / f"{NAME}.json")}
 FULL = {"eps": [0.1, 0.3], "time_limit": 60.0}
 def spec(name: str, config: dict) -> dict:
-    """The cache spec of model ``name`` (a key of `MODELS`)."""
-    architecture, friendly = MODELS[name]
+    """The cache spec of model ``name`` (a key of `MODELS` or `CIFAR_MODELS`)."""
+    architecture, friendly = {**MODELS, **CIFAR_MODELS}[name]
+    dataset = {"dataset": "cifar10"} if name in CIFAR_MODELS else {}
     return _zoo.verifiable_spec(architecture, friendly=friendly, epochs=config["epochs"],
-                                seed=config["train_seed"], train_size=config["train_size"])
+                                seed=config["train_seed"], train_size=config["train_size"],
+                                **dataset)
+
+
+def _cifar_test(n: int):
+    import warnings
+
+    from tfbnn import data
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="CIFAR-10 was not found")
+        _, (x, y) = data.load_cifar10()
+    return np.asarray(x[:n], np.float32), np.asarray(y[:n]).astype(np.int64)
 
 
 def attacks(model, x, y, eps: float, config: dict) -> dict:
@@ -110,18 +129,22 @@ def exact(model, x, y, eps: float, config: dict, out_dir) -> dict:
 def main(config: dict) -> dict:
     run = _common.Run(config, DEFAULT, FULL)
     config, entries = run.config, run.section("models")
-    unknown = set(config["models"]) - set(MODELS)
-    if unknown:
-        raise ValueError(f"models {sorted(unknown)} unknown; choose from {list(MODELS)}.")
-    x, y = mnist_test(config["n"])
-    for name in config["models"]:
+    for key, known in (("models", MODELS), ("cifar_models", CIFAR_MODELS)):
+        unknown = set(config[key]) - set(known)
+        if unknown:
+            raise ValueError(f"{key}: {sorted(unknown)} unknown; choose from {list(known)}.")
+    mnist = mnist_test(config["n"])
+    cifar = _cifar_test(config["cifar_n"]) if config["cifar_models"] else None
+    for name in config["models"] + config["cifar_models"]:
+        x, y = cifar if name in CIFAR_MODELS else mnist
+        radii = config["cifar_eps"] if name in CIFAR_MODELS else config["eps"]
         model_spec = spec(name, config)
         model, info = _zoo.trained_model(model_spec)
         entry = run.entry(entries, name, model_spec, {
             "key": info["key"], "test_accuracy": info["test_accuracy"],
             "zero_weights": info["zero_weights"], "train_seconds": info["train_seconds"],
-            "eps": {}})
-        for eps in config["eps"]:
+            "data": info.get("data", "MNIST"), "n": len(x), "eps": {}})
+        for eps in radii:
             cell = entry["eps"].setdefault(str(eps), {})
             run.step(cell, "attacks", lambda: attacks(model, x, y, eps, config), seconds=True,
                      say=lambda r: f"{name} eps {eps:g} attacks: {r}")
@@ -161,9 +184,9 @@ def estimates(results: dict) -> dict:
     the binomial noise of its own size over the n images: a verdict on it holds for every
     truth the unknowns allow. An attack that leaves 0 % where the upper bound is 0 is left out."""
     limit = margins(_verdicts.load_rule(NAME))
-    n = results["config"]["n"]
     out = {}
     for name, entry in results["models"].items():
+        n = entry.get("n", results["config"]["n"])
         for eps, cell in entry["eps"].items():
             if "exact" not in cell or "attacks" not in cell:
                 continue
@@ -200,11 +223,10 @@ def plot(results: dict, out) -> list:
         ax.fill_between([i - 0.45, i + 0.45], 100 * e["lower"], 100 * e["upper"] + 0.3,
                         color="black", alpha=0.35, label="exact (lower to upper)" if i == 0
                         else None)
-    ax.set_xticks(range(len(cells)), [f"{name}\neps {eps}" for name, eps, _ in cells],
+    ax.set_xticks(range(len(cells)), [f"{name}\neps {float(eps):.3g}" for name, eps, _ in cells],
                   fontsize=7)
     ax.set(ylabel="robust accuracy (%)", ylim=(0, 100),
-           title=f"Attacks against the exact robust accuracy (first {results['config']['n']} "
-                 "MNIST test images)")
+           title="Attacks against the exact robust accuracy (first test images)")
     ax.legend(fontsize=7)
     return [_common.save_figure(fig, out, dpi=120)]
 
@@ -226,7 +248,8 @@ def summarize(results: dict, plots: list | None = None) -> dict:
     rows, notes = [], []
     for name, entry in results["models"].items():
         zeros = np.mean(list(entry["zero_weights"].values())) if entry["zero_weights"] else 0
-        notes.append(f"{name}: {100 * entry['test_accuracy']:.1f} % on the whole test set, "
+        notes.append(f"{name}: {100 * entry['test_accuracy']:.1f} % on the whole "
+                     f"{entry.get('data', 'MNIST')} test set, "
                      f"{100 * zeros:.0f} % zero weights, trained in "
                      f"{entry['train_seconds']:.0f} s")
         for eps, cell in entry["eps"].items():
@@ -235,7 +258,7 @@ def summarize(results: dict, plots: list | None = None) -> dict:
             e, accs = cell["exact"], cell["attacks"]
             pgdpp = min(accs["PGD++ NJS"], accs["PGD++ HNS"])
             median, most = e["solve_seconds_median"], e["solve_seconds_max"]
-            rows.append([name, eps, _pct(e["clean_accuracy"])]
+            rows.append([name, f"{float(eps):.4g}", _pct(e["clean_accuracy"])]
                         + [_pct(accs[a]) for a in ATTACKS]
                         + [_pct(e["ensemble_upper"]), e["counterexamples"], _pct(e["upper"]),
                            _pct(e["lower"]), _pct(e["unknown_fraction"]),
@@ -247,6 +270,11 @@ def summarize(results: dict, plots: list | None = None) -> dict:
     ours = estimates(results)
     judged = _verdicts.judge(rule, ours, {})
     why = judged["why"] + " " + _verdicts.finding(rule, ours)
+    cifar = {name: e for name, e in results["models"].items() if name in CIFAR_MODELS}
+    cifar_scale = "".join(
+        f"; {name} on the first {e['n']} test images of {e['data']}, eps "
+        f"{', '.join(f'{float(k):.4g}' for k in e['eps'])}" for name, e in cifar.items())
+
     return _common.summary(
         title="Gupta & Ajanthan, Figure 2 / App. C.2 against the truth: each attack's gap to "
               "the exact robust accuracy of small BNNs",
@@ -254,8 +282,8 @@ def summarize(results: dict, plots: list | None = None) -> dict:
         paper_scale=("MNIST BNN-WAQ MLP, 5 hidden layers x 100 units, 95 % clean accuracy; "
                      "PGD++ (NJS) against the incomplete combinatorial attack IPROP; no exact "
                      "verification, no values in the text"),
-        tfbnn_scale=(f"MNIST, the first {cfg['n']} test images, eps {cfg['eps']}; models "
-                     f"{', '.join(results['models'])} ({cfg['epochs']} epochs, training seed "
+        tfbnn_scale=(f"MNIST, the first {cfg['n']} test images, eps {cfg['eps']}{cifar_scale}; "
+                     f"models {', '.join(results['models'])} ({cfg['epochs']} epochs, training seed "
                      f"{cfg['train_seed']}); attacks {cfg['iters']} iterations, seed "
                      f"{cfg['seed']}; ensemble evaluate --version {cfg['version']}; exact: "
                      f"OR-Tools CP-SAT, {cfg['time_limit']:g} s and {cfg['workers']} workers "
