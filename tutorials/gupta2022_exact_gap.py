@@ -16,7 +16,8 @@ Models (MNIST, cached in tutorials/_zoo.py, one training seed):
 - ``...-friendly``: the same networks trained verification-friendly
   (`tfbnn.verify.friendly`): ternary weights and the margin penalty of `MarginTrainer`;
 - ``conv-small-cifar``: conv-small trained the usual way on CIFAR-10 (on this machine its
-  JPEG stand-in, 20k train, labelled so), verified at eps 2/255 on ``cifar_n`` images.
+  JPEG stand-in, 20k train, labelled so), verified at eps 2/255 on ``cifar_n`` test images
+  drawn with a fixed seed (the stand-in's test split is ordered by class).
 
 Per model and eps, on the first n test images: clean accuracy; PGD-20, PGD++ NJS and
 HNS (20 iterations), APGD-CE (20 iterations), each on its own (`tfbnn.evaluation.evaluate`,
@@ -89,7 +90,13 @@ def spec(name: str, config: dict) -> dict:
                                 **dataset)
 
 
+CIFAR_SUBSET_SEED = 0
+"""Seed of the CIFAR test images verified: the JPEG stand-in's test split is ordered by
+class (its first 1,000 images are all airplanes), so its first n would be one class."""
+
+
 def _cifar_test(n: int):
+    """``n`` CIFAR-10 test images drawn with `CIFAR_SUBSET_SEED`, kept in test-set order."""
     import warnings
 
     from tfbnn import data
@@ -97,7 +104,8 @@ def _cifar_test(n: int):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="CIFAR-10 was not found")
         _, (x, y) = data.load_cifar10()
-    return np.asarray(x[:n], np.float32), np.asarray(y[:n]).astype(np.int64)
+    keep = np.sort(np.random.default_rng(CIFAR_SUBSET_SEED).permutation(len(x))[:n])
+    return np.asarray(x[keep], np.float32), np.asarray(y[keep]).astype(np.int64)
 
 
 def attacks(model, x, y, eps: float, config: dict) -> dict:
@@ -272,7 +280,7 @@ def summarize(results: dict, plots: list | None = None) -> dict:
     why = judged["why"] + " " + _verdicts.finding(rule, ours)
     cifar = {name: e for name, e in results["models"].items() if name in CIFAR_MODELS}
     cifar_scale = "".join(
-        f"; {name} on the first {e['n']} test images of {e['data']}, eps "
+        f"; {name} on {e['n']} test images of {e['data']} (a seeded draw), eps "
         f"{', '.join(f'{float(k):.4g}' for k in e['eps'])}" for name, e in cifar.items())
 
     return _common.summary(
