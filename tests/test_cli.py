@@ -245,3 +245,23 @@ def test_evaluate_damaged_data_exits_2_naming_the_file(case, message, exported, 
     assert cli.main(args) == cli.EXIT_USAGE
     err = capsys.readouterr().err
     assert message in err and str(path) in err
+
+
+def test_a_split_ordered_by_class_is_sampled_not_cut(tmp_path, capsys):
+    """The CIFAR-10 stand-in's test split is ordered by class; its first N would be one
+    class, so N examples are drawn with a fixed seed instead (and the user is told)."""
+    from tfbnn import cli
+
+    y = np.repeat(np.arange(10), 50)  # 500 examples, ordered by class
+    x = np.random.default_rng(0).random((500, 4, 4, 1)).astype(np.float32)
+    path = tmp_path / "ordered.npz"
+    np.savez(path, x_test=x, y_test=y)
+    xs, ys = cli._load_data(str(path), 100)
+    assert len(np.unique(ys)) == 10 and np.all(np.diff(ys) >= 0)  # every class, in order
+    again, _ = cli._load_data(str(path), 100)
+    assert np.array_equal(xs, again)  # the same draw every time
+    assert "ordered by class" in capsys.readouterr().err
+    shuffled = np.random.default_rng(1).permutation(500)
+    np.savez(path, x_test=x[shuffled], y_test=y[shuffled])
+    xs, ys = cli._load_data(str(path), 100)
+    assert np.array_equal(ys, y[shuffled][:100])  # any other split: the first N

@@ -106,7 +106,8 @@ def _add_data_args(parser, attack_choices=None) -> None:
                         help=f"one of {', '.join(DATASETS)} (test split), or an .npz file with "
                              "x_test/y_test (or x/y), values in [0, 1] (default: mnist)")
     parser.add_argument("--n", type=_positive_int, default=1000,
-                        help="evaluate the first N test examples (default: 1000)")
+                        help="evaluate the first N test examples (default: 1000); from a split "
+                             "ordered by class, N drawn with seed 0 instead")
     parser.add_argument("--norm", choices=("linf", "l2"), default="linf",
                         help="threat model (default: linf)")
     parser.add_argument("--nb-iter", type=_positive_int, default=None,
@@ -233,7 +234,8 @@ def _add_certify(sub) -> None:
                         help=f"one of {', '.join(DATASETS)} (test split), or an .npz file with "
                              "x_test/y_test (or x/y), values in [0, 1] (default: mnist)")
     parser.add_argument("--n", type=_positive_int, default=20,
-                        help="verify the first N test examples (default: 20)")
+                        help="verify the first N test examples (default: 20); from a split "
+                             "ordered by class, N drawn with seed 0 instead")
     parser.add_argument("--eps", type=float, nargs="+", default=[0.1],
                         help="one or more L-inf radii in [0, 1] (default: 0.1)")
     parser.add_argument("--time-limit", type=float, default=10.0,
@@ -454,9 +456,28 @@ def _load_data(name: str, n: int, *, train: bool = False):
             x = x.astype(np.float32) / 255.0
     x, y = np.asarray(x, np.float32), np.asarray(y).reshape(-1)
     if train:
-        return x[:10000], y[:10000]
+        return _first(x, y, min(10000, len(x)), name)
     if n > len(x):
         raise ValueError(f"--n {n} is larger than the {len(x)} examples of --data {name}.")
+    return _first(x, y, n, name)
+
+
+SUBSET_SEED = 0
+"""Seed of the examples taken from a split ordered by class (see `_first`)."""
+
+
+def _first(x, y, n: int, name: str):
+    """The first ``n`` examples, unless the split is ordered by class (the CIFAR-10 JPEG
+    stand-in is: its first 1,000 test images are all airplanes), where the first ``n``
+    would be one or two classes: then ``n`` examples drawn with `SUBSET_SEED`, kept in
+    order, and a note on stderr says so."""
+    import numpy as np
+
+    if n < len(y) and len(np.unique(y)) > 1 and np.all(np.diff(y) >= 0):
+        keep = np.sort(np.random.default_rng(SUBSET_SEED).permutation(len(y))[:n])
+        print(f"note: --data {name} is ordered by class; using {n} of its {len(y)} examples "
+              f"drawn with seed {SUBSET_SEED} instead of the first {n}.", file=sys.stderr)
+        return x[keep], y[keep]
     return x[:n], y[:n]
 
 
