@@ -388,3 +388,18 @@ def test_fgsm_tables_verdict_rule(tutorial):
     collapsed = module.summarize(_fgsm_results(module, "2", clean=0.1))
     assert collapsed["verdict"] == "not comparable" and "collapsed" in collapsed["why"]
     assert module.summarize(_fgsm_results(module, "2"))["verdict"] == "reproduced"
+
+
+def test_a_results_file_resumes_wherever_it_lives(tutorial, tmp_path):
+    """Copying a results file elsewhere and resuming it with --out there is the same run;
+    another setting is another run."""
+    common = tutorial("_common")
+    default = {"n": 10, "out": str(tmp_path / "a.json")}
+    first = tmp_path / "a.json"
+    common.save(first, {"config": {"n": 10, "out": str(first)}, "models": {"A": 1}})
+    copy = tmp_path / "elsewhere" / "a.json"
+    copy.parent.mkdir()
+    copy.write_text(first.read_text())
+    assert common.load(copy, {"n": 10, "out": str(copy)}, default)["models"] == {"A": 1}
+    assert common.load(copy, {"n": 20, "out": str(copy)}, default) == {
+        "config": {"n": 20, "out": str(copy)}}

@@ -207,14 +207,20 @@ def load(out, config: dict, default: dict | None = None) -> dict:
 
     With ``default``, results written before an option was added to the tutorial match
     too when that option is at its default: their config, completed from ``default``,
-    equals ``config``. They keep the config they were written with.
+    equals ``config``. They keep the config they were written with. Where the results
+    file lives (``out``) is not part of the comparison: a results file copied elsewhere
+    and resumed there with ``--out`` is the same run.
     """
     out = Path(out)
     if out.is_file():
         results = json.loads(out.read_text())
         stored = results.get("config")
-        if stored is not None and (json.loads(json.dumps({**(default or {}), **stored}))
-                                   == json.loads(json.dumps(config))):
+
+        def settings(c: dict) -> dict:
+            return json.loads(json.dumps({k: v for k, v in c.items() if k != "out"}))
+
+        if stored is not None and (settings({**(default or {}), **stored})
+                                   == settings(config)):
             return results
     return {"config": config}
 
