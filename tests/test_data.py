@@ -573,7 +573,7 @@ def test_to_dataset():
 def test_public_api():
     assert set(data.__all__) == {"load_mnist", "load_cifar10", "load_cifar100", "to_dataset",
                                  "training_dataset", "crop_flip", "cifar10_title",
-                                 "STAND_IN_TITLE"}
+                                 "STAND_IN_TITLE", "first_examples"}
 
 
 def test_package_layout():

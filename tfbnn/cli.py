@@ -462,23 +462,15 @@ def _load_data(name: str, n: int, *, train: bool = False):
     return _first(x, y, n, name)
 
 
-SUBSET_SEED = 0
-"""Seed of the examples taken from a split ordered by class (see `_first`)."""
-
-
 def _first(x, y, n: int, name: str):
-    """The first ``n`` examples, unless the split is ordered by class (the CIFAR-10 JPEG
-    stand-in is: its first 1,000 test images are all airplanes), where the first ``n``
-    would be one or two classes: then ``n`` examples drawn with `SUBSET_SEED`, kept in
-    order, and a note on stderr says so."""
-    import numpy as np
+    """`tfbnn.data.first_examples`, with a note on stderr when it drew the examples."""
+    from tfbnn import data
 
-    if n < len(y) and len(np.unique(y)) > 1 and np.all(np.diff(y) >= 0):
-        keep = np.sort(np.random.default_rng(SUBSET_SEED).permutation(len(y))[:n])
-        print(f"note: --data {name} is ordered by class; using {n} of its {len(y)} examples "
-              f"drawn with seed {SUBSET_SEED} instead of the first {n}.", file=sys.stderr)
-        return x[keep], y[keep]
-    return x[:n], y[:n]
+    x, y, drawn = data.first_examples(x, y, n)
+    if drawn:
+        print(f"note: --data {name} is ordered by class; using {n} examples drawn with seed "
+              f"{data.pipeline.SUBSET_SEED} instead of the first {n}.", file=sys.stderr)
+    return x, y
 
 
 def _check_shape(metadata: dict, x) -> None:

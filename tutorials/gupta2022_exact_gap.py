@@ -90,13 +90,9 @@ def spec(name: str, config: dict) -> dict:
                                 **dataset)
 
 
-CIFAR_SUBSET_SEED = 0
-"""Seed of the CIFAR test images verified: the JPEG stand-in's test split is ordered by
-class (its first 1,000 images are all airplanes), so its first n would be one class."""
-
-
 def _cifar_test(n: int):
-    """``n`` CIFAR-10 test images drawn with `CIFAR_SUBSET_SEED`, kept in test-set order."""
+    """``n`` CIFAR-10 test images: the first ``n``, or, from the stand-in's test split
+    (ordered by class), ``n`` drawn with a fixed seed (`tfbnn.data.first_examples`)."""
     import warnings
 
     from tfbnn import data
@@ -104,8 +100,8 @@ def _cifar_test(n: int):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="CIFAR-10 was not found")
         _, (x, y) = data.load_cifar10()
-    keep = np.sort(np.random.default_rng(CIFAR_SUBSET_SEED).permutation(len(x))[:n])
-    return np.asarray(x[keep], np.float32), np.asarray(y[keep]).astype(np.int64)
+    x, y, _ = data.first_examples(x, y, n)
+    return np.asarray(x, np.float32), np.asarray(y).astype(np.int64)
 
 
 def attacks(model, x, y, eps: float, config: dict) -> dict:

@@ -37,7 +37,7 @@ helpers), `tfbnn.data.safe_pickle` (the restricted unpickler) and
 from tfbnn.data.augment import crop_flip, training_dataset
 from tfbnn.data.cifar import STAND_IN_TITLE, cifar10_title, load_cifar10, load_cifar100
 from tfbnn.data.mnist import load_mnist
-from tfbnn.data.pipeline import to_dataset
+from tfbnn.data.pipeline import first_examples, to_dataset
 # Type aliases, public since tfbnn.data was a single module.
 from tfbnn.data.pipeline import Pair, PathLike, SplitResult  # noqa: F401
 
@@ -45,6 +45,7 @@ __all__ = [
     "STAND_IN_TITLE",
     "cifar10_title",
     "crop_flip",
+    "first_examples",
     "load_cifar10",
     "load_cifar100",
     "load_mnist",
