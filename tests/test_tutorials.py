@@ -403,3 +403,41 @@ def test_a_results_file_resumes_wherever_it_lives(tutorial, tmp_path):
     assert common.load(copy, {"n": 10, "out": str(copy)}, default)["models"] == {"A": 1}
     assert common.load(copy, {"n": 20, "out": str(copy)}, default) == {
         "config": {"n": 20, "out": str(copy)}}
+
+
+def test_command_names_full_scale_and_output_file(tutorial):
+    """A summary's command reproduces its config: ``--full`` where the config is the full
+    scale, ``--out`` where the results live elsewhere, the changed settings otherwise."""
+    common = tutorial("_common")
+    default = {"n": 500, "eps": [0.1], "time": 10.0, "out": str(common.RESULTS / "x.json")}
+    full = {"eps": [0.1, 0.3], "time": 60.0}
+    base = "python tutorials/x.py"
+    assert common.command("x", dict(default), default, full) == base
+    assert common.command("x", {**default, **full}, default, full) == base + " --full"
+    assert common.command("x", {**default, **full, "full": True}, default, full) == base + " --full"
+    elsewhere = str(common.RESULTS / "x_full.json")
+    assert common.command("x", {**default, **full, "out": elsewhere}, default, full) == (
+        base + " --full --out tutorials/results/x_full.json")
+    assert common.command("x", {**default, "n": 20}, default, full) == (
+        base + ' (config {"n": 20})')
+    half = {**default, "eps": [0.1, 0.3]}  # part of the full scale is not --full
+    assert common.command("x", half, default, full) == base + ' (config {"eps": [0.1, 0.3]})'
+
+
+def test_make_results_keeps_full_scale_results_beside_the_default(tutorial, tmp_path,
+                                                                  monkeypatch):
+    """A ``--full`` results file named in FULL_SECTIONS gets its own section and row, marked
+    (--full); absent, it is not listed as "not run" (``--run`` never runs it)."""
+    module = tutorial("make_results")
+    monkeypatch.setattr(module, "OUT", tmp_path / "RESULTS.md")
+    results = tmp_path / "results"
+    results.mkdir()
+    monkeypatch.setattr(module, "RESULTS", results)
+    name, *_ = module.FULL_SECTIONS[0]
+    assert "(--full)" not in module.main().read_text()
+    default = json.loads((module.HERE / "results" / "gupta2022_exact_gap.json").read_text())
+    (results / name).write_text(json.dumps(default))
+    text = module.main().read_text()
+    assert text.count("(--full)") == 2  # the overview row and the section heading
+    assert text.count("Not run yet") == len(module.SECTIONS)
+    assert all(entry[0] != name for entry in module.SECTIONS)

@@ -309,10 +309,19 @@ def save_figure(fig, out, suffix: str = "", dpi: int = 110) -> str:
 def command(name: str, config: dict, default: dict, full: dict) -> str:
     """The command line that reproduces ``config``: ``--full``, or the settings it changed."""
     base = f"python tutorials/{name}.py"
-    if config == {**default, **full, "full": True, "out": config["out"]}:
-        return base + " --full"
-    diff = {k: v for k, v in config.items() if k != "out" and default.get(k) != v}
-    return base + (f" (config {json.dumps(diff)})" if diff else "")
+    out = config.get("out")
+    if out and default.get("out") and Path(out).resolve() != Path(default["out"]).resolve():
+        shown = Path(out).resolve()
+        if shown.is_relative_to(HERE.parent.resolve()):
+            shown = shown.relative_to(HERE.parent.resolve())
+        out = f" --out {shown}"
+    else:
+        out = ""
+    settings = {k: v for k, v in config.items() if k not in ("out", "full")}
+    if full and settings == {k: v for k, v in {**default, **full}.items() if k != "out"}:
+        return base + " --full" + out
+    diff = {k: v for k, v in settings.items() if default.get(k) != v}
+    return base + out + (f" (config {json.dumps(diff)})" if diff else "")
 
 
 OPTIONS = {

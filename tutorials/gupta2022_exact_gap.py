@@ -152,7 +152,8 @@ def main(config: dict) -> dict:
             cell = entry["eps"].setdefault(str(eps), {})
             run.step(cell, "attacks", lambda: attacks(model, x, y, eps, config), seconds=True,
                      say=lambda r: f"{name} eps {eps:g} attacks: {r}")
-            out_dir = _zoo.cache_dir() / "runs" / NAME / f"{info['key']}-n{len(x)}-eps{eps:g}"
+            out_dir = (_zoo.cache_dir() / "runs" / NAME
+                       / f"{info['key']}-n{len(x)}-eps{eps:g}-t{config['time_limit']:g}")
             run.step(cell, "exact", lambda: exact(model, x, y, eps, config, out_dir),
                      say=lambda r: f"{name} eps {eps:g} exact: lower {r['lower']:.3f} upper "
                                    f"{r['upper']:.3f} unknown {r['unknown_fraction']:.3f}")

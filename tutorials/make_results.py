@@ -98,6 +98,15 @@ SECTIONS = [
 ]
 SECTIONS = [entry if len(entry) == 5 else (*entry, None) for entry in SECTIONS]
 """Every tutorial's results file; one not written yet is listed as "not run"."""
+FULL_SECTIONS = [
+    ("gupta2022_exact_gap_full.json", "Gupta & Ajanthan 2022",
+     "Figure 2 against the truth, --full (60 s per example; eps 0.1 and 0.3)",
+     "python tutorials/gupta2022_exact_gap.py --full "
+     "--out tutorials/results/gupta2022_exact_gap_full.json", None),
+]
+"""Results of a tutorial's ``--full`` scale, kept beside its default-scale section when
+one has been run: rendered and rejudged like the others, never run by ``--run`` (which
+runs the default scale) and not listed as "not run" when absent."""
 
 
 def section(name: str, title: str, command: str) -> tuple[list[str], str | None, str]:
@@ -148,12 +157,16 @@ def _overview(verdicts: list) -> str:
 
 def main() -> Path:
     parts, verdicts = [], []
-    known = {name for name, *_ in SECTIONS}
+    known = {name for name, *_ in SECTIONS + FULL_SECTIONS}
     extra = [(p.name, "Other results", p.stem, f"see {p.name}", None)
              for p in sorted(RESULTS.glob("*.json")) if p.name not in known
              and "summary" in json.loads(p.read_text())]
-    for name, paper, title, command, differs in SECTIONS + extra:
+    full = [entry for entry in FULL_SECTIONS if load(entry[0])]
+    for name, paper, title, command, differs in SECTIONS + full + extra:
         lines, verdict, full_title = section(name, title, command)
+        if (name, paper, title, command, differs) in full:
+            full_title += " (--full)"
+            lines[0] += " (--full)"
         if differs is not None:
             lines[1:1] = ["", f"Setting: {differs}. At the top level this section reads "
                               "\"not comparable: different setting\"; its verdict below is the "
@@ -190,7 +203,7 @@ def rejudge() -> list[str]:
     holds, with its tutorial's ``resummarize(results, out)``; nothing is trained or
     attacked. Returns the files rewritten."""
     done = []
-    for name, _, _, command, _ in SECTIONS:
+    for name, _, _, command, _ in SECTIONS + FULL_SECTIONS:
         path = RESULTS / name
         if not path.is_file():
             continue
