@@ -7,16 +7,45 @@ rendered from the benchmark's JSON results alone, which are committed as
 ``tests/test_benchmark_docs.py`` checks that each section is its JSON rendered). Both
 files are written atomically (`tfbnn.io`), so a killed run leaves the previous version
 intact.
+
+The benchmarks share one skeleton, built from the helpers here, so that what every run
+records and how it is written cannot drift from one script to the next::
+
+    def parse_args(argv=None):
+        parser = argparse.ArgumentParser(...)
+        ...                                           # the script's own arguments
+        args = parse(parser, argv, SECTION, QUICK)    # + --json/--render-only/--write-docs
+        ...                                           # the script's own parser.error checks
+        return args
+
+    def main(argv=None):
+        args = parse_args(argv)
+        if (rendered := render_only(SECTION, args, render)) is not None:
+            return rendered
+        elapsed = clock()
+        ...                                           # measure
+        results = {**record(__file__, argv, args, n_images=n), **elapsed(), ...}
+        return finish(SECTION, results, args, render)
+
+A script whose results file has another shape (one written after every finished piece,
+to resume from, or one from before this header existed, whose committed file must still
+render to its docs section) uses the smaller pieces (`command`, `utc_now`, `loadavg`,
+`machine_info`, `machine_line`, `publish`) instead of `record` and `finish`.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import importlib
 import json
 import os
 import platform
 import re
+import shlex
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tfbnn.io import atomic_write_text
@@ -130,6 +159,35 @@ def resolve_json(parser: argparse.ArgumentParser, args: argparse.Namespace, sect
         parser.error(f"--render-only: no results file {str(args.json)!r}")
 
 
+def parse(parser: argparse.ArgumentParser, argv, section: str,
+          quick: dict | None = None) -> argparse.Namespace:
+    """Parse ``argv`` with the output arguments every benchmark has, for ``section``.
+
+    Adds ``--json``, ``--render-only`` and ``--write-docs`` (`add_output_arguments`) and,
+    given ``quick``, ``--quick`` (`add_quick`) to the script's own ``parser``; parses;
+    applies ``--quick`` (`apply_quick`); fills in ``--json`` (`resolve_json`: a ``--quick``
+    run writes no results file unless given one, so a smoke check never replaces the
+    committed measurements). The script's own checks (``parser.error``) come after.
+    """
+    add_output_arguments(parser, section)
+    if quick is not None:
+        add_quick(parser, quick)
+    args = parser.parse_args(argv)
+    if quick is not None:
+        apply_quick(args, quick)
+    resolve_json(parser, args, section, smoke=quick is not None and args.quick)
+    return args
+
+
+def require_positive(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                     *names: str) -> None:
+    """A usage error naming the option and its value unless each of ``names`` is >= 1,
+    before any work starts."""
+    for name in names:
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+
+
 def read_results(path: Path) -> dict:
     """The results in ``path``, with its name in the error if it is not JSON."""
     try:
@@ -146,8 +204,21 @@ def write_results(path: Path, results: dict) -> Path:
     return path
 
 
-def machine_info() -> dict:
-    """The CPU's name, the cores this process may use, the architecture and Python."""
+def finish(section: str, results: dict, args: argparse.Namespace, render) -> dict:
+    """The end of a run: ``results`` written to ``args.json`` (none for a ``--quick`` run
+    without ``--json``), then rendered by ``render`` and published (`publish`): the
+    section is made from what was written, as ``--render-only`` would make it. Returns
+    ``results``."""
+    if args.json:
+        print("wrote", write_results(args.json, results), file=sys.stderr)
+    publish(section, render(results), args.write_docs)
+    return results
+
+
+def machine_info(gpus: bool = False) -> dict:
+    """The CPU's name, the cores this process may use, the architecture and Python; with
+    ``gpus``, the GPUs TensorFlow sees too (imported here, not before: some scripts must
+    configure TensorFlow's devices first, and ``--render-only`` needs no TensorFlow)."""
     cpu = platform.processor() or "unknown"
     try:
         with open("/proc/cpuinfo") as f:
@@ -159,6 +230,86 @@ def machine_info() -> dict:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         usable = os.cpu_count()
-    return {"cpu": cpu, "cpus_usable": usable, "machine": platform.machine(),
+    info = {"cpu": cpu, "cpus_usable": usable, "machine": platform.machine(),
             "python": platform.python_version(), "platform": platform.platform()}
+    if gpus:
+        import tensorflow as tf
+
+        info["gpus"] = [d.name for d in tf.config.list_physical_devices("GPU")]
+    return info
+
+
+def loadavg() -> list[float]:
+    """The 1, 5 and 15 minute load averages, rounded: how busy the shared machine was."""
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def machine_line() -> str:
+    """The machine in one line, as the older results files record it (a string, not
+    `machine_info`'s dict): the CPU, the cores, TensorFlow's version and the load now."""
+    import tensorflow as tf
+
+    return (f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} "
+            f"CPU cores, TensorFlow {tf.__version__}, load average at the end {loadavg()}")
+
+
+CORE_MODULES = ("tensorflow", "tf_keras", "larq", "tfbnn", "numpy")
+"""The libraries every benchmark's speed depends on."""
+
+
+def versions(*extra_modules: str) -> dict:
+    """``{module: version}`` of `CORE_MODULES` and then of ``extra_modules`` (imported by
+    name: e.g. ``"larq_compute_engine"`` for the 1-bit TFLite benchmark), so that a
+    result can be traced to the versions that gave it."""
+    return {name: getattr(importlib.import_module(name), "__version__", "unknown")
+            for name in (*CORE_MODULES, *extra_modules)}
+
+
+def command(script: str, argv=None) -> str:
+    """The shell command that ran ``script`` (a benchmark's ``__file__`` or file name)
+    with ``argv`` (None: this process's), as the docs show it: reproducible from the
+    repository root."""
+    argv = sys.argv[1:] if argv is None else argv
+    return shlex.join(["python", f"benchmarks/{Path(script).name}", *argv])
+
+
+def utc_now() -> str:
+    """The time now, UTC, to the second (ISO 8601)."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def record(script: str, argv, args: argparse.Namespace, *, extra_modules=(),
+           **config_extra) -> dict:
+    """The header of a results file: ``command``, ``date``, ``machine`` (with its GPUs),
+    ``versions`` (`versions` of ``extra_modules`` too) and ``config`` (the run's
+    `settings`, then ``config_extra``: what the run derived from them, such as its image
+    count). Everything a reader needs to rerun the measurement and to judge it."""
+    return {"command": command(script, argv), "date": utc_now(),
+            "machine": machine_info(gpus=True), "versions": versions(*extra_modules),
+            "config": {**settings(args), **config_extra}}
+
+
+def clock() -> Callable[[], dict]:
+    """Start timing a run. The function returned gives ``loadavg_start``,
+    ``loadavg_end`` and ``runtime_s`` (seconds since the call): the ratios are taken
+    inside one process, but the load says how shared the machine was while they were."""
+    started, at_start = time.perf_counter(), loadavg()
+    return lambda: {"loadavg_start": at_start, "loadavg_end": loadavg(),
+                    "runtime_s": time.perf_counter() - started}
+
+
+def run_header(results: dict) -> list[str]:
+    """The Markdown lines naming a run's command, machine, versions, date and load, from
+    a header made by `record` and `clock`."""
+    machine = results["machine"]
+    return [
+        f"Command: `{results['command']}`",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cpus_usable']} CPU cores, "
+        f"GPUs: {', '.join(machine['gpus']) or 'none'}; "
+        + ", ".join(f"{k} {v}" for k, v in results["versions"].items())
+        + f"; {results['date']}; load average at start {results['loadavg_start']}, "
+        f"at end {results['loadavg_end']}; total {results['runtime_s'] / 60:.1f} min.",
+        "",
+    ]
 

@@ -39,8 +39,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
-import shlex
 import statistics
 import sys
 import time
@@ -56,8 +54,7 @@ from tfbnn import attacks, data, export, models, temperature, training
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    add_output_arguments, apply_quick, publish, render_only, resolve_json, settings,
-    write_results)
+    command, finish, machine_line, parse, render_only, require_positive, settings)
 
 SECTION = "attack_throughput"
 QUICK = {"k1": 16, "n": 256, "iters": 5, "repeats": 1, "train_epochs": 1}
@@ -236,14 +233,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--train-epochs", type=int, default=1)
     parser.add_argument("--model", default=None, help="a saved .keras B model to load instead")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="smoke run: " + str(QUICK))
-    add_output_arguments(parser, SECTION)
-    args = parser.parse_args(argv)
-    apply_quick(args, QUICK)
-    resolve_json(parser, args, SECTION, smoke=args.quick)
-    for name in ("k1", "n", "batch", "iters", "repeats", "train_epochs"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    args = parse(parser, argv, SECTION, QUICK)
+    require_positive(parser, args, "k1", "n", "batch", "iters", "repeats", "train_epochs")
     if not 0 < args.eps <= 1 or not 0 < args.step <= args.eps:
         parser.error(f"need 0 < --step <= --eps <= 1, got eps={args.eps}, step={args.step}")
     if args.n > 10000:
@@ -257,18 +248,12 @@ def main(argv=None) -> dict:
         return rendered
     started = time.time()
     result = benchmark(args)
-    result["machine"] = (f"{platform.processor() or platform.machine()}, "
-                         f"{len(os.sched_getaffinity(0))} CPU cores, TensorFlow {tf.__version__}, "
-                         f"load average at the end {[round(v, 2) for v in os.getloadavg()]}")
+    # The header predates `record`: its own keys, which the committed file renders from.
+    result["machine"] = machine_line()
     result["date"] = datetime.date.today().isoformat()
     result["runtime_s"] = time.time() - started
-    given = argv if argv is not None else sys.argv[1:]
-    result["command"] = shlex.join(["python", "benchmarks/attack_throughput.py", *given])
-    if args.json:
-        print("wrote", write_results(args.json, result))
-    publish(SECTION, render(result), args.write_docs)
-    return result
-
+    result["command"] = command(__file__, argv)
+    return finish(SECTION, result, args, render)
 
 
 if __name__ == "__main__":

@@ -76,11 +76,8 @@ section is rendered from that file alone; to render it again without running any
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import shlex
 import sys
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -96,16 +93,8 @@ from tfbnn.training import compile_model
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    add_output_arguments, add_quick, apply_quick, positive_int, publish, render_only,
-    resolve_json, settings, write_results)
-from train_throughput import (  # noqa: E402
-    _median,
-    machine_info,
-    param_counts,
-    run_header,
-    time_epoch,
-    versions,
-)
+    clock, finish, parse, positive_int, record, render_only, run_header)
+from train_throughput import _median, param_counts, ratio_cells, time_epoch  # noqa: E402
 
 BATCH_SIZE = 128
 SECTION = "cifar_train_throughput"
@@ -370,13 +359,8 @@ def render(results: dict) -> str:
             "|---|---|---:|---:|---:|---:|---|",
         ]
         for r in results["throughput"]:
-            rr = r["round_ratios"]
-            lines.append(
-                f"| {r['architecture']} | {r['variant']} | {r['params']['total']:,} / "
-                f"{r['params_twin']['total']:,} | {r['images_per_s']['tfbnn']:,.0f} "
-                f"| {r['images_per_s']['twin']:,.0f} | {r['ratio']:.3f} "
-                f"| {min(rr):.3f} to {max(rr):.3f} |"
-            )
+            lines.append(f"| {r['architecture']} | {r['variant']} | {r['params']['total']:,} / "
+                         f"{r['params_twin']['total']:,} " + ratio_cells(r, "twin"))
         lines.append("")
     if results["full_width"]:
         names = list(results["full_width"][0]["epoch_s"])
@@ -443,11 +427,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         default=["REF", "WQ-MD"],
                         help="variants timed at full width (none: skip that part)")
     parser.add_argument("--seed", type=int, default=0)
-    add_quick(parser, QUICK)
-    add_output_arguments(parser, SECTION)
-    args = parser.parse_args(argv)
-    apply_quick(args, QUICK)
-    resolve_json(parser, args, SECTION, smoke=args.quick)
+    args = parse(parser, argv, SECTION, QUICK)
     args.architectures = _unique(args.architectures)
     args.variants = _unique(args.variants)
     args.full_variants = _unique(args.full_variants)
@@ -468,12 +448,10 @@ def _dataset(x: np.ndarray, y: np.ndarray) -> tf.data.Dataset:
 
 
 def main(argv=None) -> dict:
-    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if (rendered := render_only(SECTION, args, render)) is not None:
         return rendered
-    start = time.perf_counter()
-    loadavg_start = [round(v, 2) for v in os.getloadavg()]
+    elapsed = clock()
     n_images = args.steps * BATCH_SIZE
     x, y = random_cifar(max(args.steps, args.full_steps) * BATCH_SIZE, args.seed)
     data = _dataset(x[:n_images], y[:n_images])
@@ -485,25 +463,11 @@ def main(argv=None) -> dict:
     full_width = [bench_full_width(a, v, args, data_full)
                   for a in args.architectures for v in args.full_variants]
 
-    results = {
-        "command": shlex.join(["python", "benchmarks/cifar_train_throughput.py", *argv]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "versions": versions(),
-        "config": {**settings(args), "n_images": n_images, "batch_size": BATCH_SIZE,
-                   "paper_iterations": PAPER_ITERATIONS,
-                   "data": "random uniform [0, 1] images, random labels"},
-        "loadavg_start": loadavg_start,
-        "loadavg_end": [round(v, 2) for v in os.getloadavg()],
-        "runtime_s": time.perf_counter() - start,
-        "throughput": throughput,
-        "full_width": full_width,
-    }
-    if args.json:
-        print("wrote", write_results(args.json, results), file=sys.stderr)
-    publish(SECTION, render(results), args.write_docs)
-    return results
-
+    header = record(__file__, argv, args, n_images=n_images, batch_size=BATCH_SIZE,
+                    paper_iterations=PAPER_ITERATIONS,
+                    data="random uniform [0, 1] images, random labels")
+    results = {**header, **elapsed(), "throughput": throughput, "full_width": full_width}
+    return finish(SECTION, results, args, render)
 
 
 if __name__ == "__main__":

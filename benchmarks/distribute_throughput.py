@@ -36,9 +36,7 @@ Smoke check (about a minute; writes no results file unless given ``--json``)::
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -48,8 +46,7 @@ from tfbnn import distribute
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    add_output_arguments, add_quick, apply_quick, positive_int, publish, render_only,
-    resolve_json, settings, write_results)
+    clock, finish, parse, positive_int, record, render_only, run_header)
 
 SECTION = "distribute_throughput"
 QUICK = {"k1": 8, "steps": 6, "repeats": 1, "pgd_iter": 2, "eval_n": 64, "eval_iter": 3}
@@ -158,8 +155,6 @@ def _round_ratios(times: dict, setup: str = "mirrored x2") -> str:
 
 def render(results: dict) -> str:
     """The docs section, from the results alone."""
-    from train_throughput import run_header
-
     cfg = results["config"]
     lines = ["## tf.distribute overhead on CPU (1 vs 2 logical devices)", "",
              *run_header(results),
@@ -204,7 +199,6 @@ def render(results: dict) -> str:
 # --------------------------------------------------------------------------- main
 
 
-
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Training and evaluation throughput under MirroredStrategy over 1 and 2 "
@@ -226,31 +220,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--eval-iter", type=positive_int, default=20,
                         help="iterations of each evaluation attack")
     parser.add_argument("--seed", type=int, default=0)
-    add_output_arguments(parser, SECTION)
-    add_quick(parser, QUICK)
-    args = parser.parse_args(argv)
-    apply_quick(args, QUICK)
+    args = parse(parser, argv, SECTION, QUICK)
     if args.batch_size % 2:
         parser.error(f"--batch-size {args.batch_size} must be even (split over 2 replicas)")
-    resolve_json(parser, args, SECTION, smoke=args.quick)
     return args
 
 
 def main(argv=None) -> dict:
-    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if (rendered := render_only(SECTION, args, render)) is not None:
         return rendered
     devices = distribute.set_logical_cpus(2)  # before any other TensorFlow work
     import numpy as np
     import tensorflow as tf
-    from train_throughput import machine_info, versions
 
     from tfbnn import models, training
     from tfbnn.data import load_mnist
 
-    start = time.perf_counter()
-    loadavg_start = [round(v, 2) for v in os.getloadavg()]
+    elapsed = clock()
     strategies = _strategies(devices)
     (x_train, y_train), (x_test, y_test) = load_mnist()
     n_images = args.steps * args.batch_size
@@ -263,22 +250,9 @@ def main(argv=None) -> dict:
     evaluation = bench_evaluation(args, strategies, keras_model,
                                   np.asarray(x_test[:args.eval_n]),
                                   np.asarray(y_test[:args.eval_n]))
-    results = {
-        "command": shlex.join(["python", "benchmarks/distribute_throughput.py", *argv]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "versions": versions(),
-        "config": {**settings(args), "n_images": n_images, "devices": devices},
-        "training": train,
-        "evaluation": evaluation,
-        "loadavg_start": loadavg_start,
-        "loadavg_end": [round(v, 2) for v in os.getloadavg()],
-        "runtime_s": time.perf_counter() - start,
-    }
-    if args.json is not None:
-        print("wrote", write_results(args.json, results), file=sys.stderr)
-    publish(SECTION, render(results), args.write_docs)
-    return results
+    results = {**record(__file__, argv, args, n_images=n_images, devices=devices),
+               "training": train, "evaluation": evaluation, **elapsed()}
+    return finish(SECTION, results, args, render)
 
 
 if __name__ == "__main__":

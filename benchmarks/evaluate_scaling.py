@@ -32,9 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -43,8 +41,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from _report import (  # noqa: E402
-    add_output_arguments, apply_quick, publish, render_only, resolve_json, settings,
-    write_results)
+    command, finish, machine_line, parse, render_only, settings)
 
 SECTION = "evaluate_scaling"
 
@@ -142,14 +139,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--k1", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--nb-iter", type=int, default=100)
-    parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
-    add_output_arguments(parser, SECTION)
-    given = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(given)
-    apply_quick(args, QUICK)
+    args = parse(parser, argv, SECTION, QUICK)
     if not 0 < args.n_small < args.n_large <= 10000:
         parser.error("need 0 < --n-small < --n-large <= 10000")
-    resolve_json(parser, args, SECTION, smoke=args.quick)
     if (rendered := render_only(SECTION, args, render)) is not None:
         return rendered
     with tempfile.TemporaryDirectory() as tmp:
@@ -163,19 +155,11 @@ def main(argv=None) -> dict:
                    "diagnostics": diagnostics, "out": os.path.join(tmp, name)}
             runs[name] = {"n": n, "mode": mode, **_child(cfg)}
             print(name, runs[name], flush=True)
-    import tensorflow as tf
-
-    result = {"command": shlex.join(["python", "benchmarks/evaluate_scaling.py", *given]),
-              "config": settings(args), "runs": runs, "date": time.strftime("%Y-%m-%d"),
-              "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} CPU cores, "
-                         f"TensorFlow {tf.__version__}, load average at the end "
-                         f"{[round(v, 2) for v in os.getloadavg()]}",
+    # The header predates `record`: its own keys, which the committed file renders from.
+    result = {"command": command(__file__, argv), "config": settings(args), "runs": runs,
+              "date": time.strftime("%Y-%m-%d"), "machine": machine_line(),
               "parent_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    if args.json:
-        print("wrote", write_results(args.json, result))
-    publish(SECTION, render(result), args.write_docs)
-    return result
-
+    return finish(SECTION, result, args, render)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ import argparse
 import datetime
 import json
 import platform
-import shlex
 import statistics
 import sys
 import time
@@ -52,7 +51,7 @@ from tfbnn.evaluation.intervals import wilson_interval
 from tfbnn.io import atomic_write_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import add_output_arguments, publish, resolve_json  # noqa: E402
+from _report import command, parse, publish, require_positive  # noqa: E402
 
 RUNS = ("quick", "standard", "plus", "alone", "alone_other")
 OTHER_ATTACKS = ("apgd_dlr", "fab")
@@ -240,14 +239,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS))
     parser.add_argument("--batch-size", type=int, default=250)
     parser.add_argument("--seed", type=int, default=0)
-    add_output_arguments(parser, SECTION)  # --json: written after every run, resumed from
-    args = parser.parse_args(argv)
-    for name in ("n", "batch_size"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    args = parse(parser, argv, SECTION)  # --json: written after every run, resumed from
+    require_positive(parser, args, "n", "batch_size")
     if not args.render_only and not args.model:
         parser.error("--model is required unless --render-only is given")
-    resolve_json(parser, args, SECTION)
     if args.json.exists():
         try:
             results = load_results(args.json)
@@ -268,11 +263,9 @@ def main(argv=None) -> dict:
             title = data.cifar10_title()
         x, y = np.asarray(x[: args.n]), np.asarray(y[: args.n])
         name = args.name or args.model
-        command = "python benchmarks/evaluation_versions.py " + " ".join(
-            shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
         meta = {"model": args.model, "dataset": args.dataset, "data_title": title,
                 "n": len(x), "seed": args.seed, "batch_size": args.batch_size,
-                "eps": eps_list, "command": command, "about": args.about,
+                "eps": eps_list, "command": command(__file__, argv), "about": args.about,
                 "machine": f"{platform.machine()}, tensorflow {tf.__version__}"}
         model = results["models"].setdefault(name, {"meta": meta, "cells": {}})
         same = {k: model["meta"].get(k) for k in ("model", "dataset", "n", "seed", "batch_size")}

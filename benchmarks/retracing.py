@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
 import statistics
 import sys
 import time
@@ -45,7 +44,7 @@ from tfbnn.attacks import core
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import (  # noqa: E402
-    add_output_arguments, publish, render_only, resolve_json, write_results)
+    add_output_arguments, command, finish, render_only, require_positive, resolve_json)
 
 
 def one_run(model_fn, x, y, args, polymorphic: bool) -> dict:
@@ -101,7 +100,6 @@ def render(result: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tfbnn_runs/demo/saved_model")
     parser.add_argument("--n", type=int, default=500)
@@ -114,11 +112,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--section", default="retracing",
                         help="the docs/benchmarks.md section written (one per setting); the "
                         "results file is benchmarks/results/<section>.json")
+    # Not `parse`: the section, and so the results file, is an argument here.
     add_output_arguments(parser, "<section>")
     args = parser.parse_args(argv)
-    for name in ("n", "batch_size", "rounds"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    require_positive(parser, args, "n", "batch_size", "rounds")
     resolve_json(parser, args, args.section)
     if (rendered := render_only(args.section, args, render)) is not None:
         return rendered
@@ -141,15 +138,11 @@ def main(argv=None) -> dict:
         "seed": args.seed, "machine": platform.processor() or platform.machine(),
     }
     result = {
-        "command": shlex.join(["python", "benchmarks/retracing.py", *argv]),
-        "settings": settings, "rounds": rounds,
+        "command": command(__file__, argv), "settings": settings, "rounds": rounds,
         "same_robust_accuracy": all(r["before"]["robust"] == r["after"]["robust"]
                                     for r in rounds),
     }
-    print("wrote", write_results(args.json, result))
-    publish(args.section, render(result), args.write_docs)
-    return result
-
+    return finish(args.section, result, args, render)
 
 
 if __name__ == "__main__":

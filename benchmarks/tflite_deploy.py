@@ -30,9 +30,7 @@ are a lower bound of what an ARM device gives, not a measurement of one.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import shlex
 import statistics
 import sys
 import tempfile
@@ -48,9 +46,7 @@ import tf_keras as keras
 from tfbnn import data, deploy, models, training
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import (  # noqa: E402
-    add_output_arguments, add_quick, apply_quick, machine_info, publish, render_only,
-    resolve_json, settings, write_results)
+from _report import finish, parse, record, render_only  # noqa: E402
 
 SECTION = "tflite_deploy"
 MODELS = ("mnist_b64", "cifar_resnet18_wq", "cifar_resnet18_waq")
@@ -127,13 +123,6 @@ def bench_model(name: str, args) -> dict:
     }
 
 
-def versions() -> dict:
-    import larq_compute_engine as lce
-
-    return {"tensorflow": tf.__version__, "tf_keras": keras.__version__,
-            "larq_compute_engine": lce.__version__, "tfbnn": tfbnn.__version__}
-
-
 def render(results: dict) -> str:
     """The docs section, from the results alone."""
     cfg, machine = results["config"], results["machine"]
@@ -198,31 +187,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=7, help="interleaved latency rounds")
     parser.add_argument("--invocations", type=int, default=30, help="calls per round")
     parser.add_argument("--seed", type=int, default=0)
-    add_output_arguments(parser, SECTION)
-    add_quick(parser, QUICK)
-    args = parser.parse_args(argv)
-    apply_quick(args, QUICK)
-    resolve_json(parser, args, SECTION, smoke=args.quick)
-    return args
+    return parse(parser, argv, SECTION, QUICK)
 
 
 def main(argv=None) -> dict:
-    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if (rendered := render_only(SECTION, args, render)) is not None:
         return rendered
     started = time.perf_counter()
     results = {
-        "command": shlex.join(["python", "benchmarks/tflite_deploy.py", *argv]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(), "versions": versions(), "config": settings(args),
+        **record(__file__, argv, args, extra_modules=("larq_compute_engine",)),
         "models": [bench_model(name, args) for name in args.models], "note": NOTE,
     }
     results["runtime_s"] = time.perf_counter() - started
-    if args.json:
-        print("wrote", write_results(args.json, results), file=sys.stderr)
-    publish(SECTION, render(results), args.write_docs)
-    return results
+    return finish(SECTION, results, args, render)
 
 
 if __name__ == "__main__":

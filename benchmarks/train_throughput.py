@@ -55,9 +55,7 @@ see ``--help`` for the others. The Markdown section goes to stdout.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -75,10 +73,8 @@ from tfbnn.quantizers import StochasticSign
 from tfbnn.training import AdversarialTrainer, MadryPGD, compile_model
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _report  # noqa: E402
 from _report import (  # noqa: E402
-    add_output_arguments, add_quick, apply_quick, positive_int, publish, render_only,
-    resolve_json, settings, write_results)
+    clock, finish, parse, positive_int, record, render_only, run_header)
 
 BATCH_SIZE = 128
 SECTION = "train_throughput"
@@ -303,34 +299,13 @@ def bench_pgd(args, data, n_images) -> dict:
 # --------------------------------------------------------------------------------------
 
 
-def machine_info() -> dict:
-    return {**_report.machine_info(),
-            "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
-
-
-def versions() -> dict:
-    return {
-        "tensorflow": tf.__version__,
-        "tf_keras": keras.__version__,
-        "larq": getattr(lq, "__version__", "unknown"),
-        "tfbnn": tfbnn.__version__,
-        "numpy": np.__version__,
-    }
-
-
-def run_header(results: dict) -> list[str]:
-    """The Markdown lines naming a run's command, machine, versions, date and load."""
-    machine = results["machine"]
-    return [
-        f"Command: `{results['command']}`",
-        "",
-        f"Machine: {machine['cpu']}, {machine['cpus_usable']} CPU cores, "
-        f"GPUs: {', '.join(machine['gpus']) or 'none'}; "
-        + ", ".join(f"{k} {v}" for k, v in results["versions"].items())
-        + f"; {results['date']}; load average at start {results['loadavg_start']}, "
-        f"at end {results['loadavg_end']}; total {results['runtime_s'] / 60:.1f} min.",
-        "",
-    ]
+def ratio_cells(row: dict, other: str) -> str:
+    """The last cells of a row of a tfbnn-against-``other`` throughput table (this one and
+    the CIFAR benchmark's): both images/s, the ratio of the medians and the per-round
+    range of the ratio."""
+    rr = row["round_ratios"]
+    return (f"| {row['images_per_s']['tfbnn']:,.0f} | {row['images_per_s'][other]:,.0f} "
+            f"| {row['ratio']:.3f} | {min(rr):.3f} to {max(rr):.3f} |")
 
 
 def render(results: dict) -> str:
@@ -349,13 +324,8 @@ def render(results: dict) -> str:
             "|---|---:|---|---|---:|---:|---:|---|",
         ]
         for r in results["throughput"]:
-            rr = r["round_ratios"]
-            lines.append(
-                f"| {r['variant']} | {r['params']['total']:,} | {r['tfbnn_quantizers']} "
-                f"| {r['baseline_quantizers']} | {r['images_per_s']['tfbnn']:,.0f} "
-                f"| {r['images_per_s']['baseline']:,.0f} | {r['ratio']:.3f} "
-                f"| {min(rr):.3f} to {max(rr):.3f} |"
-            )
+            lines.append(f"| {r['variant']} | {r['params']['total']:,} | {r['tfbnn_quantizers']} "
+                         f"| {r['baseline_quantizers']} " + ratio_cells(r, "baseline"))
         lines.append("")
     p = results.get("pgd")
     if p:
@@ -381,7 +351,6 @@ def render(results: dict) -> str:
 # --------------------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------------------
-
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -413,11 +382,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pgd-warmup-steps", type=positive_int, default=10,
                         help="batches of the adversarial warm-up")
     parser.add_argument("--seed", type=int, default=0)
-    add_output_arguments(parser, SECTION)
-    add_quick(parser, QUICK)
-    args = parser.parse_args(argv)
-    apply_quick(args, QUICK)
-    resolve_json(parser, args, SECTION, smoke=args.quick)
+    args = parse(parser, argv, SECTION, QUICK)
     if args.pgd_iter < 0:
         parser.error("--pgd-iter must be >= 0")
     if args.pgd_k1 is None:
@@ -428,12 +393,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> dict:
-    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if (rendered := render_only(SECTION, args, render)) is not None:
         return rendered
-    start = time.perf_counter()
-    loadavg_start = [round(v, 2) for v in os.getloadavg()]
+    elapsed = clock()
     n_images = args.steps * BATCH_SIZE
     x_train, y_train = load_mnist("train")
     if n_images > len(x_train):
@@ -448,23 +411,9 @@ def main(argv=None) -> dict:
     throughput = [bench_variant(v, args, data, n_images) for v in args.variants]
     pgd = bench_pgd(args, data, n_images) if args.pgd_iter > 0 else None
 
-    results = {
-        "command": shlex.join(["python", "benchmarks/train_throughput.py", *argv]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "versions": versions(),
-        "config": {**settings(args), "n_images": n_images, "batch_size": BATCH_SIZE},
-        "loadavg_start": loadavg_start,
-        "loadavg_end": [round(v, 2) for v in os.getloadavg()],
-        "runtime_s": time.perf_counter() - start,
-        "throughput": throughput,
-        "pgd": pgd,
-    }
-    if args.json:
-        print("wrote", write_results(args.json, results), file=sys.stderr)
-    publish(SECTION, render(results), args.write_docs)
-    return results
-
+    results = {**record(__file__, argv, args, n_images=n_images, batch_size=BATCH_SIZE),
+               **elapsed(), "throughput": throughput, "pgd": pgd}
+    return finish(SECTION, results, args, render)
 
 
 if __name__ == "__main__":

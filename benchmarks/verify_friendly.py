@@ -83,9 +83,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", nargs="+", choices=("normal", "friendly"),
                         default=["normal", "friendly"])
-    _report.add_output_arguments(parser, SECTION)
-    args = parser.parse_args(argv)
-    _report.resolve_json(parser, args, SECTION)
+    args = _report.parse(parser, argv, SECTION)
     done = _report.render_only(SECTION, args, render)
     if done is not None:
         return done

@@ -25,9 +25,7 @@ what it finished and ``--resume`` goes on from there.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import shlex
 import statistics
 import sys
 import time
@@ -41,8 +39,8 @@ from tfbnn import data, models, training
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    add_output_arguments, add_quick, apply_quick, machine_info, positive, positive_int,
-    publish, read_results, render_only, resolve_json, settings, write_results)
+    command, loadavg, machine_info, parse, positive, positive_int, publish, read_results,
+    render_only, settings, utc_now, write_results)
 
 SECTION = "verify_scaling"
 QUICK = {"widths": [8, 16], "depths": [2], "eps": [0.01], "n": 3, "epochs": 1,
@@ -84,12 +82,11 @@ def run(args, argv) -> dict:
     if previous is not None and previous["config"] != config:
         raise SystemExit(f"--resume: {args.json} was written with other settings "
                          f"({previous['config']}); drop --resume to start again.")
-    results = previous or {
-        "command": shlex.join(["python", "benchmarks/verify_scaling.py", *argv]),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(), "config": config,
-        "loadavg_start": [round(v, 2) for v in os.getloadavg()], "networks": [],
-    }
+    # Not `record`: the header of a resumed file is the first run's, and the settings that
+    # must match to resume leave --resume out.
+    results = previous or {"command": command(__file__, argv), "date": utc_now(),
+                           "machine": machine_info(), "config": config,
+                           "loadavg_start": loadavg(), "networks": []}
     done = {(net["width"], net["depth"]) for net in results["networks"]}
     started = time.perf_counter()
     for depth in args.depths:
@@ -108,7 +105,7 @@ def run(args, argv) -> dict:
             results["networks"].append({"width": width, "depth": depth,
                                         "test_accuracy": accuracy, "train_s": seconds,
                                         "cells": cells})
-            results["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
+            results["loadavg_end"] = loadavg()
             results["runtime_s"] = results.get("runtime_s", 0.0) + time.perf_counter() - started
             started = time.perf_counter()
             if args.json:
@@ -191,18 +188,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true",
                         help="keep the networks already in --json (same settings only)")
-    add_output_arguments(parser, SECTION)
-    add_quick(parser, QUICK)
-    args = parser.parse_args(argv)
-    apply_quick(args, QUICK)
+    args = parse(parser, argv, SECTION, QUICK)
     if any(e > 1 for e in args.eps):
         parser.error(f"--eps: radii are in [0, 1] pixel units, got {args.eps}")
-    resolve_json(parser, args, SECTION, smoke=args.quick)
     return args
 
 
 def main(argv=None) -> dict:
-    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if (rendered := render_only(SECTION, args, render)) is not None:
         return rendered

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,3 +57,33 @@ def test_render_only_runs_nothing(section, load_benchmark, capsys):
     results = bench.main(["--render-only", "--json", str(path)])
     assert results == json.loads(path.read_text())
     assert _sections()[section] in capsys.readouterr().out
+
+
+def test_a_run_writes_the_file_it_renders(load_benchmark, tmp_path, monkeypatch, capsys):
+    """The shared skeleton of benchmarks/_report.py (parse, record, clock, finish) end to
+    end, on train_throughput with its measurements replaced by the committed rows: the file
+    written has the committed file's keys and the command that made it, the section printed
+    is that file rendered, and a --quick run without --json writes no file."""
+    bench = load_benchmark("train_throughput")
+    path = RESULTS / "train_throughput.json"
+    committed_text = path.read_text()
+    committed = json.loads(committed_text)
+    monkeypatch.setattr(bench, "load_mnist", lambda split: (
+        np.zeros((2560, 28, 28, 1), np.float32), np.zeros(2560, np.int64)))
+    monkeypatch.setattr(bench, "bench_variant", lambda *a: committed["throughput"][0])
+    monkeypatch.setattr(bench, "bench_pgd", lambda *a: committed["pgd"])
+    out = tmp_path / "results.json"
+    argv = ["--quick", "--variants", "A", "--json", str(out)]
+    results = bench.main(argv)
+    on_disk = json.loads(out.read_text())
+    assert on_disk == json.loads(json.dumps(results))
+    assert list(on_disk) == list(committed)
+    assert on_disk["command"] == shlex.join(["python", "benchmarks/train_throughput.py", *argv])
+    assert on_disk["config"]["quick"] and on_disk["config"]["n_images"] == 20 * 128
+    assert "gpus" in on_disk["machine"] and "tfbnn" in on_disk["versions"]
+    printed = capsys.readouterr()
+    assert bench.render(on_disk) in printed.out and f"wrote {out}" in printed.err
+
+    bench.main(["--quick", "--variants", "A"])
+    assert "wrote" not in capsys.readouterr().err
+    assert path.read_text() == committed_text
