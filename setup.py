@@ -36,8 +36,10 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6"],
-        # Peer libraries that benchmarks/attack_throughput.py compares against.
-        "bench": ["adversarial-robustness-toolbox==1.20.1", "foolbox==3.3.4"],
+        # Peer libraries: benchmarks/attack_throughput.py compares against them, and
+        # tfbnn.attacks.peers runs their DeepFool, Brendel & Bethge and CLEVER. numba is
+        # foolbox's optional dependency that its Brendel & Bethge attack cannot run without.
+        "bench": ["adversarial-robustness-toolbox==1.20.1", "foolbox==3.3.4", "numba==0.68.1"],
         # 1-bit TFLite export (tfbnn.deploy, tfbnn export --tflite).
         "deploy": ["larq-compute-engine==0.16.0"],
         # Exact verification (tfbnn.verify, tfbnn certify): CP-SAT; 9.12 takes protobuf 5.29.

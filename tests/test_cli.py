@@ -112,7 +112,7 @@ def test_evaluate_end_to_end(exported, tmp_path, capsys):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--attacks", "deepfool"], "deepfool"),
+        (["--attacks", "no_such_attack"], "no_such_attack"),
         (["--data", "svhn"], "svhn"),
         (["--n", "20000"], "larger than"),
         (["--eps", "2.0"], "eps"),

@@ -198,7 +198,7 @@ def test_probability_outputs_are_detected_and_logged(trained_a, data):
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"attacks": ["pgd", "deepfool"]}, ValueError, "deepfool"),
+        ({"attacks": ["pgd", "no_such_attack"]}, ValueError, "no_such_attack"),
         ({"attacks": ["square"], "norm": "l2"}, ValueError, "square"),
         ({"eps": 1.5}, ValueError, "eps"),
         ({"eps": -0.1}, ValueError, "eps"),
@@ -246,6 +246,8 @@ def test_catalog_runs_every_attack_inside_the_ball(trained_a, data):
     x, y = data
     box = {"clip_min": 0.0, "clip_max": 1.0}
     for name, spec in catalog.ATTACKS.items():
+        if name == "bba":  # ~60 s of numba compiling; tests/test_peers.py checks its ball
+            continue
         for norm in spec.norms:
             eps = 0.1 if norm == "linf" else 1.0
             adv = np.asarray(spec.run(_fn(trained_a), x[:8], y[:8], eps, norm, 3, 0, box))

@@ -12,6 +12,7 @@ from tfbnn.attacks.fab import fab_attack, fab_targeted_top_k
 from tfbnn.attacks.fgsm import fast_gradient_method
 from tfbnn.attacks.jsma import jacobian_saliency_map_method
 from tfbnn.attacks.mim import momentum_iterative_method
+from tfbnn.attacks.peers import brendel_bethge, clever_scores, deepfool
 from tfbnn.attacks.pgd import basic_iterative_method, projected_gradient_descent
 from tfbnn.attacks.plusplus import fgsm_plus_plus, fgsmpp, pgd_plus_plus, pgdpp
 from tfbnn.attacks.square import square_attack
@@ -27,7 +28,10 @@ __all__ = [
     "accuracy_over_draws",
     "auto_projected_gradient_descent",
     "basic_iterative_method",
+    "brendel_bethge",
     "carlini_wagner_l2",
+    "clever_scores",
+    "deepfool",
     "dlr_loss",
     "fab_attack",
     "fab_targeted_top_k",

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfbnn import attacks
-from tfbnn.attacks import core
+from tfbnn.attacks import core, peers
 
 __all__ = ["ATTACKS", "AttackSpec", "DEFAULT_ENSEMBLE", "DEFAULT_VERSION", "L2", "LINF", "NORMS",
            "Stage", "VERSIONS", "check_attack_names", "stages_of"]
@@ -150,6 +150,14 @@ def _square(f, x, y, eps, norm, nb_iter, seed, box, queries=None, restarts=1):
     return best
 
 
+def _deepfool(f, x, y, eps, norm, nb_iter, seed, box):
+    return attacks.deepfool(f, x, y, eps, NORMS[norm], **box)
+
+
+def _bba(f, x, y, eps, norm, nb_iter, seed, box):
+    return attacks.brendel_bethge(f, x, y, eps, NORMS[norm], **box)
+
+
 ATTACKS: dict[str, AttackSpec] = {spec.name: spec for spec in (
     AttackSpec("fgsm", (LINF, L2), True, _fgsm, "FGSM, one step of size eps"),
     AttackSpec("fgsmpp_njs", (LINF, L2), True, _fgsmpp("njs"), "FGSM++ with NJS temperature"),
@@ -172,9 +180,21 @@ ATTACKS: dict[str, AttackSpec] = {spec.name: spec for spec in (
     AttackSpec("square", (LINF,), False, _square,
                "Square attack, gradient-free, 10 x nb_iter queries unless a version says "
                "(Andriushchenko et al.)"),
+    AttackSpec("deepfool", (LINF, L2), True, _deepfool,
+               "DeepFool, foolbox 3's, with its defaults (50 steps, 10 candidate classes, "
+               "overshoot 0.02), clipped to the ball (Moosavi-Dezfooli et al.)"),
+    AttackSpec("bba", (LINF, L2), True, _bba,
+               "Brendel & Bethge attack, foolbox 3's, with its defaults (1000 steps from a "
+               "blended uniform-noise start), clipped to the ball (Brendel et al.)"),
 )}
 TARGETED = frozenset({"apgd_t", "fab_t"})
 """Attacks that try target classes one after another (budget ``targets``)."""
+
+PEERS = {"deepfool": ("foolbox",), "bba": ("foolbox", "numba")}
+"""Attacks run by a peer library (`tfbnn.attacks.peers`, the ``bench`` extra), and the
+modules each needs. They run with foolbox's default budget (what the paper compares
+against), not ``nb_iter``, and have no restarts; foolbox's BBA start is not seeded by
+``seed``."""
 
 DEFAULT_ENSEMBLE = ("apgd_ce", "pgdpp_hns", "pgdpp_njs", "apgd_dlr", "square")
 """Run in this order, each on the examples the ones before left robust: APGD-CE, the
@@ -215,6 +235,8 @@ class Stage(NamedTuple):
             parts = [f"{self.budget()['queries']} queries"]
         elif self.attack in ("fgsm", "fgsmpp_njs", "fgsmpp_hns"):
             parts = ["1 step"]
+        elif self.attack in PEERS:
+            parts = ["foolbox's default budget (nb_iter unused)"]
         else:
             parts = [f"{self.nb_iter} iterations"]
         if self.restarts != 1:
@@ -296,6 +318,8 @@ def check_attack_names(names, norm: str) -> tuple:
             raise ValueError(
                 f"Attack {name!r} does not support norm {norm!r} (it supports "
                 f"{ATTACKS[name].norms}); drop it or choose another norm.")
+        for module in PEERS.get(name, ()):  # ImportError naming the extra, before any attack
+            peers.require(module, f"Attack {name!r}")
     if len(set(names)) != len(names):
         raise ValueError(f"attacks names an attack twice: {names}.")
     return names
