@@ -344,7 +344,7 @@ def test_make_results_run_covers_every_tutorial(tutorial, monkeypatch):
         p.name for p in module.HERE.glob("*2022_*.py")}
     commands = [command for _, _, _, command, _ in module.SECTIONS]
     assert {c.split()[1].removeprefix("tutorials/") for c in commands} == scripts
-    for name, _, _, command, _ in module.SECTIONS:  # a summary names the command
+    for name, _, _, command, _ in module.SECTIONS + module.FULL_SECTIONS:  # its command
         result = module.load(name)
         if result and "summary" in result:
             assert result["summary"]["command"] == command, name
@@ -437,7 +437,11 @@ def test_make_results_keeps_full_scale_results_beside_the_default(tutorial, tmp_
     assert "(--full)" not in module.main().read_text()
     default = json.loads((module.HERE / "results" / "gupta2022_exact_gap.json").read_text())
     (results / name).write_text(json.dumps(default))
+    (results / "gupta2022_exact_gap.json").write_text(json.dumps(default))
     text = module.main().read_text()
     assert text.count("(--full)") == 2  # the overview row and the section heading
-    assert text.count("Not run yet") == len(module.SECTIONS)
+    sections = [line for line in text.splitlines() if line.startswith("## ")]
+    at = next(i for i, line in enumerate(sections) if line.endswith("(--full)"))
+    assert sections[at] == sections[at - 1] + " (--full)"  # right after its default one
+    assert text.count("Not run yet") == len(module.SECTIONS) - 1
     assert all(entry[0] != name for entry in module.SECTIONS)

@@ -162,7 +162,11 @@ def main() -> Path:
              for p in sorted(RESULTS.glob("*.json")) if p.name not in known
              and "summary" in json.loads(p.read_text())]
     full = [entry for entry in FULL_SECTIONS if load(entry[0])]
-    for name, paper, title, command, differs in SECTIONS + full + extra:
+    ordered = []  # each --full section right after its tutorial's default one
+    for entry in SECTIONS:
+        script = entry[3].split()[1]
+        ordered += [entry] + [f for f in full if f[3].split()[1] == script]
+    for name, paper, title, command, differs in ordered + extra:
         lines, verdict, full_title = section(name, title, command)
         if (name, paper, title, command, differs) in full:
             full_title += " (--full)"
