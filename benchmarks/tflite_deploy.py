@@ -44,6 +44,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfbnn import data, deploy, models, training
+from tfbnn.data.pipeline import SUBSET_SEED
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import finish, parse, record, render_only  # noqa: E402
@@ -54,7 +55,9 @@ QUICK = {"epochs": 1, "n": 50, "rounds": 2, "invocations": 5, "train_size": 2048
 
 
 def build(name: str, args) -> tuple[keras.Model, str, np.ndarray, np.ndarray, str]:
-    """``(model, how it was made, x_test, y_test, data title)``."""
+    """``(model, how it was made, x_test, y_test, data title)``: ``args.n`` test images,
+    the first ones, or a seeded draw from a split ordered by class (the CIFAR-10 stand-in's
+    first 1,000 test images are all airplanes; `tfbnn.data.first_examples`)."""
     keras.utils.set_random_seed(args.seed)
     if name == "mnist_b64":
         (x, y), (x_test, y_test) = data.load_mnist()
@@ -64,15 +67,18 @@ def build(name: str, args) -> tuple[keras.Model, str, np.ndarray, np.ndarray, st
         model.fit(x, y, epochs=args.epochs, batch_size=128, verbose=0)
         how = (f"CleverHans CNN B, k1 = 64, passthrough estimator, trained {args.epochs} "
                f"epoch(s) on {len(x):,} MNIST training images (Adam 1e-3, batch 128)")
-        return model, how, x_test, y_test, "MNIST"
+        return model, how, x_test[:args.n], y_test[:args.n], "MNIST"
     precision = name.rsplit("_", 1)[1]
-    (x, _), (x_test, y_test) = data.load_cifar10()
+    (x, y), (x_test, y_test) = data.load_cifar10()
+    x_test, y_test, drawn = data.first_examples(x_test, y_test, args.n)
     model = models.resnet18(precision, "bc" if precision == "wq" else None, width=0.25)
-    training.recalibrate_batch_norm(model, x[:2000])
+    training.recalibrate_batch_norm(model, data.first_examples(x, y, 2000)[0])
     label = "BNN-WQ (BC)" if precision == "wq" else "BNN-WAQ"
     how = (f"ResNet-18 {label}, width 0.25, untrained (Glorot-uniform weights, seed "
            f"{args.seed}); batch-norm statistics measured on 2,000 training images")
-    return model, how, x_test, y_test, data.cifar10_title()
+    title = data.cifar10_title() + (f" ({args.n:,} drawn with seed {SUBSET_SEED}: the "
+                                     "split is ordered by class)" if drawn else "")
+    return model, how, x_test, y_test, title
 
 
 def latency(files: dict[str, bytes], image: np.ndarray, rounds: int, invocations: int) -> dict:
@@ -102,8 +108,7 @@ def bench_model(name: str, args) -> dict:
     float_file = tf.lite.TFLiteConverter.from_keras_model(rewritten).convert()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{name}.tflite"
-        report = deploy.export_tflite(model, path, x_check=x_test[:args.n],
-                                      y_check=y_test[:args.n])
+        report = deploy.export_tflite(model, path, x_check=x_test, y_check=y_test)
         lce_file = path.read_bytes()
     print(f"[{name}] check {report['check']}", file=sys.stderr, flush=True)
     rounds = latency({"float": float_file, "lce": lce_file}, x_test[:1], args.rounds,
@@ -137,8 +142,9 @@ def render(results: dict) -> str:
         "float bytes / LCE bytes. Latency: LCE's interpreter, one thread, batch 1, "
         f"{cfg['rounds']} interleaved rounds of {cfg['invocations']} calls each (median per "
         "round); ratio = float / LCE within a round, median and range over rounds (> 1: "
-        f"1-bit faster). Agreement: the 1-bit file's logits against Keras on the first "
-        f"{cfg['n']:,} real test images.", "",
+        f"1-bit faster). Agreement: the 1-bit file's logits against Keras on "
+        f"{cfg['n']:,} real test images (the first, unless the model's line below says "
+        "they were drawn).", "",
         "| model | convolutions binary / float | size float -> 1-bit | size ratio "
         "| latency float / 1-bit (ms) | latency ratio (range) | max abs logit diff "
         "| argmax agreement |",
