@@ -38,6 +38,7 @@ from pathlib import Path
 
 import _common
 from _common import render
+from tfbnn.data import cifar10_title
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
@@ -76,6 +77,9 @@ SECTIONS = [
      "Table 1, clean accuracy (the CIFAR networks)", "python tutorials/gupta2022_cifar_models.py"),
     ("gupta2022_masking_checks.json", "Gupta & Ajanthan 2022", "Table 1 and Figure 1",
      "python tutorials/gupta2022_masking_checks.py", MNIST_NOT_CIFAR),
+    ("gupta2022_cifar_attack_strength.json", "Gupta & Ajanthan 2022",
+     f"Tables 2 and 3, ResNet-18 and VGG-16 on {cifar10_title()}: FGSM/PGD vs FGSM++/PGD++",
+     "python tutorials/gupta2022_cifar_attack_strength.py"),
     ("gupta2022_attack_strength.json", "Gupta & Ajanthan 2022", "Tables 2, 3 and 8 pattern",
      "python tutorials/gupta2022_attack_strength.py", MNIST_NOT_CIFAR),
     ("gupta2022_attack_comparison.json", "Gupta & Ajanthan 2022", "Tables 4, 5 and 8 pattern",
