@@ -114,3 +114,17 @@ def load_benchmark():
         return module
 
     return load
+
+
+@pytest.fixture()
+def cifar_npz(tmp_path, monkeypatch):
+    """A small CIFAR-shaped .npz (labels follow the image's brightness), as TFBNN_CIFAR10_PATH:
+    CIFAR tutorials train and attack in seconds on it."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 320)
+    x = np.clip(rng.normal(y[:, None, None, None] * 25.0 + 15.0, 20.0, (320, 32, 32, 3)),
+                0, 255).astype(np.uint8)
+    path = tmp_path / "cifar.npz"
+    np.savez(path, x_train=x[:256], y_train=y[:256], x_test=x[256:], y_test=y[256:])
+    monkeypatch.setenv("TFBNN_CIFAR10_PATH", str(path))
+    return path
