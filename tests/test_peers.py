@@ -90,6 +90,7 @@ def test_deepfool_is_exact_on_a_linear_model(linear, norm):
     assert fooled.any() and not fooled.all()
 
 
+@pytest.mark.slow  # compiles foolbox's L-inf solver with numba: about 25 s (pytest -m slow)
 def test_brendel_bethge_linf_never_beats_the_exact_distance_and_fools_above_it(linear):
     model, w, b, x, y = linear
     exact, _ = _distance(w, b, x, np.inf)
@@ -175,17 +176,21 @@ def test_clever_seed_repeats_and_leaves_numpy_alone(linear):
     assert np.all((first > 0) & (first <= 5.0))
 
 
-def test_catalog_runs_deepfool_and_bba_through_evaluate(linear):
+@pytest.mark.parametrize("names", [
+    ["deepfool"],
+    pytest.param(["deepfool", "bba"], marks=pytest.mark.slow),  # BBA: test above, ~10 s more
+])
+def test_catalog_runs_deepfool_and_bba_through_evaluate(linear, names):
     model, w, b, x, y = linear
     exact, _ = _distance(w, b, x, np.inf)
     eps = [float(np.quantile(exact, 0.3)), float(np.quantile(exact, 0.7))]
-    report = evaluation.evaluate(model, x, y, eps=eps, attacks=["deepfool", "bba"],
+    report = evaluation.evaluate(model, x, y, eps=eps, attacks=names,
                                  mode="standalone", batch_size=N, run_diagnostics=False,
                                  progress=False)
     assert report["clean_accuracy"] == 1.0
     for result, radius in zip(report["results"], eps):
         rows = {row["name"]: row for row in result["attacks"]}
-        assert set(rows) == {"deepfool", "bba"}
+        assert set(rows) == set(names)
         for row in rows.values():
             assert "foolbox's default budget" in row["budget"]
             assert row["max_linf"] is None or row["max_linf"] <= radius * (1 + 1e-5)
