@@ -313,3 +313,19 @@ def run_header(results: dict) -> list[str]:
         "",
     ]
 
+
+def resumable(script: str, argv, args: argparse.Namespace, **empty) -> dict:
+    """The results of a run that writes after every finished piece and can ``--resume``:
+    with ``--resume`` and an existing ``args.json``, the results in it (which must have
+    been written with the same settings, ``--resume`` aside, else a usage error naming
+    them); otherwise a new header (``command``, ``date``, ``machine``, ``config``,
+    ``loadavg_start``) with the ``empty`` containers the script fills. Not `record`: the
+    header of a resumed file is the first run's."""
+    config = {k: v for k, v in settings(args).items() if k != "resume"}
+    previous = read_results(args.json) if args.resume and args.json.exists() else None
+    if previous is not None and previous["config"] != config:
+        raise SystemExit(f"--resume: {args.json} was written with other settings "
+                         f"({previous['config']}); drop --resume to start again.")
+    return previous or {"command": command(script, argv), "date": utc_now(),
+                        "machine": machine_info(), "config": config,
+                        "loadavg_start": loadavg(), **empty}

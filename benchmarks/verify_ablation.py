@@ -45,8 +45,7 @@ import tfbnn  # noqa: F401  (Keras 2 set-up first)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    command, finish, loadavg, machine_info, parse, positive, positive_int, read_results,
-    render_only, settings, utc_now, write_results)
+    finish, loadavg, parse, positive, positive_int, render_only, resumable, write_results)
 
 SECTION = "verify_ablation"
 CONFIGS = {
@@ -102,14 +101,7 @@ def run(args, argv) -> dict:
 
     _, (x_test, y_test) = data.load_mnist()
     x, y = np.asarray(x_test[:args.n], np.float32), np.asarray(y_test[:args.n])
-    config = {k: v for k, v in settings(args).items() if k != "resume"}
-    previous = read_results(args.json) if args.resume and args.json.exists() else None
-    if previous is not None and previous["config"] != config:
-        raise SystemExit(f"--resume: {args.json} was written with other settings "
-                         f"({previous['config']}); drop --resume to start again.")
-    results = previous or {"command": command(__file__, argv), "date": utc_now(),
-                           "machine": machine_info(), "config": config,
-                           "loadavg_start": loadavg(), "models": {}}
+    results = resumable(__file__, argv, args, models={})
     for name in args.models:
         model, key = load_network(name, args.epochs, args.train_seed)
         network = verify.extract(model, check_inputs=x[:64])

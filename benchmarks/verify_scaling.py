@@ -39,8 +39,7 @@ from tfbnn import data, models, training
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _report import (  # noqa: E402
-    command, loadavg, machine_info, parse, positive, positive_int, publish, read_results,
-    render_only, settings, utc_now, write_results)
+    loadavg, parse, positive, positive_int, publish, render_only, resumable, write_results)
 
 SECTION = "verify_scaling"
 QUICK = {"widths": [8, 16], "depths": [2], "eps": [0.01], "n": 3, "epochs": 1,
@@ -77,16 +76,7 @@ def run(args, argv) -> dict:
     (x_train, y_train), (x_test, y_test) = data.load_mnist()
     x_train, y_train = x_train[:args.train_size], y_train[:args.train_size]
     x, y = x_test[:args.n], y_test[:args.n]
-    config = {k: v for k, v in settings(args).items() if k != "resume"}
-    previous = read_results(args.json) if args.resume and args.json.exists() else None
-    if previous is not None and previous["config"] != config:
-        raise SystemExit(f"--resume: {args.json} was written with other settings "
-                         f"({previous['config']}); drop --resume to start again.")
-    # Not `record`: the header of a resumed file is the first run's, and the settings that
-    # must match to resume leave --resume out.
-    results = previous or {"command": command(__file__, argv), "date": utc_now(),
-                           "machine": machine_info(), "config": config,
-                           "loadavg_start": loadavg(), "networks": []}
+    results = resumable(__file__, argv, args, networks=[])
     done = {(net["width"], net["depth"]) for net in results["networks"]}
     started = time.perf_counter()
     for depth in args.depths:
