@@ -47,7 +47,7 @@ from tfbnn import data, deploy, models, training
 from tfbnn.data.pipeline import SUBSET_SEED
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _report import finish, parse, record, render_only  # noqa: E402
+from _report import clock, finish, parse, record, render_only  # noqa: E402
 
 SECTION = "tflite_deploy"
 MODELS = ("mnist_b64", "cifar_resnet18_wq", "cifar_resnet18_waq")
@@ -200,13 +200,12 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     if (rendered := render_only(SECTION, args, render)) is not None:
         return rendered
-    started = time.perf_counter()
+    elapsed = clock()
     results = {
         **record(__file__, argv, args, extra_modules=("larq_compute_engine",)),
         "models": [bench_model(name, args) for name in args.models], "note": NOTE,
     }
-    results["runtime_s"] = time.perf_counter() - started
-    return finish(SECTION, results, args, render)
+    return finish(SECTION, {**results, **elapsed()}, args, render)
 
 
 if __name__ == "__main__":
