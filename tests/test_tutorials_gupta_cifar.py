@@ -30,6 +30,23 @@ def test_cifar_specs_are_keyed_by_config(tutorial):
         zoo.cifar_spec("vgg16", "REF", adversary="fgsm")
 
 
+def test_starred_variants_are_the_pgd_trained_networks(tutorial):
+    """Every CIFAR tutorial builds its specs with `spec_for`: a '*' variant is PGD-trained for
+    the last ``pgd_last_epochs`` epochs (default 2; None: throughout), and the clean specs keep
+    the keys the committed results name."""
+    models = tutorial("gupta2022_cifar_models")
+    config = {"width": 0.25, "epochs": 10, "seed": 1234}
+    clean = models.spec_for(config, "resnet18", "WQ-MD", 20_000)
+    assert models._zoo.spec_key(clean) == "cifar-resnet18-wq-md_tanh_s-w0.25-dd571d3605df"
+    starred = models.spec_for(config, "resnet18", "WQ-MD*", 20_000)
+    assert {k: starred[k] for k in ("adversary", "last_epochs")} == {"adversary": "pgd",
+                                                                     "last_epochs": 2}
+    assert {k: v for k, v in starred.items() if k not in ("adversary", "last_epochs")} == clean
+    throughout = models.spec_for({**config, "pgd_last_epochs": None}, "resnet18", "REF*", 20_000)
+    assert throughout["last_epochs"] is None and throughout["precision"] == "ref"
+    assert len({models._zoo.spec_key(s) for s in (clean, starred, throughout)}) == 3
+
+
 def test_cifar_training_resumes_after_a_kill(tutorial, cifar_npz, tmp_path, monkeypatch):
     zoo = tutorial("_zoo")
     spec = zoo.cifar_spec("vgg16", "WQ-GD", **SMALL)

@@ -67,9 +67,30 @@ def epochs_for(config: dict, train_images: int, batch_size: int = 128) -> int:
     return config["epochs"]
 
 
+PGD_LAST_EPOCHS = 2
+"""The CPU default of the adversarially trained ('*') networks of Tables 4, 5, 13 and 14:
+Madry's PGD-7 at L-inf 8/255 (step 2/255) for the last 2 epochs of the run, clean before
+(as the MNIST '+' models); ``pgd_last_epochs=None`` (the ``--full`` setting of the
+tutorials that use them) trains on PGD throughout, as Madry et al. and the paper."""
+
+
+def split_star(variant: str) -> tuple[str, bool]:
+    """``"WQ-MD*"`` -> ``("WQ-MD", True)``: the paper's '*' marks a PGD-trained network."""
+    return (variant[:-1], True) if variant.endswith("*") else (variant, False)
+
+
 def spec_for(config: dict, architecture: str, variant: str, train_images: int) -> dict:
-    return _zoo.cifar_spec(architecture, variant, width=config["width"],
-                           epochs=epochs_for(config, train_images), seed=config["seed"])
+    """The cache spec of ``architecture`` as ``variant`` at ``config``'s width, epochs (or
+    iterations) and seed; a variant ending in ``*`` (``"REF*"``) is PGD-trained for the last
+    ``config["pgd_last_epochs"]`` epochs (default `PGD_LAST_EPOCHS`; None: throughout).
+    Every CIFAR tutorial builds its specs here, so they share the cached networks."""
+    variant, starred = split_star(variant)
+    settings = dict(width=config["width"], epochs=epochs_for(config, train_images),
+                    seed=config["seed"])
+    if starred:
+        last = config.get("pgd_last_epochs", PGD_LAST_EPOCHS)
+        settings.update(adversary="pgd", last_epochs=None if last is None else int(last))
+    return _zoo.cifar_spec(architecture, variant, **settings)
 
 
 def main(config: dict) -> dict:
