@@ -160,5 +160,5 @@ def resummarize(results: dict, out=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(_common.cli(__doc__, full={"full": True}, names=("k1", "n", "seeds"),
+    main(_common.cli(__doc__, full={"full": True}, names=("k1", "n", "seeds", "out"),
                      table=dict(choices=sorted(TABLES), help="which table (default 1)")))

@@ -221,4 +221,4 @@ def resummarize(results: dict, out=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(_common.cli(__doc__, full={"n": 10000}, names=("n", "models", "seeds")))
+    main(_common.cli(__doc__, full={"n": 10000}, names=("n", "models", "seeds", "out")))
