@@ -329,3 +329,12 @@ def resumable(script: str, argv, args: argparse.Namespace, **empty) -> dict:
     return previous or {"command": command(script, argv), "date": utc_now(),
                         "machine": machine_info(), "config": config,
                         "loadavg_start": loadavg(), **empty}
+
+
+def test_images(n: int, drawn: bool | None, title: str = "") -> str:
+    """Which test images a run measured, for a docs section: the first ``n``, or ``n`` drawn
+    with a fixed seed where the split is ordered by class (`tfbnn.data.first_examples`)."""
+    what = f"{title} test images" if title else "test images"
+    if drawn:
+        return f"{n} {what} drawn with a fixed seed from the class-ordered split"
+    return f"first {n} {what}"

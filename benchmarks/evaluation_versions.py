@@ -51,7 +51,7 @@ from tfbnn.evaluation.intervals import wilson_interval
 from tfbnn.io import atomic_write_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import command, parse, publish, require_positive  # noqa: E402
+from _report import command, parse, publish, require_positive, test_images  # noqa: E402
 
 RUNS = ("quick", "standard", "plus", "alone", "alone_other")
 OTHER_ATTACKS = ("apgd_dlr", "fab")
@@ -178,8 +178,8 @@ def render(results: dict) -> str:
         lines += ["", f"### {name}", "",
                   f"Command: `{meta['command']}`", "",
                   *([f"The model: {meta['about']}.", ""] if meta.get("about") else []),
-                  f"Model `{meta['model']}`; {meta['dataset']} ({meta['data_title']}), first "
-                  f"{meta['n']} test images, L-inf, batch {meta['batch_size']}, seed "
+                  f"Model `{meta['model']}`; {meta['dataset']} ({meta['data_title']}), "
+                  f"{test_images(meta['n'], meta.get('drawn'))}, L-inf, batch {meta['batch_size']}, seed "
                   f"{meta['seed']}; {meta['machine']}. One forward and backward pass over the "
                   f"{meta['n']} images took {_unit_range(cells)} s."]
         for eps in meta["eps"]:
@@ -261,14 +261,16 @@ def main(argv=None) -> dict:
         else:
             _, (x, y) = data.load_cifar10()
             title = data.cifar10_title()
-        x, y = np.asarray(x[: args.n]), np.asarray(y[: args.n])
+        # the stand-in's test split is ordered by class: its first 500 are all airplanes
+        x, y, drawn = data.first_examples(np.asarray(x), np.asarray(y), args.n)
         name = args.name or args.model
         meta = {"model": args.model, "dataset": args.dataset, "data_title": title,
-                "n": len(x), "seed": args.seed, "batch_size": args.batch_size,
+                "n": len(x), "drawn": drawn, "seed": args.seed, "batch_size": args.batch_size,
                 "eps": eps_list, "command": command(__file__, argv), "about": args.about,
                 "machine": f"{platform.machine()}, tensorflow {tf.__version__}"}
         model = results["models"].setdefault(name, {"meta": meta, "cells": {}})
-        same = {k: model["meta"].get(k) for k in ("model", "dataset", "n", "seed", "batch_size")}
+        same = {k: model["meta"].get(k, False if k == "drawn" else None)
+                for k in ("model", "dataset", "n", "drawn", "seed", "batch_size")}
         if same != {k: meta[k] for k in same}:
             parser.error(f"--json already holds {name!r} with other settings ({same}); give "
                          "another --name or --json")

@@ -44,7 +44,8 @@ from tfbnn.attacks import core
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import (  # noqa: E402
-    add_output_arguments, command, finish, render_only, require_positive, resolve_json)
+    add_output_arguments, command, finish, render_only, require_positive, resolve_json,
+    test_images)
 
 
 def one_run(model_fn, x, y, args, polymorphic: bool) -> dict:
@@ -82,7 +83,7 @@ def render(result: dict) -> str:
         "## Retracing across cascade stages: before and after",
         "",
         f"Command: `{result['command']}`. Model `{cfg['model']}`, "
-        f"first {cfg['n']} {cfg['data_title']} test images, eps {cfg['eps']}, version "
+        f"{test_images(cfg['n'], cfg.get('drawn'), cfg['data_title'])}, eps {cfg['eps']}, version "
         f"{cfg['version']}, batch {cfg['batch_size']}, seed {cfg['seed']}; {cfg['machine']}, "
         f"{len(rounds)} rounds in ABBA order, each run from an empty compile cache.",
         "",
@@ -121,7 +122,8 @@ def main(argv=None) -> dict:
         return rendered
     model_fn, _ = evaluation.load_model(args.model)
     _, (x, y) = data.load_mnist() if args.dataset == "mnist" else data.load_cifar10()
-    x, y = np.asarray(x[: args.n]), np.asarray(y[: args.n])
+    # the stand-in's test split is ordered by class: its first 500 are all airplanes
+    x, y, drawn = data.first_examples(np.asarray(x), np.asarray(y), args.n)
     rounds = []
     for r in range(args.rounds):
         order = (False, True) if r % 2 == 0 else (True, False)
@@ -132,7 +134,7 @@ def main(argv=None) -> dict:
               f"({runs[False]['traces']} traces), after {runs[True]['seconds']:.1f} s "
               f"({runs[True]['traces']} traces)", flush=True)
     settings = {
-        "model": args.model, "n": len(x), "dataset": args.dataset,
+        "model": args.model, "n": len(x), "drawn": drawn, "dataset": args.dataset,
         "data_title": "MNIST" if args.dataset == "mnist" else data.cifar10_title(),
         "eps": args.eps, "version": args.version, "batch_size": args.batch_size,
         "seed": args.seed, "machine": platform.processor() or platform.machine(),

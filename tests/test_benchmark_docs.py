@@ -87,3 +87,13 @@ def test_a_run_writes_the_file_it_renders(load_benchmark, tmp_path, monkeypatch,
     bench.main(["--quick", "--variants", "A"])
     assert "wrote" not in capsys.readouterr().err
     assert path.read_text() == committed_text
+
+
+def test_docs_say_which_test_images_a_run_measured(load_benchmark):
+    """A run on a class-ordered split (the CIFAR stand-in) draws its images with a fixed seed
+    (`tfbnn.data.first_examples`) and its section says so; older runs read "first n"."""
+    report = load_benchmark("_report")
+    assert report.test_images(500, False, "MNIST") == "first 500 MNIST test images"
+    assert report.test_images(500, None) == "first 500 test images"
+    assert report.test_images(500, True) == (
+        "500 test images drawn with a fixed seed from the class-ordered split")
