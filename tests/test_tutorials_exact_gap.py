@@ -115,3 +115,31 @@ def test_verifiable_specs(tutorial):
         zoo.verifiable_spec("resnet")
     with pytest.raises(ValueError, match=r"unknown verifiable spec settings \['k1'\]"):
         zoo.verifiable_spec("mlp", k1=64)
+
+
+def test_readme_quotes_the_committed_full_run():
+    """The README's exact-verification paragraph quotes the --full run: each figure it
+    prints is the committed results file's, so a rerun that changes them fails here until
+    the README is updated."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    models = json.loads((root / "tutorials" / "results" / "gupta2022_exact_gap_full.json")
+                        .read_text())["models"]
+    readme = " ".join((root / "README.md").read_text().split())
+
+    def pct(model, eps, field):
+        value = 100 * models[model]["eps"][eps]["exact"][field]
+        return f"{value:.1f}"
+
+    mlp, conv = "mlp5x100-friendly", "conv-small-friendly"
+    cifar_eps = next(iter(models["conv-small-cifar"]["eps"]))
+    assert (f"settled within {pct(mlp, '0.1', 'gap')} points (certified "
+            f"{pct(mlp, '0.1', 'lower')} %, upper bound {pct(mlp, '0.1', 'upper')} %, "
+            f"{pct(mlp, '0.1', 'unknown_fraction')} % unknown)") in readme
+    assert (f"friendly conv-small within {pct(conv, '0.1', 'gap')} "
+            f"({pct(conv, '0.1', 'lower')} % to {pct(conv, '0.1', 'upper')} %, "
+            f"{pct(conv, '0.1', 'unknown_fraction')} % unknown)") in readme
+    assert f"stays {pct('conv-small-cifar', cifar_eps, 'unknown_fraction')} % unknown" in readme
+    for model in ("mlp5x100", "conv-small"):
+        assert models[model]["eps"]["0.1"]["exact"]["upper"] == 0  # "no robust image left"
