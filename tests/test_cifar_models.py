@@ -337,3 +337,18 @@ def test_finalize_keeps_the_statistics_when_signing_changes_nothing():
     assert report["recalibrated"] and report["batch_norm_layers"] == 15
     with pytest.raises(ValueError, match="tolerance"):
         training.finalize_binary(small, x, tolerance=-1.0)
+
+
+@pytest.mark.parametrize("arch, precision, method", [
+    ("resnet18", "waq", None), ("vgg16", "waq", None), ("vgg16", "wq", "md_tanh_s")])
+def test_saved_networks_load_back_with_the_same_logits(arch, precision, method, tmp_path):
+    """Every CIFAR network round-trips through `export.save_model` and Keras' loader: the
+    model cache depends on it (a BNN-WAQ once saved its hard tanh as an unregistered
+    function and could not be loaded back)."""
+    keras.utils.set_random_seed(0)
+    model = getattr(models.cifar, arch)(precision, method, width=0.0625)
+    x = np.random.default_rng(0).uniform(0, 1, (4, 32, 32, 3)).astype(np.float32)
+    expected = model(x, training=False).numpy()
+    path = export.save_model(model, tmp_path / "net.keras")
+    loaded = keras.models.load_model(path, custom_objects=models.custom_objects())
+    np.testing.assert_allclose(loaded(x, training=False).numpy(), expected, rtol=1e-5, atol=1e-5)

@@ -74,4 +74,6 @@ def custom_objects() -> dict:
         "PassThroughSign": PassThroughSign,
         "StochasticSign": StochasticSign,
         "TanhSign": TanhSign,
+        "hard_tanh": cifar.hard_tanh,
+        "tfbnn>hard_tanh": cifar.hard_tanh,
     }

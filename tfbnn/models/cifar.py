@@ -143,7 +143,7 @@ class _Layers:
     def act(self):
         """ReLU in full-precision activations; BinaryNet's hard tanh before a sign."""
         if self.precision == "waq":
-            return keras.layers.Activation(_hard_tanh)
+            return keras.layers.Activation(hard_tanh)
         return keras.layers.ReLU()
 
 
@@ -160,7 +160,11 @@ def _without_log(logger: str, text: str):
         log.removeFilter(dropped)
 
 
-def _hard_tanh(x):
+@keras.utils.register_keras_serializable(package="tfbnn")
+def hard_tanh(x):
+    """BinaryNet's activation before a sign: x clipped to [-1, 1]. Registered with Keras, so
+    a saved BNN-WAQ loads back (an unregistered function did not: "Unknown activation
+    function")."""
     return tf.clip_by_value(x, -1.0, 1.0)
 
 
