@@ -28,6 +28,12 @@ def test_cifar_specs_are_keyed_by_config(tutorial):
         zoo.cifar_spec("vgg16", "REF", widht=0.5)
     with pytest.raises(ValueError, match="adversary='fgsm'"):
         zoo.cifar_spec("vgg16", "REF", adversary="fgsm")
+    # CIFAR-100 networks (Table 9) share the cache under their own keys
+    c100 = zoo.cifar_spec("vgg16", "REF", dataset="cifar100", **SMALL)
+    assert zoo.spec_key(c100).startswith("cifar100-vgg16-ref-w0.0625-")
+    assert zoo._cifar_model(zoo.full_spec(c100)).output_shape[-1] == 100
+    with pytest.raises(ValueError, match="dataset='svhn'"):
+        zoo.cifar_spec("vgg16", "REF", dataset="svhn")
 
 
 def test_starred_variants_are_the_pgd_trained_networks(tutorial):

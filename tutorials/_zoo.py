@@ -18,6 +18,12 @@ augmented training images when signing changed the network (beta ended too small
 Their info records the data's title (``"CIFAR-10 (JPEG stand-in, 20k train)"`` here),
 the final beta and the clean accuracy on the whole test split before and after signing.
 
+The first paper's CleverHans CNN (specs with a ``"variant"``, built by `model_spec`) trains
+on MNIST, or with ``"dataset": "cifar10"`` on 32x32x3 CIFAR-10 images (Galloway et al.'s
+Table 5 oracles) the same way (`train`: Adam, no augmentation, as the paper's CleverHans
+code); ``"mnist"``, the default, is left out of the spec, so MNIST cache keys are those
+of specs without the setting.
+
 Adversarial training follows the authors' training code (a CleverHans 2 fork whose
 ``model_train`` averages the clean and the adversarial loss for any attack, PGD
 included): both adversary specs below carry ``adv_weight`` 0.5. Training on PGD
@@ -57,6 +63,9 @@ def cache_dir() -> Path:
     return path
 
 
+CIFAR_DATASETS = {"cifar10": 10, "cifar100": 100}
+"""The data sets the second paper's CIFAR networks train on, with their class counts
+(CIFAR-100: its Table 9 REF networks)."""
 CIFAR_DEFAULT_SPEC = {
     "dataset": "cifar10", "architecture": "resnet18", "precision": "ref", "method": None,
     "width": 0.25, "epochs": 10, "batch_size": 128, "learning_rate": 1e-3, "seed": 1234,
@@ -98,12 +107,27 @@ def verifiable_spec(architecture: str, *, friendly: dict | None = None, **settin
     return spec
 
 
+def _cifar_network(spec: dict) -> bool:
+    """Whether ``spec`` names one of the second paper's CIFAR networks (`cifar_spec`): a
+    CIFAR-10 spec that is neither verifiable nor a CleverHans CNN (those have a
+    ``"variant"``)."""
+    return (spec.get("family") != "verifiable" and spec.get("dataset") in CIFAR_DATASETS
+            and "variant" not in spec)
+
+
 def full_spec(spec: dict) -> dict:
     """``spec`` completed with the defaults of its data set (or family)."""
     if spec.get("family") == "verifiable":
         defaults = VERIFIABLE_DEFAULT_SPEC
-    else:
-        defaults = CIFAR_DEFAULT_SPEC if spec.get("dataset") == "cifar10" else DEFAULT_SPEC
+    elif _cifar_network(spec):
+        defaults = CIFAR_DEFAULT_SPEC
+    else:  # the CleverHans CNN: MNIST specs (and their cache keys) carry no dataset
+        defaults = DEFAULT_SPEC
+        if spec.get("dataset", "mnist") == "mnist":
+            spec = {k: v for k, v in spec.items() if k != "dataset"}
+        elif spec["dataset"] != "cifar10":
+            raise ValueError(f"dataset={spec['dataset']!r}: the CleverHans CNN trains on "
+                             "'mnist' or 'cifar10'.")
     return {**defaults, **spec}
 
 
@@ -117,10 +141,13 @@ def spec_key(spec: dict) -> str:
             full["margin"])
         cifar = "-cifar10" * (full.get("dataset") == "cifar10")
         return f"verifiable-{shape}{cifar}{friendly}-{digest}"
-    if full.get("dataset") == "cifar10":
+    if _cifar_network(full):
         method = f"-{full['method']}" if full["method"] else ""
-        return f"cifar-{full['architecture']}-{full['precision']}{method}-w{full['width']:g}-{digest}"
-    return f"{full['variant']}{full['k1']}-{digest}"
+        prefix = "cifar" if full["dataset"] == "cifar10" else full["dataset"]
+        return (f"{prefix}-{full['architecture']}-{full['precision']}{method}-"
+                f"w{full['width']:g}-{digest}")
+    cifar = "-cifar10" * (full.get("dataset") == "cifar10")
+    return f"{full['variant']}{full['k1']}{cifar}-{digest}"
 
 
 CIFAR_VARIANTS = {
@@ -133,7 +160,8 @@ CIFAR_VARIANTS = {
 def cifar_spec(architecture: str, variant: str, **settings) -> dict:
     """The cache spec of the CIFAR network ``architecture`` (``"resnet18"``, ``"vgg16"``,
     or a BinaryNet net) as ``variant`` (a key of `CIFAR_VARIANTS`), with ``settings``
-    (width, epochs, seed, ``adversary="pgd"`` for Madry's CIFAR PGD training...)."""
+    (width, epochs, seed, ``adversary="pgd"`` for Madry's CIFAR PGD training,
+    ``dataset="cifar100"`` for a 100-class network...)."""
     if variant not in CIFAR_VARIANTS:
         raise ValueError(f"variant={variant!r} is not one of {sorted(CIFAR_VARIANTS)}.")
     precision, method = CIFAR_VARIANTS[variant]
@@ -145,6 +173,9 @@ def cifar_spec(architecture: str, variant: str, **settings) -> dict:
     if unknown:
         raise ValueError(f"unknown CIFAR spec settings {sorted(unknown)}; known: "
                          f"{sorted(CIFAR_DEFAULT_SPEC)}.")
+    if settings.get("dataset", "cifar10") not in CIFAR_DATASETS:
+        raise ValueError(f"dataset={settings['dataset']!r}: the CIFAR networks train on "
+                         f"{sorted(CIFAR_DATASETS)}.")
     if settings.get("adversary") not in (None, "pgd"):
         raise ValueError(f"adversary={settings['adversary']!r}: use None or 'pgd' (Madry's "
                          "L-inf 8/255, step 2/255, 7 iterations).")
@@ -200,8 +231,9 @@ def model_spec(name: str, config: dict, pgd_full: bool = False, seed: int | None
     ``name`` is a variant (``"B"``), optionally FGSM-trained (``"B+"``, Table 1's '+') or
     PGD-trained (``"B+*"``, Table 2's '+*', for the last ``config["pgd_last_epochs"]``
     epochs, default `PGD_LAST_EPOCHS`; with ``pgd_full`` the paper's PGD-40 for the last
-    5). ``seed``: the training seed (default `DEFAULT_SPEC`'s). The tutorials share these
-    models through the cache.
+    5). ``seed``: the training seed (default `DEFAULT_SPEC`'s). ``config["dataset"]``:
+    ``"mnist"`` (the default; left out of the spec) or ``"cifar10"`` (Table 5's oracles, on
+    32x32x3 images). The tutorials share these models through the cache.
     """
     variant, suffix = name[0], name[1:] or "clean"
     if suffix == "+*" and pgd_full:
@@ -212,6 +244,9 @@ def model_spec(name: str, config: dict, pgd_full: bool = False, seed: int | None
         spec["last_epochs"] = 5 if pgd_full else config.get("pgd_last_epochs", PGD_LAST_EPOCHS)
     if seed is not None:
         spec["seed"] = seed
+    if config.get("dataset", "mnist") != "mnist":
+        spec["dataset"] = config["dataset"]
+        full_spec(spec)  # refuses a data set the CNN does not train on
     return spec
 
 
@@ -271,7 +306,7 @@ def trained_model(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict
             try:
                 if full.get("family") == "verifiable":
                     return train_verifiable(full, verbose=verbose)
-                if full.get("dataset") == "cifar10":
+                if _cifar_network(full):
                     return train_cifar(full, verbose=verbose)
                 return train(full, verbose=verbose)
             finally:
@@ -285,15 +320,34 @@ def trained_model(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict
 
 
 def train(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict]:
-    """Train the model ``spec`` names on MNIST and save it in the cache, as `trained_model`
-    does when it holds the lock (`trained_model` is what tutorials call)."""
-    full = {**DEFAULT_SPEC, **spec}
+    """Train the CleverHans CNN ``spec`` names on MNIST (or CIFAR-10) and save it in the
+    cache, as `trained_model` does when it holds the lock (`trained_model` is what tutorials
+    call).
+
+    CIFAR-10's ``train_size`` images are a seeded draw (``None``: all of them): the JPEG
+    stand-in's training split is ordered by class, so its first images are one class.
+    """
+    full = full_spec(spec)
     key = spec_key(full)
     path, info_path = cache_dir() / f"{key}.keras", cache_dir() / f"{key}.json"
     tf_keras.utils.set_random_seed(full["seed"])
-    (x_train, y_train), _ = data.load_mnist()
-    x_train, y_train = x_train[: full["train_size"]], y_train[: full["train_size"]]
-    model = models.cleverhans_cnn(full["variant"], k1=full["k1"], estimator=full["estimator"])
+    cifar = full.get("dataset") == "cifar10"
+    if cifar:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="CIFAR-10 was not found")
+            (x_train, y_train), _ = data.load_cifar10()
+        if full["train_size"] is not None and full["train_size"] < len(x_train):
+            keep = np.sort(np.random.default_rng(full["seed"]).permutation(len(x_train))[
+                : full["train_size"]])
+            x_train, y_train = x_train[keep], y_train[keep]
+        model = models.cleverhans_cnn(full["variant"], k1=full["k1"],
+                                      estimator=full["estimator"],
+                                      input_shape=tuple(x_train.shape[1:]))
+    else:
+        (x_train, y_train), _ = data.load_mnist()
+        x_train, y_train = x_train[: full["train_size"]], y_train[: full["train_size"]]
+        model = models.cleverhans_cnn(full["variant"], k1=full["k1"],
+                                      estimator=full["estimator"])
     fit_model = model
     if full["adversary"]:
         fit_model = training.AdversarialTrainer(
@@ -306,6 +360,8 @@ def train(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict]:
     info = {"spec": full, "key": key, "train_seconds": round(time.time() - started, 1),
             "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
             "collapsed_epochs": list(getattr(fit_model, "collapsed_epochs", []))}
+    if cifar:
+        info.update(data=data.cifar10_title(), train_images=len(x_train))
     export.save_model(model, path, overwrite=True)
     io.atomic_write_text(info_path, json.dumps(info, indent=2))
     return model, info
@@ -368,9 +424,11 @@ class _EpochCheckpoint(tf_keras.callbacks.Callback):
 
 def _cifar_model(full: dict) -> tf_keras.Model:
     builder = models.cifar.BUILDERS[full["architecture"]]
+    classes = CIFAR_DATASETS[full.get("dataset", "cifar10")]
     if full["architecture"].startswith("binarynet"):
-        return builder(width=full["width"])
-    return builder(full["precision"], full["method"], width=full["width"])
+        return builder(width=full["width"], num_classes=classes)
+    return builder(full["precision"], full["method"], width=full["width"],
+                   num_classes=classes)
 
 
 def _calibration_images(x_train, full: dict):
@@ -392,10 +450,14 @@ def train_cifar(spec: dict, *, verbose: int = 2) -> tuple[tf_keras.Model, dict]:
     path, info_path = cache_dir() / f"{key}.keras", cache_dir() / f"{key}.json"
     ckpt_dir, state_path = cache_dir() / f"{key}.ckpt", cache_dir() / f"{key}.ckpt.json"
     tf_keras.utils.set_random_seed(full["seed"])
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="CIFAR-10 was not found")
-        (x_train, y_train), (x_test, y_test) = data.load_cifar10()
-    title = data.cifar10_title()
+    if full["dataset"] == "cifar100":  # no stand-in: the official data or nothing
+        (x_train, y_train), (x_test, y_test) = data.load_cifar100(download=False)
+        title = "CIFAR-100"
+    else:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="CIFAR-10 was not found")
+            (x_train, y_train), (x_test, y_test) = data.load_cifar10()
+        title = data.cifar10_title()
     if full["train_size"] is not None:  # a seeded subset: the stand-in is ordered by class
         keep = np.sort(np.random.default_rng(full["seed"]).permutation(len(x_train))[
             : full["train_size"]])

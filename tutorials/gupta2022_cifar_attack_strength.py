@@ -251,37 +251,48 @@ def main(config: dict) -> dict:
             for seed in config["seeds"]:
                 spec = cifar_models.spec_for({**config, "seed": seed}, architecture, variant,
                                              train_images)
-                model, info = _zoo.trained_model(spec)
-                model_fn = lambda t, model=model: model(t, training=False)  # noqa: E731
-                clean = _common.correct(model_fn, x, y)
-                entry = run.entry(per_seed, str(seed), spec, {
-                    "key": info["key"], "clean_accuracy": float(clean.mean()),
-                    "test_accuracy": info["test_accuracy"], "data": info["data"],
-                    "iterations": info["iterations"], "logits": logit_scale(model_fn, x),
-                    "settings": {}})
-                label = f"{TITLES[architecture]} {ROWS[variant]} seed {seed}"
-                for key, table in settings(config):
-                    setting = entry["settings"].setdefault(key, {"attacks": {}})
-                    worst = clean.copy()
-                    for name, attack in table.items():
-                        row = run.step(setting["attacks"], name,
-                                       lambda: measure(attack, model_fn, x, y, clean,
-                                                       config["batch"]),
-                                       say=lambda r: f"{label} {key:15s} {name:13s} "
-                                                     f"acc {r['accuracy']:.3f}")
-                        worst &= np.array(row["robust"], bool)
-                    setting["worst_case_accuracy"] = float(worst.mean())
-                    run.save()
-                linf = entry["settings"][setting_key("linf", config["linf_eps"])]
-                result = run.step(entry, "ensemble", lambda: ensemble(model, x, y, config),
-                                  say=lambda r: f"{label} ensemble ({r['version']}) "
-                                                f"acc {r['accuracy']:.3f}")
-                worst = np.array(result["robust"], bool)
-                for row in linf["attacks"].values():
-                    worst &= np.array(row["robust"], bool)
-                entry["worst_case_accuracy"] = float(worst.mean())
-                run.save()
+                attack_network(run, per_seed, str(seed), spec, x, y, config, settings(config),
+                               f"{TITLES[architecture]} {ROWS[variant]} seed {seed}",
+                               measure=measure, ensemble=ensemble)
     return run.finish(resummarize(run.results, run.out))
+
+
+def attack_network(run, where: dict, key: str, spec: dict, x, y, config: dict, plan,
+                   label: str, *, measure=measure, ensemble=ensemble) -> dict:
+    """Attack the network ``spec`` names with every attack of ``plan`` (``(setting key,
+    {name: attack})`` pairs, `settings`), then tfbnn's ensemble at the paper's L-inf eps:
+    ``where[key]``, resumed cell by cell (`_common.Run.entry`, `Run.step`), with the worst
+    case per setting and, joined with the ensemble, at the paper's eps. The CIFAR tutorials
+    that attack networks this way share it; ``measure`` and ``ensemble`` are passed by the
+    caller, so a test can replace them in the caller's module."""
+    model, info = _zoo.trained_model(spec)
+    model_fn = lambda t: model(t, training=False)  # noqa: E731
+    clean = _common.correct(model_fn, x, y)
+    entry = run.entry(where, key, spec, {
+        "key": info["key"], "clean_accuracy": float(clean.mean()),
+        "test_accuracy": info["test_accuracy"], "data": info["data"],
+        "iterations": info["iterations"], "logits": logit_scale(model_fn, x),
+        "settings": {}})
+    for setting_name, table in plan:
+        setting = entry["settings"].setdefault(setting_name, {"attacks": {}})
+        worst = clean.copy()
+        for name, attack in table.items():
+            row = run.step(setting["attacks"], name,
+                           lambda: measure(attack, model_fn, x, y, clean, config["batch"]),
+                           say=lambda r: f"{label} {setting_name:15s} {name:13s} "
+                                         f"acc {r['accuracy']:.3f} ({r['seconds']} s)")
+            worst &= np.array(row["robust"], bool)
+        setting["worst_case_accuracy"] = float(worst.mean())
+        run.save()
+    linf = entry["settings"][setting_key("linf", config["linf_eps"])]
+    result = run.step(entry, "ensemble", lambda: ensemble(model, x, y, config),
+                      say=lambda r: f"{label} ensemble ({r['version']}) acc {r['accuracy']:.3f}")
+    worst = np.array(result["robust"], bool)
+    for row in linf["attacks"].values():
+        worst &= np.array(row["robust"], bool)
+    entry["worst_case_accuracy"] = float(worst.mean())
+    run.save()
+    return entry
 
 
 def _runs(results: dict):
