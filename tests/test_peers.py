@@ -251,3 +251,21 @@ def test_missing_peer_library_names_the_extra(linear, monkeypatch):
     with pytest.raises(ImportError, match="clever_scores needs adversarial-robustness-toolbox"):
         attacks.clever_scores(model, x[:1])
     assert peers.BENCH_HINT == 'pip install -e ".[bench]"'
+
+
+def test_robust_at_reads_every_radius_from_one_minimum_norm_run():
+    """An example is robust at eps when the attack found nothing or went further than eps
+    (a distance at eps up to float32 rounding counts as inside), and it was correct."""
+    from tfbnn.attacks.peers import robust_at
+
+    fooled = [True, True, True, False, True]
+    distance = [1 / 255, 4 / 255 + 5e-7, 8 / 255, 0.5, 0.05]
+    assert robust_at(fooled, distance, 1 / 255).tolist() == [False, True, True, True, True]
+    assert robust_at(fooled, distance, 4 / 255).tolist() == [False, False, True, True, True]
+    assert robust_at(fooled, distance, 8 / 255).tolist() == [False, False, False, True, True]
+    clean = [True, True, True, False, True]
+    assert robust_at(fooled, distance, 8 / 255, clean).tolist() == [False] * 4 + [True]
+    # a run on the first k examples only (BBA's bba_n) is scored on those k
+    assert robust_at(fooled[:2], distance[:2], 1 / 255, clean).tolist() == [False, True]
+    with pytest.raises(ValueError, match="fooled has shape \\(2,\\) and distance \\(3,\\)"):
+        robust_at([True, False], [0.1, 0.2, 0.3], 0.1)

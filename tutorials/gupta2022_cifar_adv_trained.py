@@ -135,10 +135,6 @@ HEURISTIC_BETA = 0.1
 FAR = 1.0
 """The radius the minimum-norm attacks run at: the L-inf ball of radius 1 holds the whole
 [0, 1] box, so foolbox clips nothing and the point it found comes back."""
-TOLERANCE = 1e-6
-"""A found L-inf distance up to eps + this counts as inside the ball (float32 rounding of
-``x + delta``; a pixel step is 1/255 = 3.9e-3)."""
-
 DEFAULT = {"architectures": ["resnet18"], "variants": list(ROWS),
            "width": 0.25, "epochs": 10, "iterations": None,
            "pgd_last_epochs": cifar_models.PGD_LAST_EPOCHS, "seeds": [1234],
@@ -274,8 +270,7 @@ def minimum_norm(attack, model_fn, x, y, clean, batch: int, seed: int) -> dict:
 def robust_at(record: dict, clean, eps: float) -> np.ndarray:
     """Per image, robust at L-inf ``eps`` ([0, 1] units) under a minimum-norm ``record``:
     classified correctly, and the attack failed or found its point further than eps."""
-    inside = np.array(record["distance"]) <= eps + TOLERANCE
-    return np.asarray(clean, bool) & ~(np.array(record["fooled"], bool) & inside)
+    return attacks.peers.robust_at(record["fooled"], record["distance"], eps, clean)
 
 
 def settings(config: dict):

@@ -280,9 +280,7 @@ def at_radius(raw: dict, eps: float, clean) -> dict:
     image was classified correctly and the attack either failed or went further than
     eps; no model call (a resumed run derives it from the stored distances). A run on the
     first ``k`` images only (BBA's ``bba_n``) is scored on those ``k`` (``"n"``)."""
-    fooled = np.array(raw["fooled"], bool)
-    further = np.array(raw["distance"]) > eps / 255
-    robust = np.asarray(clean, bool)[:len(fooled)] & (~fooled | further)
+    robust = peers.robust_at(raw["fooled"], raw["distance"], eps / 255, clean)
     clipped = np.array(raw["clipped_robust"][setting_key("linf", eps)], bool)
     return {"accuracy": float(robust.mean()), "accuracy_clipped": float(clipped.mean()),
             "n": len(robust), "seconds": raw["seconds"], "robust": robust.astype(int).tolist(),

@@ -355,6 +355,25 @@ def brendel_bethge(model_fn: Callable, x, y, eps, norm=np.inf, *, steps: int = 1
 # --------------------------------------------------------------------------- ART CLEVER
 
 
+DISTANCE_TOLERANCE = 1e-6
+"""A found L-inf distance up to eps + this counts as inside the ball (float32 rounding of
+``x + delta``; one pixel step is 1/255 = 3.9e-3)."""
+
+
+def robust_at(fooled, distance, eps: float, clean=None) -> np.ndarray:
+    """Per example, whether it is robust at radius ``eps`` under a minimum-norm attack
+    (DeepFool, BBA) run once without a radius: its point was not adversarial
+    (``fooled`` False) or lies further than ``eps`` (``distance``, in the norm the
+    attack minimized), and, with ``clean``, the example was classified correctly. One
+    run thus gives the accuracy at every radius, with no further model call."""
+    fooled, distance = np.asarray(fooled, bool), np.asarray(distance, float)
+    if fooled.shape != distance.shape:
+        raise ValueError(f"fooled has shape {fooled.shape} and distance {distance.shape}; "
+                         "give one value of each per example.")
+    robust = ~(fooled & (distance <= eps + DISTANCE_TOLERANCE))
+    return robust if clean is None else robust & np.asarray(clean, bool)[:len(robust)]
+
+
 def _check_clever_args(norm, nb_batches, batch_size, radius, output, c_init, pool_factor,
                        seed, rho):
     if norm in ("inf", "linf", "Linf"):
