@@ -332,6 +332,8 @@ OPTIONS = {
     "seed": dict(type=int, help="random seed"),
     "seeds": dict(type=int, nargs="+", help="training seeds (one model per seed)"),
     "out": dict(help="output JSON file"),
+    "width": dict(type=float, help="channel multiplier of the CIFAR networks (1 = full width)"),
+    "iterations": dict(type=int, help="training iterations (overrides epochs)"),
 }
 """The command-line options most tutorials share (all default to the tutorial's config)."""
 

@@ -356,9 +356,7 @@ def resummarize(results: dict, out=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(_common.cli(__doc__, FULL, ("n", "seed", "epochs", "out"),
+    main(_common.cli(__doc__, FULL, ("n", "seed", "epochs", "out", "width", "iterations"),
                      architectures=dict(nargs="+", help=" ".join(TITLES)),
-                     width=dict(type=float, help="channel multiplier (1 = full width)"),
-                     iterations=dict(type=int, help="training iterations (overrides epochs)"),
                      iters=dict(type=int, help="attack iterations (Table 6: 10)"),
                      sweep=dict(type=float, nargs="+", help="extra L-inf radii, pixels")))

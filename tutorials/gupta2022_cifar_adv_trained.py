@@ -668,11 +668,9 @@ def resummarize(results: dict, out=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(_common.cli(__doc__, FULL, ("n", "seed", "seeds", "epochs", "out"),
+    main(_common.cli(__doc__, FULL, ("n", "seed", "seeds", "epochs", "out", "width", "iterations"),
                      architectures=dict(nargs="+", help=" ".join(TITLES)),
                      variants=dict(nargs="+", help=" ".join(ROWS)),
-                     width=dict(type=float, help="channel multiplier (1 = full width)"),
-                     iterations=dict(type=int, help="training iterations (overrides epochs)"),
                      pgd_last_epochs=dict(type=int, help="PGD-7 training epochs at the end "
                                                          "(--full: throughout)"),
                      iters=dict(type=int, help="attack iterations (the paper: 20)"),

@@ -407,12 +407,9 @@ def plot(results: dict, out) -> list:
     return [_common.save_figure(fig, out)]
 
 
-_ONE_SEED = ("one training seed, so no ± is printed: the verdict takes each cell's noise "
-             "as the binomial standard error of an accuracy on {n} images")
-_SPREAD = ("the first tfbnn row of each network is the mean ± sample standard deviation "
-           "over the training seeds, the rows below it one per seed; the verdict takes each "
-           "cell's noise as that spread plus the binomial standard error of an accuracy on "
-           "{n} images per seed")
+_ONE_SEED, _SPREAD = strength._ONE_SEED, strength._SPREAD
+"""What ± means in the table (several seeds), or why there is none (one seed), as in
+Tables 2 and 3."""
 
 
 def summarize(results: dict, plots: list | None = None) -> dict:
@@ -476,11 +473,9 @@ def resummarize(results: dict, out=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(_common.cli(__doc__, FULL, ("n", "seed", "seeds", "epochs", "out"),
+    main(_common.cli(__doc__, FULL, ("n", "seed", "seeds", "epochs", "out", "width", "iterations"),
                      networks=dict(nargs="+", help="'<architecture> <variant>' items, e.g. "
                                                    "'resnet18 REF*' 'vgg16 WAQ'"),
-                     width=dict(type=float, help="channel multiplier (1 = full width)"),
-                     iterations=dict(type=int, help="training iterations (overrides epochs)"),
                      iters=dict(type=int, help="FGSM/PGD attack iterations (the paper: 20)"),
                      apgd_iters=dict(type=int, help="APGD iterations (catalog: 100)"),
                      square_queries=dict(type=int, help="Square queries per image"),

@@ -526,10 +526,8 @@ def resummarize(results: dict, out=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(_common.cli(__doc__, FULL, ("n", "seed", "seeds", "epochs", "out"),
+    main(_common.cli(__doc__, FULL, ("n", "seed", "seeds", "epochs", "out", "width", "iterations"),
                      architectures=dict(nargs="+", help=" ".join(TITLES)),
                      variants=dict(nargs="+", help=" ".join(ROWS)),
-                     width=dict(type=float, help="channel multiplier (1 = full width)"),
-                     iterations=dict(type=int, help="training iterations (overrides epochs)"),
                      iters=dict(type=int, help="attack iterations (the paper: 20)"),
                      sweep=dict(type=float, nargs="+", help="extra L-inf radii, pixels")))

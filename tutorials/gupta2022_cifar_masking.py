@@ -569,11 +569,9 @@ def resummarize(results: dict, out=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(_common.cli(__doc__, FULL, ("n", "seed", "epochs", "out"),
+    main(_common.cli(__doc__, FULL, ("n", "seed", "epochs", "out", "width", "iterations"),
                      architectures=dict(nargs="+", help=" ".join(TITLES)),
                      variants=dict(nargs="+", help=" ".join(ROWS)),
                      figure1=dict(nargs="+", help="architectures of Figure 1's (a) and (b)"),
-                     width=dict(type=float, help="channel multiplier (1 = full width)"),
-                     iterations=dict(type=int, help="training iterations (overrides epochs)"),
                      restarts=dict(type=int, nargs="+", help="PGD restart counts (1 20)"),
                      sweep=dict(type=float, nargs="+", help="extra L-inf radii, pixels")))

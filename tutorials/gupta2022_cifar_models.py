@@ -219,9 +219,7 @@ def resummarize(results: dict, out=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(_common.cli(__doc__, FULL, names=("epochs", "seed", "out"),
+    main(_common.cli(__doc__, FULL, names=("epochs", "seed", "out", "width", "iterations"),
                      architectures=dict(nargs="+", help="resnet18 vgg16 binarynet_resnet "
                                                         "binarynet_vgg"),
-                     variants=dict(nargs="+", help=" ".join(_zoo.CIFAR_VARIANTS)),
-                     width=dict(type=float, help="channel multiplier (1 = full width)"),
-                     iterations=dict(type=int, help="training iterations (overrides epochs)")))
+                     variants=dict(nargs="+", help=" ".join(_zoo.CIFAR_VARIANTS))))

@@ -718,13 +718,11 @@ def resummarize(results: dict, out=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(_common.cli(__doc__, FULL, ("n", "seed", "seeds", "epochs", "out"),
+    main(_common.cli(__doc__, FULL, ("n", "seed", "seeds", "epochs", "out", "width", "iterations"),
                      architectures=dict(nargs="+", help="Table 10 networks: "
                                                         + " ".join(TITLES)),
                      clever_architectures=dict(nargs="+", help="Table 11 networks"),
                      clever_variants=dict(nargs="+", help=" ".join(ROWS)),
-                     width=dict(type=float, help="channel multiplier (1 = full width)"),
-                     iterations=dict(type=int, help="training iterations (overrides epochs)"),
                      iters=dict(type=int, help="PGD iterations (the paper: 20)"),
                      clever_n=dict(type=int, help="Table 11 images"),
                      bba_n=dict(type=int, help="BBA's images (the first of the n)"),

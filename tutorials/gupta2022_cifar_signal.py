@@ -746,11 +746,9 @@ def resummarize(results: dict, out=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(_common.cli(__doc__, FULL, ("n", "seed", "epochs", "out"),
+    main(_common.cli(__doc__, FULL, ("n", "seed", "epochs", "out", "width", "iterations"),
                      variants=dict(nargs="+", help=" ".join(ROWS)),
                      architecture=dict(help=" ".join(ARCHITECTURES)),
-                     width=dict(type=float, help="channel multiplier (1 = full width)"),
-                     iterations=dict(type=int, help="training iterations (overrides epochs)"),
                      train_seed=dict(type=int, help="the networks' training seed"),
                      table13_n=dict(type=int, help="Table 13 images (the paper: 500)"),
                      iters=dict(type=int, help="attack iterations (the paper: 20)"),

@@ -278,10 +278,8 @@ def resummarize(results: dict, out=None) -> dict:
 
 
 if __name__ == "__main__":
-    main(_common.cli(__doc__, FULL, ("seed", "epochs", "n", "out"),
+    main(_common.cli(__doc__, FULL, ("seed", "epochs", "n", "out", "width", "iterations"),
                      architecture=dict(help="resnet18 (the paper's) or vgg16"),
                      variants=dict(nargs="+", help=" ".join(ROWS)),
-                     width=dict(type=float, help="channel multiplier (1 = full width)"),
-                     iterations=dict(type=int, help="training iterations (overrides epochs)"),
                      repeats=dict(type=int, help="timed repeats of one batch"),
                      batch1_repeats=dict(type=int, help="timed repeats at batch size 1")))
