@@ -170,10 +170,26 @@ def test_atomic_writes_leave_old_or_new(tmp_path):
     (lambda: checks.check_int("n", 0, 1, hint=" Use 1."), "n must be an int >= 1, got 0. Use 1."),
     (lambda: checks.check_box(0.0, 0.0, "cw"), "cw needs a box"),
     (lambda: checks.check_rho("rho", 0.95, 10), r"rho must lie in \(0, \(d - 1\) / d"),
+    (lambda: checks.check_choices("variants", ["REF", "WQ"], ["REF", "WAQ"], hint=" (x)"),
+     r"variants=\['REF', 'WQ'\]: \['WQ'\] unknown; choose from \['REF', 'WAQ'\]\. \(x\)"),
+    (lambda: checks.check_choices("variants", [], ["REF"]), r"variants=\[\]: none given"),
+    (lambda: checks.check_choices("variants", "REF", ["REF"]), "give a list of items"),
+    (lambda: checks.check_choice("ensemble", "fast", ["quick", "standard"], allow_none=True),
+     r"ensemble='fast': choose one of \['quick', 'standard'\] or None\."),
+    (lambda: checks.check_int_list("seeds", [], 0, example="--seeds 1234"),
+     r"seeds=\[\]: give a list of at least one int >= 0, e\.g\. --seeds 1234\."),
+    (lambda: checks.check_int_list("seeds", [1, -1], 0), "seeds must be an int >= 0, got -1"),
 ])
 def test_checks_name_the_argument_and_value(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_choice_checks_return_what_they_accept():
+    assert checks.check_choices("v", ("REF",), {"REF": 1}) == ["REF"]
+    assert checks.check_choices("v", [], ["REF"], allow_empty=True) == []
+    assert checks.check_choice("e", None, ["quick"], allow_none=True) is None
+    assert checks.check_int_list("seeds", (1234, np.int64(5)), 0) == [1234, 5]
 
 
 def test_probability_and_stochastic_detection():

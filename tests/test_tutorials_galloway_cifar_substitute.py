@@ -78,7 +78,7 @@ def test_bad_config_is_refused_before_any_work(tutorial, cifar_npz, tmp_path):
         module.main({"oracles": ["A", "S"], "out": out})
     with pytest.raises(ValueError, match="n must be an int >= 1 or None, got 0"):
         module.main({"n": 0, "out": out})
-    with pytest.raises(ValueError, match=r"seeds=\[\]: give at least one"):
+    with pytest.raises(ValueError, match=r"seeds=\[\]: give a list of at least one int"):
         module.main({"seeds": [], "out": out})
     with pytest.raises(ValueError, match="eps=0: the FGSM radius must be in"):
         module.main({"eps": 0, "out": out})

@@ -288,9 +288,9 @@ def test_timing_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_pa
 def test_timing_bad_config_is_refused_before_any_work(tutorial, tmp_path):
     module = tutorial("gupta2022_cifar_timing")
     out = str(tmp_path / "x.json")
-    with pytest.raises(ValueError, match="architecture='resnet34': choose from"):
+    with pytest.raises(ValueError, match="architecture='resnet34': choose one of"):
         module.main({"architecture": "resnet34", "out": out})
-    with pytest.raises(ValueError, match=r"variants=\['WQ-GD'\].*choose one or more"):
+    with pytest.raises(ValueError, match=r"variants=\['WQ-GD'\].*unknown; choose from"):
         module.main({"variants": ["WQ-GD"], "out": out})
     with pytest.raises(ValueError, match="repeats must be an int >= 1, got 0"):
         module.main({"repeats": 0, "out": out})

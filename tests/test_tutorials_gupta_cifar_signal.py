@@ -143,7 +143,7 @@ def test_attack_plan_follows_the_tables(load_tutorial):
 def test_bad_config_is_refused_before_any_work(tutorial, tmp_path):
     module = tutorial("gupta2022_cifar_signal")
     out = str(tmp_path / "x.json")
-    with pytest.raises(ValueError, match=r"architecture='resnet34' unknown; choose from"):
+    with pytest.raises(ValueError, match=r"architecture='resnet34': choose one of"):
         module.main({"architecture": "resnet34", "out": out})
     with pytest.raises(ValueError, match=r"variants=\['WQ'\].*choose from.*WQ-MD"):
         module.main({"variants": ["WQ"], "out": out})

@@ -24,9 +24,9 @@ import numpy as np
 import tensorflow as tf
 
 __all__ = [
-    "NORMS", "check_beta", "check_box", "check_callable", "check_clip", "check_eps",
-    "check_fraction",
-    "check_inputs", "check_int", "check_labels", "check_norm", "check_number", "check_rho",
+    "NORMS", "check_beta", "check_box", "check_callable", "check_choice", "check_choices",
+    "check_clip", "check_eps", "check_fraction",
+    "check_inputs", "check_int", "check_int_list", "check_labels", "check_norm", "check_number", "check_rho",
     "check_seed", "is_number", "is_stochastic", "looks_like_probabilities",
     "warn_if_probabilities",
 ]
@@ -68,6 +68,41 @@ def check_int(name: str, value, minimum: int, *, allow_none: bool = False, hint:
         suffix = " or None" if allow_none else ""
         raise ValueError(f"{name} must be an int >= {minimum}{suffix}, got {value!r}.{hint}")
     return int(value)
+
+
+def check_int_list(name: str, values, minimum: int, *, example: str = "") -> list:
+    """``values`` as a list of ints, or ``ValueError`` unless it is a non-empty list of
+    ints >= ``minimum``; ``example`` (e.g. ``"--seeds 1234"``) is suggested when empty."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or not list(values):
+        hint = f", e.g. {example}" if example else ""
+        raise ValueError(f"{name}={values!r}: give a list of at least one int >= "
+                         f"{minimum}{hint}.")
+    return [check_int(name, value, minimum) for value in values]
+
+
+def check_choices(name: str, values, allowed, *, hint: str = "",
+                  allow_empty: bool = False) -> list:
+    """``values`` as a list, or ``ValueError`` naming ``name``, the items not in
+    ``allowed`` and the choices (also when ``values`` is empty, unless ``allow_empty``);
+    ``hint`` is appended to the message."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name}={values!r}: give a list of items from {list(allowed)}."
+                         f"{hint}")
+    values = list(values)
+    unknown = [v for v in values if v not in allowed]
+    if unknown or not (values or allow_empty):
+        problem = f"{unknown} unknown" if unknown else "none given"
+        raise ValueError(f"{name}={values!r}: {problem}; choose from {list(allowed)}.{hint}")
+    return values
+
+
+def check_choice(name: str, value, allowed, *, hint: str = "", allow_none: bool = False):
+    """``value``, or ``ValueError`` naming ``name``, the value and the choices unless it
+    is one of ``allowed`` (or None when ``allow_none``)."""
+    if (allow_none and value is None) or value in allowed:
+        return value
+    also = " or None" if allow_none else ""
+    raise ValueError(f"{name}={value!r}: choose one of {list(allowed)}{also}.{hint}")
 
 
 def check_seed(seed) -> None:

@@ -121,10 +121,8 @@ FULL = {"n": None, "ensemble_n": None}
 
 def check_config(config: dict) -> None:
     """Refuse a config that cannot run, before any data is read or oracle trained."""
-    unknown = [o for o in config["oracles"] if o not in ORDER]
-    if unknown or not config["oracles"]:
-        raise ValueError(f"oracles={config['oracles']!r}: {unknown or 'none given'}; choose "
-                         f"from {ORDER} (Table 5: A, A+, C, C+; B, B+ for reference).")
+    checks.check_choices("oracles", config["oracles"], ORDER,
+                         hint=" (Table 5: A, A+, C, C+; B, B+ for reference.)")
     checks.check_int("k1", config["k1"], 1, hint=" The paper's columns: 64, 128, 256.")
     checks.check_int("epochs", config["epochs"], 1, hint=" The paper: 20 for CIFAR-10.")
     checks.check_int("train_size", config["train_size"], 1, allow_none=True,
@@ -141,14 +139,9 @@ def check_config(config: dict) -> None:
     checks.check_int("n", config["n"], 1, allow_none=True,
                      hint=" Pass --n with a positive count of images (or --full).")
     checks.check_int("batch", config["batch"], 1)
-    if not config["seeds"]:
-        raise ValueError(f"seeds={config['seeds']!r}: give at least one substitute seed, "
-                         "e.g. --seeds 0 1 2.")
-    for seed in config["seeds"]:
-        checks.check_int("seeds", seed, 0)
-    if config["ensemble"] is not None and config["ensemble"] not in VERSIONS:
-        raise ValueError(f"ensemble={config['ensemble']!r}: choose one of {list(VERSIONS)} "
-                         "or None (no white-box evaluation).")
+    checks.check_int_list("seeds", config["seeds"], 0, example="--seeds 0 1 2")
+    checks.check_choice("ensemble", config["ensemble"], VERSIONS, allow_none=True,
+                        hint=" (None: no white-box evaluation.)")
     checks.check_int("ensemble_n", config["ensemble_n"], 1, allow_none=True)
     checks.check_int("ensemble_iters", config["ensemble_iters"], 1, allow_none=True)
 

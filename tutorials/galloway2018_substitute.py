@@ -76,6 +76,7 @@ import _verdicts
 import _zoo
 from _common import RESULTS, markdown_table, mnist_test, paper
 from _zoo import PGD_LAST_EPOCHS, trained_model
+from tfbnn import checks
 from tfbnn.attacks.eot import accuracy_over_draws
 from tfbnn.attacks.substitute import substitute_blackbox_attack
 
@@ -134,9 +135,7 @@ def main(config: dict) -> dict:
     if config["n"] + config["holdout"] > 10000:
         raise ValueError(f"n={config['n']} test images and {config['holdout']} held-out ones "
                          "overlap in MNIST's 10,000 test images.")
-    unknown = [o for o in config["oracles"] if o not in ORDER]
-    if unknown:
-        raise ValueError(f"unknown oracles {unknown}; choose from {ORDER}.")
+    checks.check_choices("oracles", config["oracles"], ORDER)
     # Matching excludes the oracle list: another --oracles run adds to the same results.
     run = _common.Run(config, DEFAULT, ignore=("oracles",))
     oracles = run.section("oracles")

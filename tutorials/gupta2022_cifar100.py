@@ -97,10 +97,8 @@ PAPER_COLUMNS = strength.PAPER_COLUMNS
 
 def check_config(config: dict) -> None:
     """Refuse a config that cannot run, before any data are read or networks trained."""
-    unknown = [a for a in config["architectures"] if a not in TITLES]
-    if unknown:
-        raise ValueError(f"architectures={config['architectures']!r}: {unknown} unknown; "
-                         f"choose from {list(TITLES)} (the paper's Table 9).")
+    checks.check_choices("architectures", config["architectures"], TITLES,
+                         hint=" (The paper's Table 9.)")
     checks.check_int("n", config["n"], 1, hint=" Pass --n with a positive count of images.")
     checks.check_int("batch", config["batch"], 1)
     checks.check_int("iters", config["iters"], 1, hint=" Table 6 (CIFAR-100): 10.")
@@ -114,8 +112,7 @@ def check_config(config: dict) -> None:
         checks.check_number(name, config[name], positive=True)
     for eps in config["sweep"]:
         checks.check_number("sweep", eps, positive=True)
-    if config["ensemble"] not in VERSIONS:
-        raise ValueError(f"ensemble={config['ensemble']!r}: choose one of {list(VERSIONS)}.")
+    checks.check_choice("ensemble", config["ensemble"], VERSIONS)
     if not isinstance(config["download"], bool):
         raise ValueError(f"download={config['download']!r}: pass True (try the Keras "
                          "download when the data are nowhere local) or False.")

@@ -164,14 +164,10 @@ def check_config(config: dict) -> None:
     """Refuse a config that cannot run, before any network is trained or attacked."""
     from tfbnn.attacks import peers
 
-    unknown = [a for a in config["architectures"] if a not in TITLES]
-    if unknown:
-        raise ValueError(f"architectures={config['architectures']!r}: {unknown} unknown; "
-                         f"choose from {list(TITLES)} (Table 4 is ResNet-18's).")
-    unknown = [v for v in config["variants"] if v not in ROWS]
-    if unknown:
-        raise ValueError(f"variants={config['variants']!r}: {unknown} unknown; choose from "
-                         f"{list(ROWS)} (the PGD-trained networks of Table 4, a '*' each).")
+    checks.check_choices("architectures", config["architectures"], TITLES,
+                         hint=" (Table 4 is ResNet-18's.)")
+    checks.check_choices("variants", config["variants"], ROWS,
+                         hint=" (The PGD-trained networks of Table 4, a '*' each.)")
     checks.check_number("width", config["width"], positive=True)
     checks.check_int("epochs", config["epochs"], 1)
     checks.check_int("iterations", config["iterations"], 1, allow_none=True)
@@ -186,18 +182,12 @@ def check_config(config: dict) -> None:
     checks.check_int("bba_steps", config["bba_steps"], 1,
                      hint=" foolbox's default (the paper's) is 1000.")
     checks.check_int("ensemble_iters", config["ensemble_iters"], 1, allow_none=True)
-    if not config["seeds"]:
-        raise ValueError(f"seeds={config['seeds']!r}: give at least one training seed, "
-                         "e.g. --seeds 1234.")
-    for seed in config["seeds"]:
-        checks.check_int("seeds", seed, 0)
+    checks.check_int_list("seeds", config["seeds"], 0, example="--seeds 1234")
     for name in ("linf_eps", "linf_step"):
         checks.check_number(name, config[name], positive=True)
     for eps in config["sweep"]:
         checks.check_number("sweep", eps, positive=True)
-    if config["ensemble"] not in VERSIONS:
-        raise ValueError(f"ensemble={config['ensemble']!r}: choose one of "
-                         f"{list(VERSIONS)}.")
+    checks.check_choice("ensemble", config["ensemble"], VERSIONS)
     peers.require("foolbox", "DeepFool and BBA (Table 4)")
     peers.require("numba", "BBA (foolbox compiles its solvers with numba)")
 
@@ -285,13 +275,10 @@ def settings(config: dict):
 
 
 def main(config: dict) -> dict:
-    from tfbnn import data
-
     run = _common.Run(config, DEFAULT, FULL, name=NAME)
     config = run.config
     check_config(config)
-    title = data.cifar10_title()
-    train_images = 20_000 if title == data.STAND_IN_TITLE else 50_000
+    title, train_images = cifar_models.training_set()
     x, y, drawn = strength.cifar_test(config["n"])
     run.results.update({"data": title, "n": len(x), "drawn": drawn})
     models = run.section("models")

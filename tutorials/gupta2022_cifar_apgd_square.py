@@ -174,11 +174,7 @@ def check_config(config: dict) -> None:
     checks.check_int("epochs", config["epochs"], 1)
     checks.check_int("iterations", config["iterations"], 1, allow_none=True)
     checks.check_number("width", config["width"], positive=True)
-    if not config["seeds"]:
-        raise ValueError(f"seeds={config['seeds']!r}: give at least one training seed, "
-                         "e.g. --seeds 1234.")
-    for seed in config["seeds"]:
-        checks.check_int("seeds", seed, 0)
+    checks.check_int_list("seeds", config["seeds"], 0, example="--seeds 1234")
     for name in ("linf_eps", "linf_step"):
         checks.check_number(name, config[name], positive=True)
     for eps in config["sweep"]:
@@ -187,9 +183,7 @@ def check_config(config: dict) -> None:
             config["sweep"]):
         raise ValueError(f"sweep={config['sweep']!r}: give each radius once and leave out "
                          f"linf_eps={config['linf_eps']!r}, which the table measures already.")
-    if config["ensemble"] not in VERSIONS:
-        raise ValueError(f"ensemble={config['ensemble']!r}: choose one of "
-                         f"{list(VERSIONS)}.")
+    checks.check_choice("ensemble", config["ensemble"], VERSIONS)
 
 
 def attack_table(eps: float, step: float, config: dict, names=LINF) -> dict:
@@ -245,13 +239,10 @@ def ensemble(model, x, y, config: dict) -> dict:
 
 
 def main(config: dict) -> dict:
-    from tfbnn import data
-
     run = _common.Run(config, DEFAULT, FULL, name=NAME)
     config = run.config
     check_config(config)
-    title = data.cifar10_title()
-    train_images = 20_000 if title == data.STAND_IN_TITLE else 50_000
+    title, train_images = cifar_models.training_set()
     x, y, drawn = strength.cifar_test(config["n"])
     run.results.update({"data": title, "n": len(x), "drawn": drawn})
     models = run.section("models")
@@ -270,10 +261,7 @@ def main(config: dict) -> dict:
 
 def _runs(results: dict):
     """``(network, row, seed, entry)`` for every measured network and training seed."""
-    for key, per_seed in results["models"].items():
-        architecture, variant = key.split()
-        for seed, entry in per_seed.items():
-            yield TITLES[architecture], ROWS[variant], seed, entry
+    return strength._runs(results, ROWS)
 
 
 def estimates(results: dict) -> dict:
@@ -375,36 +363,9 @@ def _tables(results: dict) -> list[str]:
 def plot(results: dict, out) -> list:
     """Accuracy against the L-inf radius for PGD, APGD (DLR), Square and both PGD++, one
     panel per network (first training seed), the paper's 8/255 numbers as crosses:
-    ``STEM.png``."""
-    cfg = results["config"]
-    panels = [(network, row, entry) for network, row, seed, entry in _runs(results)
-              if seed == str(cfg["seeds"][0])]
-    if not panels or out is None:
-        return []
-    theirs = _paper_rows()
-    plt = _common.pyplot()
-    columns = min(4, len(panels))
-    lines = -(-len(panels) // columns)
-    fig, axes = plt.subplots(lines, columns, figsize=(4 * columns, 3.2 * lines), squeeze=False)
-    radii = sorted(set(cfg["sweep"]) | {cfg["linf_eps"]})
-    for ax, (network, row, entry) in zip(axes.flat, panels):
-        printed = theirs.get((network, row), {})
-        for i, name in enumerate(SWEEP):
-            points = [(eps, entry["settings"].get(setting_key("linf", eps), {})
-                       .get("attacks", {}).get(name)) for eps in radii]
-            points = [(eps, 100 * r["accuracy"]) for eps, r in points if r]
-            if points:
-                ax.plot(*zip(*points), marker="o", color=f"C{i}", label=f"tfbnn {name}")
-            if printed.get(name) is not None:
-                ax.plot([cfg["linf_eps"]], [printed[name]], marker="x", markersize=9,
-                        linestyle="none", color=f"C{i}", label=f"paper {name}")
-        ax.set(title=f"{network} {row}", xlabel="L-inf eps (/255)", ylabel="accuracy (%)",
-               ylim=(-2, 100), xscale="log", xticks=radii)
-        ax.set_xticklabels([f"{r:g}" for r in radii])
-    for ax in list(axes.flat)[len(panels):]:
-        ax.axis("off")
-    axes.flat[0].legend(fontsize=6)
-    return [_common.save_figure(fig, out)]
+    ``STEM.png`` (drawn by `gupta2022_cifar_attack_strength.plot`)."""
+    return strength.plot(results, out, attacks=SWEEP, rows=ROWS, paper_rows=_paper_rows(),
+                         columns=4)
 
 
 _ONE_SEED, _SPREAD = strength._ONE_SEED, strength._SPREAD

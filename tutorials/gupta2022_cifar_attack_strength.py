@@ -110,30 +110,20 @@ PAPER_COLUMNS = {"FGSM": "FGSM", "FGSM++ NJS": "FGSM++ NJS", "FGSM++ HNS": "FGSM
 
 def check_config(config: dict) -> None:
     """Refuse a config that cannot run, before any network is trained or attacked."""
-    unknown = [a for a in config["architectures"] if a not in TITLES]
-    if unknown:
-        raise ValueError(f"architectures={config['architectures']!r}: {unknown} unknown; "
-                         f"choose from {list(TITLES)} (the paper's Tables 2 and 3).")
-    unknown = [v for v in config["variants"] if v not in ROWS]
-    if unknown:
-        raise ValueError(f"variants={config['variants']!r}: {unknown} unknown; choose from "
-                         f"{list(ROWS)} (BNN-WQ is WQ-MD, the paper's MD-tanh-S).")
+    checks.check_choices("architectures", config["architectures"], TITLES,
+                         hint=" (The paper's Tables 2 and 3.)")
+    checks.check_choices("variants", config["variants"], ROWS,
+                         hint=" (BNN-WQ is WQ-MD, the paper's MD-tanh-S.)")
     checks.check_int("n", config["n"], 1, hint=" Pass --n with a positive count of images.")
     checks.check_int("batch", config["batch"], 1)
     checks.check_int("iters", config["iters"], 1, hint=" The paper's Table 6: 20.")
     checks.check_int("ensemble_iters", config["ensemble_iters"], 1, allow_none=True)
-    if not config["seeds"]:
-        raise ValueError(f"seeds={config['seeds']!r}: give at least one training seed, "
-                         "e.g. --seeds 1234.")
-    for seed in config["seeds"]:
-        checks.check_int("seeds", seed, 0)
+    checks.check_int_list("seeds", config["seeds"], 0, example="--seeds 1234")
     for name in ("linf_eps", "linf_step", "l2_eps", "l2_step"):
         checks.check_number(name, config[name], positive=True)
     for eps in config["sweep"]:
         checks.check_number("sweep", eps, positive=True)
-    if config["ensemble"] not in VERSIONS:
-        raise ValueError(f"ensemble={config['ensemble']!r}: choose one of "
-                         f"{list(VERSIONS)}.")
+    checks.check_choice("ensemble", config["ensemble"], VERSIONS)
 
 
 def setting_key(norm: str, eps: float) -> str:
@@ -231,13 +221,10 @@ def cifar_test(n: int):
 
 
 def main(config: dict) -> dict:
-    from tfbnn import data
-
     run = _common.Run(config, DEFAULT, FULL, name=NAME)
     config = run.config
     check_config(config)
-    title = data.cifar10_title()
-    train_images = 20_000 if title == data.STAND_IN_TITLE else 50_000
+    title, train_images = cifar_models.training_set()
     x, y, drawn = cifar_test(config["n"])
     run.results.update({"data": title, "n": len(x), "drawn": drawn})
     models = run.section("models")
@@ -295,12 +282,13 @@ def attack_network(run, where: dict, key: str, spec: dict, x, y, config: dict, p
     return entry
 
 
-def _runs(results: dict):
-    """``(network, row, seed, entry)`` for every measured network and training seed."""
+def _runs(results: dict, rows: dict = ROWS):
+    """``(network, row, seed, entry)`` for every measured network and training seed;
+    ``rows`` names the variants (the Tables 5/8 tutorial passes its own, with '*')."""
     for key, per_seed in results["models"].items():
         architecture, variant = key.split()
         for seed, entry in per_seed.items():
-            yield TITLES[architecture], ROWS[variant], seed, entry
+            yield TITLES[architecture], rows[variant], seed, entry
 
 
 def estimates(results: dict) -> dict:
@@ -422,29 +410,32 @@ def _mean(values) -> str:
     return f"{np.mean(values):.3g}"
 
 
-def plot(results: dict, out) -> list:
-    """Accuracy against the L-inf radius for PGD and both PGD++, one panel per network
-    (first training seed), the paper's 8/255 numbers as markers: ``STEM.png``."""
+def plot(results: dict, out, *, attacks=SWEEP, rows: dict = ROWS, paper_rows=None,
+         columns: int = 3) -> list:
+    """Accuracy against the L-inf radius for ``attacks`` (PGD and both PGD++), one panel
+    per network (first training seed, variants named by ``rows``), the paper's 8/255
+    numbers (``paper_rows``, default Tables 2 and 3) as crosses, at most ``columns``
+    panels a line: ``STEM.png``. The Tables 5/8 tutorial draws its figure here too."""
     cfg = results["config"]
-    panels = [(network, row, entry) for network, row, seed, entry in _runs(results)
+    panels = [(network, row, entry) for network, row, seed, entry in _runs(results, rows)
               if seed == str(cfg["seeds"][0])]
     if not panels or out is None:
         return []
-    theirs = _paper_rows()
+    theirs = _paper_rows() if paper_rows is None else paper_rows
     plt = _common.pyplot()
-    columns = min(3, len(panels))
+    columns = min(columns, len(panels))
     lines = -(-len(panels) // columns)
     fig, axes = plt.subplots(lines, columns, figsize=(4 * columns, 3.2 * lines), squeeze=False)
     radii = sorted(set(cfg["sweep"]) | {cfg["linf_eps"]})
     for ax, (network, row, entry) in zip(axes.flat, panels):
-        for i, name in enumerate(SWEEP):
+        printed = theirs.get((network, row), {})
+        for i, name in enumerate(attacks):
             points = [(eps, entry["settings"].get(setting_key("linf", eps), {})
                        .get("attacks", {}).get(name)) for eps in radii]
             points = [(eps, 100 * r["accuracy"]) for eps, r in points if r]
             if points:
                 ax.plot(*zip(*points), marker="o", color=f"C{i}", label=f"tfbnn {name}")
-            printed = theirs.get((network, row))
-            if printed:
+            if printed.get(name) is not None:
                 ax.plot([cfg["linf_eps"]], [printed[name]], marker="x", markersize=9,
                         linestyle="none", color=f"C{i}", label=f"paper {name}")
         ax.set(title=f"{network} {row}", xlabel="L-inf eps (/255)", ylabel="accuracy (%)",

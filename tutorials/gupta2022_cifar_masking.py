@@ -121,14 +121,10 @@ FULL = {"width": 1.0, "iterations": 100_000, "n": 10_000, "figure1": ["resnet18"
 
 def check_config(config: dict) -> None:
     """Refuse a config that cannot run, before any network is trained or attacked."""
-    unknown = [a for a in config["architectures"] if a not in TITLES]
-    if unknown:
-        raise ValueError(f"architectures={config['architectures']!r}: {unknown} unknown; "
-                         f"choose from {list(TITLES)} (the paper's Table 1).")
-    unknown = [v for v in config["variants"] if v not in ROWS]
-    if unknown:
-        raise ValueError(f"variants={config['variants']!r}: {unknown} unknown; choose from "
-                         f"{list(ROWS)} (BNN-WQ is WQ-MD, the paper's MD-tanh-S).")
+    checks.check_choices("architectures", config["architectures"], TITLES,
+                         hint=" (The paper's Table 1.)")
+    checks.check_choices("variants", config["variants"], ROWS,
+                         hint=" (BNN-WQ is WQ-MD, the paper's MD-tanh-S.)")
     unknown = [a for a in config["figure1"] if a not in config["architectures"]]
     if unknown:
         raise ValueError(f"figure1={config['figure1']!r}: {unknown} not among "
@@ -140,17 +136,13 @@ def check_config(config: dict) -> None:
     checks.check_int("seed", config["seed"], 0)
     checks.check_int("attack_seed", config["attack_seed"], 0)
     checks.check_int("ensemble_iters", config["ensemble_iters"], 1, allow_none=True)
-    if not config["restarts"]:
-        raise ValueError(f"restarts={config['restarts']!r}: give at least one restart count, "
-                         "e.g. [1, 20] (Table 1's Adv.(1) and Adv.(20)).")
-    for restarts in config["restarts"]:
-        checks.check_int("restarts", restarts, 1, hint=" Table 1: 1 and 20.")
+    checks.check_int_list("restarts", config["restarts"], 1,
+                          example="[1, 20] (Table 1's Adv.(1) and Adv.(20))")
     for name in ("eps", "step"):
         checks.check_number(name, config[name], positive=True)
     for eps in config["sweep"]:
         checks.check_number("sweep", eps, positive=True)
-    if config["ensemble"] not in VERSIONS:
-        raise ValueError(f"ensemble={config['ensemble']!r}: choose one of {list(VERSIONS)}.")
+    checks.check_choice("ensemble", config["ensemble"], VERSIONS)
 
 
 def pgd(config: dict, eps: float, step: float, seed: int):
@@ -202,13 +194,10 @@ def figure1(model_fn, source_fn, x, y, clean, architecture: str, config: dict) -
 
 
 def main(config: dict) -> dict:
-    from tfbnn import data
-
     run = _common.Run(config, DEFAULT, FULL, name=NAME)
     config = run.config
     check_config(config)
-    title = data.cifar10_title()
-    train_images = 20_000 if title == data.STAND_IN_TITLE else 50_000
+    title, train_images = cifar_models.training_set()
     x, y, drawn = strength.cifar_test(config["n"])
     run.results.update({"data": title, "n": len(x), "drawn": drawn})
     models = run.section("models")

@@ -93,12 +93,20 @@ def spec_for(config: dict, architecture: str, variant: str, train_images: int) -
     return _zoo.cifar_spec(architecture, variant, **settings)
 
 
-def main(config: dict) -> dict:
+def training_set() -> tuple[str, int]:
+    """``(title, images)``: the CIFAR-10 `tfbnn.data.load_cifar10` finds here and how many
+    training images the zoo trains on (`_zoo`: 20,000 of the JPEG stand-in, all 50,000
+    of the official set); the CIFAR tutorials size their specs' epochs with it."""
     from tfbnn import data
 
+    title = data.cifar10_title()
+    return title, 20_000 if title == data.STAND_IN_TITLE else 50_000
+
+
+def main(config: dict) -> dict:
     run = _common.Run(config, DEFAULT, FULL, name=NAME)
     config, entries = run.config, run.section("models")
-    train_images = 20_000 if data.cifar10_title() == data.STAND_IN_TITLE else 50_000
+    _, train_images = training_set()
     for architecture in config["architectures"]:
         for variant in config["variants"]:
             spec = spec_for(config, architecture, variant, train_images)

@@ -166,18 +166,12 @@ setting_key = strength.setting_key
 def check_config(config: dict) -> None:
     """Refuse a config that cannot run, before any network is trained or attacked."""
     for name in ("architectures", "clever_architectures"):
-        unknown = [a for a in config[name] if a not in TITLES]
-        if unknown:
-            raise ValueError(f"{name}={config[name]!r}: {unknown} unknown; choose from "
-                             f"{list(TITLES)} (the networks of the paper's Tables 10 and 11).")
-    unknown = [v for v in config["clever_variants"] if v not in ROWS]
-    if unknown:
-        raise ValueError(f"clever_variants={config['clever_variants']!r}: {unknown} unknown; "
-                         f"choose from {list(ROWS)} (BNN-WQ is WQ-MD, the paper's MD-tanh-S).")
-    unknown = [a for a in config["minimum_norm"] if a not in MINIMUM_NORM]
-    if unknown:
-        raise ValueError(f"minimum_norm={config['minimum_norm']!r}: {unknown} unknown; choose "
-                         f"from {list(MINIMUM_NORM)}.")
+        checks.check_choices(name, config[name], TITLES, allow_empty=True,
+                             hint=" (The networks of the paper's Tables 10 and 11.)")
+    checks.check_choices("clever_variants", config["clever_variants"], ROWS, allow_empty=True,
+                         hint=" (BNN-WQ is WQ-MD, the paper's MD-tanh-S.)")
+    checks.check_choices("minimum_norm", config["minimum_norm"], MINIMUM_NORM,
+                         allow_empty=True)
     checks.check_int("n", config["n"], 1, hint=" Pass --n with a positive count of images.")
     checks.check_int("batch", config["batch"], 1)
     checks.check_int("iters", config["iters"], 1, hint=" The paper's Table 6: 20.")
@@ -195,18 +189,13 @@ def check_config(config: dict) -> None:
     checks.check_int("clever_batches", config["clever_batches"], 1, hint=" The paper: 50.")
     checks.check_int("clever_batch_size", config["clever_batch_size"], 1, hint=" The paper: 10.")
     checks.check_number("clever_radius", config["clever_radius"], positive=True)
-    if not config["seeds"]:
-        raise ValueError(f"seeds={config['seeds']!r}: give at least one training seed, "
-                         "e.g. --seeds 1234.")
-    for seed in config["seeds"]:
-        checks.check_int("seeds", seed, 0)
+    checks.check_int_list("seeds", config["seeds"], 0, example="--seeds 1234")
     checks.check_int("seed", config["seed"], 0)
     for name in ("linf_eps", "linf_step"):
         checks.check_number(name, config[name], positive=True)
     for eps in config["sweep"]:
         checks.check_number("sweep", eps, positive=True)
-    if config["ensemble"] not in VERSIONS:
-        raise ValueError(f"ensemble={config['ensemble']!r}: choose one of {list(VERSIONS)}.")
+    checks.check_choice("ensemble", config["ensemble"], VERSIONS)
 
 
 def require_peers(config: dict) -> None:
@@ -308,14 +297,11 @@ def clever(model_fn, x, beta, output: str, config: dict) -> dict:
 
 
 def main(config: dict) -> dict:
-    from tfbnn import data
-
     run = _common.Run(config, DEFAULT, FULL, name=NAME)
     config = run.config
     check_config(config)
     require_peers(config)
-    title = data.cifar10_title()
-    train_images = 20_000 if title == data.STAND_IN_TITLE else 50_000
+    title, train_images = cifar_models.training_set()
     x, y, drawn = strength.cifar_test(config["n"])
     run.results.update({"data": title, "n": len(x), "clever_n": config["clever_n"],
                         "drawn": drawn})

@@ -145,13 +145,10 @@ FULL = {"width": 1.0, "iterations": 100_000, "pgd_last_epochs": None, "n": 10_00
 
 def check_config(config: dict) -> None:
     """Refuse a config that cannot run, before any network is trained or attacked."""
-    if config["architecture"] not in ARCHITECTURES:
-        raise ValueError(f"architecture={config['architecture']!r} unknown; choose from "
-                         f"{list(ARCHITECTURES)} (the paper's Tables 12-14: resnet18).")
-    unknown = [v for v in config["variants"] if v not in ROWS]
-    if unknown or not config["variants"]:
-        raise ValueError(f"variants={config['variants']!r}: {unknown or 'none'} given; "
-                         f"choose from {list(ROWS)} (BNN-WQ is WQ-MD, '*' PGD-trained).")
+    checks.check_choice("architecture", config["architecture"], ARCHITECTURES,
+                        hint=" (The paper's Tables 12-14: resnet18.)")
+    checks.check_choices("variants", config["variants"], ROWS,
+                         hint=" (BNN-WQ is WQ-MD, '*' PGD-trained.)")
     checks.check_int("n", config["n"], 1, hint=" Pass --n with a positive count of images.")
     checks.check_int("table13_n", config["table13_n"], 1,
                      hint=" Pass --table13-n with a positive count (the paper: 500).")
@@ -176,8 +173,7 @@ def check_config(config: dict) -> None:
         for rho in config[name]:
             checks.check_rho(name, rho, 10)
     checks.check_rho("rho", config["rho"], 10)
-    if config["ensemble"] not in VERSIONS:
-        raise ValueError(f"ensemble={config['ensemble']!r}: choose one of {list(VERSIONS)}.")
+    checks.check_choice("ensemble", config["ensemble"], VERSIONS)
 
 
 def radii(config: dict) -> list:
@@ -304,8 +300,7 @@ def main(config: dict) -> dict:
     run = _common.Run(config, DEFAULT, FULL, name=NAME)
     config = run.config
     check_config(config)
-    title = data.cifar10_title()
-    train_images = 20_000 if title == data.STAND_IN_TITLE else 50_000
+    title, train_images = cifar_models.training_set()
     x_all, y_all = cifar_test_split()
     x, y, drawn = data.first_examples(x_all, y_all, config["n"])
     order = np.random.default_rng(config["seed"]).permutation(len(y_all))

@@ -82,13 +82,9 @@ SETTINGS = timing.SETTINGS
 
 def check_config(config: dict) -> None:
     """Refuse a config that cannot run, before any network is trained or timed."""
-    if config["architecture"] not in TITLES:
-        raise ValueError(f"architecture={config['architecture']!r}: choose from "
-                         f"{list(TITLES)} (Table 7 times resnet18).")
-    unknown = [v for v in config["variants"] if v not in ROWS]
-    if unknown or not config["variants"]:
-        raise ValueError(f"variants={config['variants']!r}: {unknown or 'none'} given; "
-                         f"choose one or more of {list(ROWS)}.")
+    checks.check_choice("architecture", config["architecture"], TITLES,
+                        hint=" (Table 7 times resnet18.)")
+    checks.check_choices("variants", config["variants"], ROWS)
     for name in ("n", "batch1_n", "repeats", "batch1_repeats", "njs_samples"):
         checks.check_int(name, config[name], 1)
     checks.check_int("warmup", config["warmup"], 0)
@@ -106,8 +102,6 @@ def _load() -> list:
 
 
 def main(config: dict) -> dict:
-    from tfbnn import data
-
     run = _common.Run(config, DEFAULT, FULL, name=NAME)
     config, results = run.config, run.results
     check_config(config)
@@ -116,8 +110,7 @@ def main(config: dict) -> dict:
                                    "tensorflow": tf.__version__,
                                    "gpus": len(tf.config.list_physical_devices("GPU"))})
     results["machine"].setdefault("load_average_start", _load())
-    title = data.cifar10_title()
-    train_images = 20_000 if title == data.STAND_IN_TITLE else 50_000
+    title, train_images = cifar_models.training_set()
     x_test, y_test, drawn = strength.cifar_test(
         max(config["n"], config["batch1_n"], config["njs_samples"]))
     results.update({"data": title, "drawn": drawn})
