@@ -74,3 +74,15 @@ def test_a_one_seed_result_is_judged_as_that_seed(load_tutorial):
                                     "B": {"1234": {"test_error_pct": 2.0}}}
     seeded = {"A": {"1234": {"test_error_pct": 1.0}, "1235": {"test_error_pct": 1.1}}}
     assert common.by_seed(seeded, 1234) == (seeded, False)
+
+
+def test_the_overview_names_each_section_once(make_results):
+    """A --full section keeps its mark in the one-paragraph overview: without it the two
+    exact-gap sections read as the same item twice."""
+    assert make_results._short("Gupta & Ajanthan, Figure 2 against the truth (exact) "
+                               "(--full)") == "Figure 2 against the truth (--full)"
+    text = make_results.main().read_text()
+    overview = text.split("\n\n")[2]
+    for group in overview.split(". "):
+        items = group.split(": ", 1)[-1].split("; ")
+        assert len(items) == len(set(items)), group

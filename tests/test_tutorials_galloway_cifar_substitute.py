@@ -11,6 +11,8 @@ import json
 import numpy as np
 import pytest
 
+from tutorial_checks import assert_rejudged_the_same, forbid
+
 TINY = {"oracles": ["A", "C+"], "k1": 4, "epochs": 1, "holdout": 16, "rounds": 2,
         "sub_epochs": 2, "n": 24, "seeds": [0, 1], "sweep": [2], "batch": 12,
         "ensemble": "quick", "ensemble_n": 12, "ensemble_iters": 2}
@@ -55,20 +57,13 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
     assert json.loads(out.read_text())["summary"] == summary
 
     # Resumed, and a run of a subset of the oracles: nothing is trained or attacked again.
-    def must_not_run(*args, **kwargs):
-        raise AssertionError("a resumed run trained or attacked again")
-
-    for name in ("substitute_blackbox_attack", "trained_model", "ensemble"):
-        monkeypatch.setattr(module, name, must_not_run)
+    forbid(monkeypatch, module, ("substitute_blackbox_attack", "trained_model", "ensemble"))
     assert module.main(config)["oracles"] == result["oracles"]
     again = module.main({**config, "oracles": ["A"]})
     assert sorted(again["oracles"]) == ["A", "C+"]  # earlier oracles kept in the summary
 
     # Rejudged from the stored numbers alone: the same verdict, explanation and table.
-    stored = json.loads(out.read_text())
-    rejudged = module.resummarize(stored, out)
-    assert (rejudged["verdict"], rejudged["why"], rejudged["table"]) == (
-        stored["summary"]["verdict"], stored["summary"]["why"], stored["summary"]["table"])
+    assert_rejudged_the_same(module, out)
 
 
 def test_bad_config_is_refused_before_any_work(tutorial, cifar_npz, tmp_path):

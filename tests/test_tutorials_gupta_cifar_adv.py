@@ -10,6 +10,8 @@ import json
 import numpy as np
 import pytest
 
+from tutorial_checks import assert_rejudged_the_same, forbid
+
 TINY = {"architectures": ["vgg16"], "variants": ["REF*"], "width": 0.0625, "epochs": 1,
         "pgd_last_epochs": 1, "n": 12, "batch": 12, "iters": 2, "sweep": [2],
         "deepfool_steps": 3, "bba_steps": 2, "ensemble": "quick", "ensemble_iters": 2}
@@ -84,11 +86,7 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
     assert summary["plots"] == ["adv.png"]
 
     # resumed: nothing is attacked again
-    def must_not_run(*args, **kwargs):
-        raise AssertionError("a finished cell was measured again")
-
-    for name in ("measure", "ensemble", "minimum_norm"):
-        monkeypatch.setattr(module, name, must_not_run)
+    forbid(monkeypatch, module, ("measure", "ensemble", "minimum_norm"))
     again = module.main(config)
     assert again["models"] == results["models"]
 
@@ -109,11 +107,7 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
         "linf eps=2/255"]["attacks"]["DeepFool"]
 
     # rejudged from the stored numbers alone: the same verdict and explanation
-    stored = json.loads(out.read_text())
-    rejudged = module.resummarize(stored, out)
-    assert rejudged["verdict"] == stored["summary"]["verdict"]
-    assert rejudged["why"] == stored["summary"]["why"]
-    assert rejudged["table"] == stored["summary"]["table"]
+    assert_rejudged_the_same(module, out)
 
 
 @pytest.mark.slow  # foolbox's BBA compiles its solver with numba first: minutes on 2 busy cores

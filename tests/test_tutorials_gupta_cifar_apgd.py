@@ -10,6 +10,8 @@ import json
 import numpy as np
 import pytest
 
+from tutorial_checks import assert_rejudged_the_same, forbid
+
 
 TINY = {"networks": ["vgg16 WQ-MD"], "width": 0.0625, "epochs": 1, "n": 12, "batch": 12,
         "iters": 2, "apgd_iters": 2, "square_queries": 5, "sweep": [2], "ensemble": "quick",
@@ -49,11 +51,7 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
     assert summary["plots"] == ["apgd.png"]
 
     # resumed: nothing is attacked again
-    def must_not_run(*args, **kwargs):
-        raise AssertionError("a finished cell was measured again")
-
-    monkeypatch.setattr(module, "measure", must_not_run)
-    monkeypatch.setattr(module, "ensemble", must_not_run)
+    forbid(monkeypatch, module, ("measure", "ensemble"))
     again = module.main(config)
     assert again["models"] == results["models"]
 
@@ -70,11 +68,7 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
         "Square"]["accuracy"] == 0.25
 
     # rejudged from the stored numbers alone: the same verdict and explanation
-    stored = json.loads(out.read_text())
-    rejudged = module.resummarize(stored, out)
-    assert rejudged["verdict"] == stored["summary"]["verdict"]
-    assert rejudged["why"] == stored["summary"]["why"]
-    assert rejudged["table"] == stored["summary"]["table"]
+    assert_rejudged_the_same(module, out)
 
 
 def test_attack_table_uses_the_catalog_budgets(load_tutorial, monkeypatch):

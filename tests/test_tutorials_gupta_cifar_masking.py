@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tutorial_checks import assert_rejudged_the_same, forbid
+
 TINY = {"width": 0.0625, "epochs": 1}
 MASKING = {**TINY, "architectures": ["vgg16"], "variants": ["REF", "WQ-MD"], "figure1": [],
            "n": 12, "batch": 12, "iters": 2, "restarts": [1, 3], "sweep": [2],
@@ -28,21 +30,6 @@ the default one runs (c) only."""
 @pytest.fixture()
 def tutorial(module_tutorial):  # the tiny networks train once for this module
     return module_tutorial
-
-
-def _forbid(monkeypatch, module, names):
-    def must_not_run(*args, **kwargs):
-        raise AssertionError("a finished cell was measured again")
-
-    for name in names:
-        monkeypatch.setattr(module, name, must_not_run)
-
-
-def _rejudged_the_same(module, out: Path):
-    stored = json.loads(out.read_text())
-    rejudged = module.resummarize(stored, out)
-    for field in ("verdict", "why", "table"):
-        assert rejudged[field] == stored["summary"][field], field
 
 
 # --- Table 1 and Figure 1 ------------------------------------------------------------------
@@ -85,13 +72,13 @@ def test_masking_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_p
     assert out.with_suffix(".md").exists()
 
     # resumed: nothing is attacked or checked again
-    _forbid(monkeypatch, module, ["restarts"])
-    _forbid(monkeypatch, module.strength, ["measure", "ensemble"])
-    _forbid(monkeypatch, module.diagnostics, ["check_iterations", "check_radius"])
-    _forbid(monkeypatch, module.mnist_masking, ["_transfer"])
+    forbid(monkeypatch, module, ["restarts"])
+    forbid(monkeypatch, module.strength, ["measure", "ensemble"])
+    forbid(monkeypatch, module.diagnostics, ["check_iterations", "check_radius"])
+    forbid(monkeypatch, module.mnist_masking, ["_transfer"])
     again = module.main(config)
     assert again["models"] == results["models"]
-    _rejudged_the_same(module, out)
+    assert_rejudged_the_same(module, out)
 
 
 @pytest.mark.slow
@@ -278,11 +265,11 @@ def test_timing_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_pa
     assert summary["verdict"] == "not comparable"
     assert (tmp_path / "timing.png").exists() and summary["plots"] == ["timing.png"]
 
-    _forbid(monkeypatch, module.timing, ["time_attack", "time_beta1"])
-    _forbid(monkeypatch, module.temperature, ["njs_beta1"])
+    forbid(monkeypatch, module.timing, ["time_attack", "time_beta1"])
+    forbid(monkeypatch, module.temperature, ["njs_beta1"])
     again = module.main(config)
     assert again["models"] == results["models"]
-    _rejudged_the_same(module, out)
+    assert_rejudged_the_same(module, out)
 
 
 def test_timing_bad_config_is_refused_before_any_work(tutorial, tmp_path):
@@ -356,7 +343,7 @@ def no_cifar100(monkeypatch, tmp_path):
 
 def test_cifar100_without_data_writes_not_run(tutorial, no_cifar100, tmp_path, monkeypatch):
     module = tutorial("gupta2022_cifar100")
-    _forbid(monkeypatch, module._zoo, ["trained_model"])
+    forbid(monkeypatch, module._zoo, ["trained_model"])
     out = tmp_path / "c100.json"
     results = module.main({**CIFAR100, "out": str(out)})
     assert results["not_run"] == {"vgg16": "not run: no data"}
@@ -370,7 +357,7 @@ def test_cifar100_without_data_writes_not_run(tutorial, no_cifar100, tmp_path, m
     assert "| VGG-16 | paper | — | 16.28 | 17.24 | 9.19 |" in table
     assert "| VGG-16 | tfbnn | not run: no data | — |" in table
     assert out.with_suffix(".md").exists()
-    _rejudged_the_same(module, out)
+    assert_rejudged_the_same(module, out)
 
 
 def _fake_cifar100(tmp_path, monkeypatch) -> Path:
@@ -431,10 +418,10 @@ def test_cifar100_with_data_trains_and_judges(tutorial, tmp_path, monkeypatch):
     assert "| VGG-16 | tfbnn, seed 1234 |" in "\n".join(summary["table"])
     assert (tmp_path / "c100.png").exists()
 
-    _forbid(monkeypatch, module.strength, ["measure", "ensemble"])
+    forbid(monkeypatch, module.strength, ["measure", "ensemble"])
     again = module.main(config)
     assert again["models"] == results["models"]
-    _rejudged_the_same(module, out)
+    assert_rejudged_the_same(module, out)
 
 
 @pytest.mark.slow
@@ -450,10 +437,10 @@ def test_cifar100_with_data_trains_and_attacks(tutorial, tmp_path, monkeypatch):
         for row in setting["attacks"].values():
             assert len(row["robust"]) == 12
             assert row["accuracy"] <= entry["clean_accuracy"] + 1e-9
-    _forbid(monkeypatch, module.strength, ["measure", "ensemble"])
+    forbid(monkeypatch, module.strength, ["measure", "ensemble"])
     again = module.main(config)
     assert again["models"] == results["models"]
-    _rejudged_the_same(module, out)
+    assert_rejudged_the_same(module, out)
 
 
 def test_cifar100_bad_config_is_refused_before_any_work(tutorial, tmp_path):

@@ -11,6 +11,8 @@ import sys
 import numpy as np
 import pytest
 
+from tutorial_checks import assert_rejudged_the_same, forbid
+
 TINY = {"architectures": ["vgg16"], "clever_architectures": ["vgg16"],
         "clever_variants": ["WAQ"], "width": 0.0625, "epochs": 1, "n": 8, "batch": 8,
         "iters": 2, "sweep": [2], "minimum_norm": ["DeepFool"], "clever_n": 1,
@@ -63,11 +65,7 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
     assert summary["plots"] == ["peers.png"]
 
     # resumed: nothing is attacked or scored again
-    def must_not_run(*args, **kwargs):
-        raise AssertionError("a finished cell was measured again")
-
-    for name in ("measure", "minimum_norm", "clever", "ensemble"):
-        monkeypatch.setattr(module, name, must_not_run)
+    forbid(monkeypatch, module, ("measure", "minimum_norm", "clever", "ensemble"))
     again = module.main(config)
     assert again["models"] == results["models"]
 
@@ -83,11 +81,7 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
     assert redone["models"]["vgg16 WAQ"]["1234"]["clever"]["NJS"]["mean"] == 0.5
 
     # rejudged from the stored numbers alone: the same verdict, explanation and table
-    stored = json.loads(out.read_text())
-    rejudged = module.resummarize(stored, out)
-    assert rejudged["verdict"] == stored["summary"]["verdict"]
-    assert rejudged["why"] == stored["summary"]["why"]
-    assert rejudged["table"] == stored["summary"]["table"]
+    assert_rejudged_the_same(module, out)
 
 
 @pytest.mark.slow  # foolbox BBA: numba compile (~25 s) + 1,000 steps; 4 min on the shared 2 cores

@@ -11,6 +11,8 @@ import math
 import numpy as np
 import pytest
 
+from tutorial_checks import assert_rejudged_the_same, forbid
+
 
 TINY = {"variants": ["WQ-MD"], "width": 0.0625, "epochs": 1, "n": 12, "batch": 12,
         "iters": 2, "njs_rhos": [1e-5, 0.01, 0.2], "prop1_rhos": [1e-15, 0.5], "sweep": [2],
@@ -64,11 +66,7 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
     assert summary["plots"] == ["signal.png"]
 
     # resumed: nothing is measured again
-    def must_not_run(*args, **kwargs):
-        raise AssertionError("a finished cell was measured again")
-
-    for name in ("measure", "ensemble", "table13"):
-        monkeypatch.setattr(module, name, must_not_run)
+    forbid(monkeypatch, module, ("measure", "ensemble", "table13"))
     again = module.main(config)
     assert again["models"] == results["models"]
 
@@ -86,11 +84,7 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
         "accuracy"] == 0.25
 
     # rejudged from the stored numbers alone: the same verdict, explanation and table
-    stored = json.loads(out.read_text())
-    rejudged = module.resummarize(stored, out)
-    assert rejudged["verdict"] == stored["summary"]["verdict"]
-    assert rejudged["why"] == stored["summary"]["why"]
-    assert rejudged["table"] == stored["summary"]["table"]
+    assert_rejudged_the_same(module, out)
 
 
 def test_table13_matches_the_mnist_tutorial_and_the_library(load_tutorial):

@@ -9,6 +9,8 @@ import json
 import numpy as np
 import pytest
 
+from tutorial_checks import assert_rejudged_the_same, forbid
+
 
 TINY = {"architectures": ["vgg16"], "variants": ["WQ-MD"], "width": 0.0625,
         "epochs": 1, "n": 12, "batch": 12, "iters": 2, "sweep": [2], "ensemble": "quick",
@@ -45,11 +47,7 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
     assert summary["plots"] == ["strength.png"]
 
     # resumed: nothing is attacked again
-    def must_not_run(*args, **kwargs):
-        raise AssertionError("a finished cell was measured again")
-
-    monkeypatch.setattr(module, "measure", must_not_run)
-    monkeypatch.setattr(module, "ensemble", must_not_run)
+    forbid(monkeypatch, module, ("measure", "ensemble"))
     again = module.main(config)
     assert again["models"] == results["models"]
 
@@ -66,11 +64,7 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
         "PGD L2"]["accuracy"] == 0.25
 
     # rejudged from the stored numbers alone: the same verdict and explanation
-    stored = json.loads(out.read_text())
-    rejudged = module.resummarize(stored, out)
-    assert rejudged["verdict"] == stored["summary"]["verdict"]
-    assert rejudged["why"] == stored["summary"]["why"]
-    assert rejudged["table"] == stored["summary"]["table"]
+    assert_rejudged_the_same(module, out)
 
 
 def test_bad_config_is_refused_before_any_work(tutorial, tmp_path):

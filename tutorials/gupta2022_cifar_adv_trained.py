@@ -594,8 +594,7 @@ def summarize(results: dict, plots: list | None = None) -> dict:
     judged = _verdicts.judge(rule, ours, {})
     seeds = sorted({int(s) for per_seed in results["models"].values() for s in per_seed})
     entries = [e for *_, e in _runs(results)]
-    data_title = results.get("data") or (entries[0]["data"] if entries else "CIFAR-10")
-    iterations = sorted({e["iterations"] for e in entries})
+    data_title = strength.data_title(results, entries)
     last = sorted({e["pgd_last_epochs"] for e in entries}, key=str)
     why = judged["why"]
     judged_cells = {what for check in judged["checks"] for what, _ in check["items"]}
@@ -627,12 +626,8 @@ def summarize(results: dict, plots: list | None = None) -> dict:
                     "2/255) throughout; attacks at its Table 6 parameters, one random start, "
                     "DeepFool and BBA with foolbox's defaults, on the whole test set (10,000 "
                     "images); one number per cell, no spread",
-        tfbnn_scale=(f"{data_title}, width {cfg['width']:g}, "
-                     f"{', '.join(f'{i:,}' for i in iterations)} training iterations "
-                     f"at batch 128 with {training}, training seed"
-                     f"{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}; {n} test "
-                     "images" + (" (a seeded draw: the split is ordered by class)"
-                                 if results.get("drawn") else "")
+        tfbnn_scale=(strength.networks_scale(results, entries, strength.seeds_text(seeds),
+                                             training=f" with {training}")
                      + f"; attacks at the paper's Table 6 parameters ({cfg['iters']} "
                        f"iterations, L-inf eps {cfg['linf_eps']:g}/255 step "
                        f"{cfg['linf_step']:g}/255), one random start, attack seed "

@@ -383,8 +383,6 @@ def summarize(results: dict, plots: list | None = None) -> dict:
     judged = _verdicts.judge(rule, ours, {})
     seeds = sorted({int(s) for per_seed in results["models"].values() for s in per_seed})
     entries = [e for *_, e in _runs(results)]
-    data_title = results.get("data") or (entries[0]["data"] if entries else "CIFAR-10")
-    iterations = sorted({e["iterations"] for e in entries})
     starred = any(k.endswith("*") for k in results["models"])
     last = cfg.get("pgd_last_epochs", cifar_models.PGD_LAST_EPOCHS)
     why = judged["why"]
@@ -392,7 +390,8 @@ def summarize(results: dict, plots: list | None = None) -> dict:
     if finding:
         why += " " + finding
     return _common.summary(
-        title=f"Gupta & Ajanthan, Tables 5 and 8, ResNet-18 and VGG-16 on {data_title}: "
+        title=f"Gupta & Ajanthan, Tables 5 and 8, ResNet-18 and VGG-16 on "
+              f"{strength.data_title(results, entries)}: "
               "PGD++ vs the DLR loss, APGD and Square",
         command=_common.command(NAME, cfg, DEFAULT, FULL),
         paper_scale="the official CIFAR-10 (50,000 training images), full-width networks "
@@ -401,16 +400,11 @@ def summarize(results: dict, plots: list | None = None) -> dict:
                     "parameters, one random start, APGD iterations and Square queries not "
                     "stated, on the whole test set (10,000 images); one number per cell, no "
                     "spread",
-        tfbnn_scale=(f"{data_title}, width {cfg['width']:g}, "
-                     f"{', '.join(f'{i:,}' for i in iterations)} training iterations "
-                     f"at batch 128"
-                     + ((", '*' networks PGD-7-trained (8/255, step 2/255) "
-                         + ("throughout" if last is None else f"for the last {last} epochs"))
-                        if starred else "")
-                     + f", training seed{'s' if len(seeds) > 1 else ''} "
-                       f"{', '.join(map(str, seeds))}; {n} test images"
-                     + (" (a seeded draw: the split is ordered by class)"
-                        if results.get("drawn") else "")
+        tfbnn_scale=(strength.networks_scale(
+                         results, entries, strength.seeds_text(seeds),
+                         training=(", '*' networks PGD-7-trained (8/255, step 2/255) "
+                                   + ("throughout" if last is None
+                                      else f"for the last {last} epochs")) if starred else "")
                      + f"; FGSM/PGD/PGD++ at the paper's Table 6 parameters ({cfg['iters']} "
                        f"iterations, L-inf eps {cfg['linf_eps']:g}/255 step "
                        f"{cfg['linf_step']:g}/255), one random start, attack seed "

@@ -447,6 +447,30 @@ def plot(results: dict, out, *, attacks=SWEEP, rows: dict = ROWS, paper_rows=Non
     return [_common.save_figure(fig, out)]
 
 
+def data_title(results: dict, entries: list) -> str:
+    """The CIFAR-10 a run measured on (its stored title, else its networks')."""
+    return results.get("data") or (entries[0]["data"] if entries else "CIFAR-10")
+
+
+def networks_scale(results: dict, entries: list, seeds: str, *, network: str = "",
+                   training: str = "", images: str = "test images") -> str:
+    """The start of a CIFAR tutorial's ``tfbnn_scale``, shared so that every section
+    states its networks alike: ``"<data>, <network>width w, I training iterations at
+    batch 128<training>, <seeds>; <n> <images>"`` and whether the images were a seeded
+    draw."""
+    cfg = results["config"]
+    iterations = ", ".join(f"{i:,}" for i in sorted({e["iterations"] for e in entries}))
+    drawn = " (a seeded draw: the split is ordered by class)" if results.get("drawn") else ""
+    return (f"{data_title(results, entries)}, {network}width {cfg['width']:g}, {iterations} "
+            f"training iterations at batch 128{training}, {seeds}; "
+            f"{results.get('n', cfg['n'])} {images}{drawn}")
+
+
+def seeds_text(seeds) -> str:
+    """``"training seeds 1234, 1235"`` (``"training seed 1234"`` for one)."""
+    return f"training seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+
+
 _ONE_SEED = ("one training seed, so no ± is printed: the verdict takes each cell's noise "
              "as the binomial standard error of an accuracy on {n} images")
 _SPREAD = ("the first tfbnn row of each network is the mean ± sample standard deviation "
@@ -465,8 +489,6 @@ def summarize(results: dict, plots: list | None = None) -> dict:
     judged = _verdicts.judge(rule, ours, {})
     seeds = sorted({int(s) for per_seed in results["models"].values() for s in per_seed})
     entries = [e for *_, e in _runs(results)]
-    data_title = results.get("data") or (entries[0]["data"] if entries else "CIFAR-10")
-    iterations = sorted({e["iterations"] for e in entries})
     not_run = "; ".join(f"{TITLES[a]}: {why}" for a, why in results.get("not_run", {}).items())
     magnitude = [c for c in rule["checks"] if c["kind"] == "in_range"]
     skipped = [c["a"].format_map(b) for c in magnitude for b in _verdicts._bindings(c)
@@ -484,7 +506,8 @@ def summarize(results: dict, plots: list | None = None) -> dict:
     if not_run:
         why += f" Not run: {not_run}."
     return _common.summary(
-        title=f"Gupta & Ajanthan, Tables 2 and 3, ResNet-18 and VGG-16 on {data_title}: "
+        title=f"Gupta & Ajanthan, Tables 2 and 3, ResNet-18 and VGG-16 on "
+              f"{data_title(results, entries)}: "
               "FGSM/PGD vs FGSM++/PGD++",
         command=_common.command(NAME, cfg, DEFAULT, FULL),
         paper_scale="the official CIFAR-10 (50,000 training images), full-width networks "
@@ -492,12 +515,7 @@ def summarize(results: dict, plots: list | None = None) -> dict:
                     "at its Table 6 parameters, one random start, on the whole test set "
                     "(10,000 images); one number per cell, no spread; also ResNet-50 and "
                     "DenseNet-121 rows",
-        tfbnn_scale=(f"{data_title}, width {cfg['width']:g}, "
-                     f"{', '.join(f'{i:,}' for i in iterations)} training iterations "
-                     f"at batch 128, training seed{'s' if len(seeds) > 1 else ''} "
-                     f"{', '.join(map(str, seeds))}; {n} test images"
-                     + (" (a seeded draw: the split is ordered by class)"
-                        if results.get("drawn") else "")
+        tfbnn_scale=(networks_scale(results, entries, seeds_text(seeds))
                      + f"; attacks at the paper's Table 6 parameters ({cfg['iters']} "
                        f"iterations, L-inf eps {cfg['linf_eps']:g}/255 step "
                        f"{cfg['linf_step']:g}/255, L2 eps {cfg['l2_eps']:g}/255 step "

@@ -499,7 +499,6 @@ def summarize(results: dict, plots: list | None = None) -> dict:
     """The section of docs/RESULTS.md: Table 1 beside tfbnn's numbers, Figure 1's checks,
     the sweep, the logit scale, and the committed rule's verdict (`RULE`)."""
     cfg = results["config"]
-    n = results.get("n", cfg["n"])
     rule = _verdicts.load_rule(RULE)
     ours = estimates(results)
     judged = _verdicts.judge(rule, ours, {})
@@ -521,8 +520,7 @@ def summarize(results: dict, plots: list | None = None) -> dict:
         why += (" Score-based black box (Square, the last stage of evaluate --version "
                 f"{cfg['ensemble']}): images only it broke after every gradient attack of the "
                 "cascade: " + ", ".join(f"{k} {v}" for k, v in square.items()) + ".")
-    data_title = results.get("data") or (entries[0]["data"] if entries else "CIFAR-10")
-    iterations = sorted({e["iterations"] for e in entries})
+    data_title = strength.data_title(results, entries)
     return _common.summary(
         title=f"Gupta & Ajanthan, Table 1 and Figure 1 on {data_title}: PGD with restarts "
               "and the gradient-masking checks (ResNet-18, VGG-16)",
@@ -533,12 +531,9 @@ def summarize(results: dict, plots: list | None = None) -> dict:
                     "size not stated); Figure 1 on ResNet-18 ((c) also VGG-16), its black "
                     "box PGD crafted on the floating-point network trained on the same data; "
                     "one number per cell, no spread, and no curve values in the text",
-        tfbnn_scale=(f"{data_title}, width {cfg['width']:g}, "
-                     f"{', '.join(f'{i:,}' for i in iterations)} training iterations at "
-                     f"batch 128, training seed {cfg['seed']} (one network per cell, so no "
-                     f"± is printed); {n} test images"
-                     + (" (a seeded draw: the split is ordered by class)"
-                        if results.get("drawn") else "")
+        tfbnn_scale=(strength.networks_scale(
+                         results, entries, f"training seed {cfg['seed']} (one network per "
+                                           "cell, so no ± is printed)")
                      + f"; PGD L-inf {cfg['eps']:g}/255, step {cfg['step']:g}/255, "
                        f"{cfg['iters']} iterations, the paper's random start, restarts "
                        f"{sorted(set(cfg['restarts']))} from attack seed {cfg['attack_seed']} "

@@ -648,8 +648,7 @@ def summarize(results: dict, plots: list | None = None) -> dict:
     judged = _verdicts.judge(rule, ours, {})
     seeds = sorted({int(s) for per_seed in results["models"].values() for s in per_seed})
     entries = [e for *_, e in _runs(results)]
-    data_title = results.get("data") or (entries[0]["data"] if entries else "CIFAR-10")
-    iterations = sorted({e["iterations"] for e in entries})
+    data_title = strength.data_title(results, entries)
     why = judged["why"]
     finding = _verdicts.finding(rule, ours)
     if finding:
@@ -668,12 +667,8 @@ def summarize(results: dict, plots: list | None = None) -> dict:
                     "10, radius 5) on ResNet-18 BNN-WQ (MD-tanh-S) and BNN-WAQ, the number of "
                     "images and the output scored (logits or probabilities) not stated; one "
                     "number per cell, no spread",
-        tfbnn_scale=(f"{data_title}, width {cfg['width']:g}, "
-                     f"{', '.join(f'{i:,}' for i in iterations)} training iterations "
-                     f"at batch 128, training seed{'s' if len(seeds) > 1 else ''} "
-                     f"{', '.join(map(str, seeds))}; Table 10 on {n} test images"
-                     + (" (a seeded draw: the split is ordered by class)"
-                        if results.get("drawn") else "")
+        tfbnn_scale=(strength.networks_scale(results, entries, strength.seeds_text(seeds),
+                                             images="test images for Table 10")
                      + f", PGD/PGD++ {cfg['iters']} iterations at L-inf eps "
                        f"{cfg['linf_eps']:g}/255 step {cfg['linf_step']:g}/255, one random "
                        f"start, attack seed {cfg['seed']}; DeepFool (foolbox "

@@ -94,6 +94,7 @@ import tensorflow as tf
 import _common
 import _verdicts
 import _zoo
+import gupta2022_cifar_attack_strength as strength
 import gupta2022_cifar_models as cifar_models
 import gupta2022_rho_ablation as rho_ablation
 import gupta2022_signal_propagation as signal
@@ -674,7 +675,6 @@ def summarize(results: dict, plots: list | None = None) -> dict:
     """The section of docs/RESULTS.md: Tables 12-14 beside tfbnn's numbers, the sweep, the
     logit scale and worst case, and the committed rule's verdict (`RULE`)."""
     cfg = {**DEFAULT, **results["config"]}
-    n = results.get("n", cfg["n"])
     rule = _verdicts.load_rule(RULE)
     ours, reasons = estimates(results, rule)
     judged = _verdicts.judge(rule, ours, {})
@@ -689,8 +689,7 @@ def summarize(results: dict, plots: list | None = None) -> dict:
             "cells all lie within 0.15 of 0 %) gives: "
             f"{_verdicts.judge(rule, paper_estimates(), {})['verdict']}.")
     entries = list(results["models"].values())
-    data_title = results.get("data") or (entries[0]["data"] if entries else "CIFAR-10")
-    iterations = sorted({e["iterations"] for e in entries})
+    data_title = strength.data_title(results, entries)
     images13 = {ROWS[v]: e["table13"]["images"] for v, e in results["models"].items()
                 if "table13" in e}
     table = _rho_table(results, "Table 12, PGD++ with NJS, accuracy % under attack", "NJS",
@@ -711,12 +710,11 @@ def summarize(results: dict, plots: list | None = None) -> dict:
                     "(10,000 images) at L-inf 8/255, step 2/255, 20 iterations, one random "
                     "start, one number per cell; Table 13 on 500 correctly classified test "
                     "images (its 'Adv. Train' network not identified); no spread printed",
-        tfbnn_scale=(f"{data_title}, {ARCHITECTURES[cfg['architecture']]} width "
-                     f"{cfg['width']:g}, {', '.join(f'{i:,}' for i in iterations)} training "
-                     f"iterations at batch 128, training seed {cfg['train_seed']}, '*' "
-                     f"networks {star}; {n} attacked test images"
-                     + (" (a seeded draw: the split is ordered by class)"
-                        if results.get("drawn") else "")
+        tfbnn_scale=(strength.networks_scale(
+                         results, entries, f"training seed {cfg['train_seed']}, '*' networks "
+                                           f"{star}",
+                         network=f"{ARCHITECTURES[cfg['architecture']]} ",
+                         images="attacked test images")
                      + f"; L-inf {cfg['linf_eps']:g}/255 step eps/4, {cfg['iters']} "
                        f"iterations, one random start (the paper's), attack seed "
                        f"{cfg['seed']}; NJS beta_1 from {cfg['njs_samples']} random test "

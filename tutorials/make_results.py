@@ -154,8 +154,10 @@ def _unprefixed(title: str) -> str:
 
 
 def _short(title: str) -> str:
-    """'Galloway et al., Table 1 (FGSM ...)' -> 'Table 1'."""
-    return _unprefixed(title).split(" (")[0]
+    """'Galloway et al., Table 1 (FGSM ...)' -> 'Table 1'; a ``--full`` section keeps its
+    mark, so that it does not read as a repeat of its default-scale one."""
+    full = " (--full)" if title.endswith(" (--full)") else ""
+    return _unprefixed(title).split(" (")[0] + full
 
 
 def _overview(verdicts: list) -> str:
