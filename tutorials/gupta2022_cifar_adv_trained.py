@@ -634,12 +634,8 @@ def summarize(results: dict, plots: list | None = None) -> dict:
                        f"{cfg['seed']}; DeepFool ({cfg['deepfool_steps']} steps) and BBA "
                        f"({cfg['bba_steps']} steps) with foolbox's defaults otherwise, run once "
                        "without a radius on the correctly classified images, robust at eps "
-                       "where the point found lies further than eps or none was found; sweep "
-                       f"at L-inf {', '.join(f'{e:g}' for e in cfg['sweep'])} /255 with the "
-                       "same step/eps ratio; accuracy % over all the images (lower = "
-                       "stronger attack); worst case = per-example worst case over the L-inf "
-                       f"{cfg['linf_eps']:g}/255 attacks and the ensemble; "
-                     + (_SPREAD if len(seeds) > 1 else _ONE_SEED).format(n=n)),
+                       "where the point found lies further than eps or none was found; "
+                     + strength.sweep_and_worst_case(cfg, seeds, n, (_ONE_SEED, _SPREAD))),
         table=_tables(results), verdict=judged["verdict"], why=why, plots=plots)
 
 

@@ -368,11 +368,6 @@ def plot(results: dict, out) -> list:
                          columns=4)
 
 
-_ONE_SEED, _SPREAD = strength._ONE_SEED, strength._SPREAD
-"""What ± means in the table (several seeds), or why there is none (one seed), as in
-Tables 2 and 3."""
-
-
 def summarize(results: dict, plots: list | None = None) -> dict:
     """The section of docs/RESULTS.md: Tables 5 and 8 beside tfbnn's numbers, the sweep,
     the logit scale, and the committed rule's verdict (`RULE`) with its findings."""
@@ -412,12 +407,8 @@ def summarize(results: dict, plots: list | None = None) -> dict:
                        f"(DLR and CE) and Square from tfbnn.evaluation.catalog at its budgets: "
                        f"APGD {cfg['apgd_iters']} iterations x {cfg['apgd_restarts']} "
                        f"restart{'s' if cfg['apgd_restarts'] > 1 else ''}, Square "
-                       f"{cfg['square_queries']:,} queries (p_init 0.8, margin loss); sweep "
-                       f"at L-inf {', '.join(f'{e:g}' for e in cfg['sweep'])} /255 with the "
-                       "same step/eps ratio; accuracy % over all the images (lower = "
-                       "stronger attack); worst case = per-example worst case over the L-inf "
-                       f"{cfg['linf_eps']:g}/255 attacks and the ensemble; "
-                     + (_SPREAD if len(seeds) > 1 else _ONE_SEED).format(n=n)),
+                       f"{cfg['square_queries']:,} queries (p_init 0.8, margin loss); "
+                     + strength.sweep_and_worst_case(cfg, seeds, n)),
         table=_tables(results), verdict=judged["verdict"], why=why, plots=plots)
 
 

@@ -479,6 +479,16 @@ _SPREAD = ("the first tfbnn row of each network is the mean ± sample standard d
            "{n} images per seed")
 
 
+def sweep_and_worst_case(cfg: dict, seeds, n: int, noise=(_ONE_SEED, _SPREAD)) -> str:
+    """The end of a CIFAR attack tutorial's ``tfbnn_scale``: the eps sweep, what the
+    accuracy and the worst case are over, and what ± means: ``noise`` is the text for one
+    training seed and for several (default `_ONE_SEED`, `_SPREAD`)."""
+    return (f"sweep at L-inf {', '.join(f'{e:g}' for e in cfg['sweep'])} /255 with the same "
+            "step/eps ratio; accuracy % over all the images (lower = stronger attack); worst "
+            f"case = per-example worst case over the L-inf {cfg['linf_eps']:g}/255 attacks "
+            "and the ensemble; " + noise[len(seeds) > 1].format(n=n))
+
+
 def summarize(results: dict, plots: list | None = None) -> dict:
     """The section of docs/RESULTS.md: Tables 2 and 3 beside tfbnn's numbers, the sweep,
     the logit scale, and the committed rule's verdict (`RULE`)."""
@@ -520,11 +530,7 @@ def summarize(results: dict, plots: list | None = None) -> dict:
                        f"iterations, L-inf eps {cfg['linf_eps']:g}/255 step "
                        f"{cfg['linf_step']:g}/255, L2 eps {cfg['l2_eps']:g}/255 step "
                        f"{cfg['l2_step']:g}/255), one random start, attack seed {cfg['seed']}; "
-                       f"sweep at L-inf {', '.join(f'{e:g}' for e in cfg['sweep'])} /255 "
-                       "with the same step/eps ratio; accuracy % over all the images "
-                       "(lower = stronger attack); worst case = per-example worst case over "
-                       "the L-inf 8/255 attacks and the ensemble; "
-                     + (_SPREAD if len(seeds) > 1 else _ONE_SEED).format(n=n)),
+                     + sweep_and_worst_case(cfg, seeds, n)),
         table=_tables(results), verdict=judged["verdict"], why=why, plots=plots)
 
 
