@@ -284,5 +284,11 @@ def test_several_seeds_add_their_spread(adv):
     gain = ours["ResNet-18 REF linf eps=8/255 PGD minus the better PGD++"]
     assert gain.runs == 2 and gain.mean == pytest.approx((2.0 + 6.0) / 2)
     assert gain.std > np.std([2.0, 6.0], ddof=1)  # the spread plus the paired noise
+    # the seeds attack the same 250 images: the paired noise is not divided by the 2 seeds
+    rows = [e["settings"]["linf eps=8/255"]["attacks"]
+            for e in results["models"]["resnet18 REF*"].values()]
+    one = [adv.paired_difference([r], "PGD", adv.PGD_PLUS_PLUS, 250)[0] for r in rows]
+    assert gain.se ** 2 == pytest.approx(np.var([2.0, 6.0], ddof=1) / 2
+                                         + np.mean([e.se ** 2 for e in one]))
     summary = adv.resummarize(results)
     assert "mean ± std (2 seeds)" in "\n".join(summary["table"])

@@ -20,7 +20,8 @@ def test_standard_error_combines_seeds_and_test_set(v):
     seeds = v.Estimate(50.0, std=2.0, runs=4)
     assert seeds.se == pytest.approx(1.0)
     both = v.Estimate(50.0, std=2.0, runs=4, n=10000)
-    assert both.se == pytest.approx(math.hypot(1.0, 100 * math.sqrt(0.25 / 40000)))
+    # the four runs share the same 10,000 images: their binomial noise is not divided by 4
+    assert both.se == pytest.approx(math.hypot(1.0, 100 * math.sqrt(0.25 / 10000)))
     # At 0 % the plug-in variance would be 0; half an example keeps a band.
     assert v.Estimate(0.0, n=100).se > 0
     fraction = v.Estimate(0.5, n=10000, scale=1.0)

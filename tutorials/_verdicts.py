@@ -79,8 +79,10 @@ class Estimate:
         std: the standard deviation over independent ``runs`` (training seeds); 0 for one.
         runs: how many runs ``mean`` averages.
         n: test examples behind each run's value, when it is an accuracy or error rate:
-            adds the binomial noise of a finite test set. None when unknown (the paper's
-            cells) or not a rate.
+            adds the binomial noise of a finite test set. Every run is measured on the
+            same ``n`` images (each tutorial's first or seeded-drawn test images), so that
+            noise is shared by the runs and does not shrink with their number. None when
+            unknown (the paper's cells) or not a rate.
         scale: 100 for percent, 1 for fractions.
     """
 
@@ -100,13 +102,15 @@ class Estimate:
 
     @property
     def se(self) -> float:
-        """The standard error of ``mean``: seeds' spread and binomial noise combined."""
+        """The standard error of ``mean``: the seeds' spread (over ``runs``) and the
+        binomial noise of the ``n`` test images, which every run shares (not divided by
+        ``runs``: averaging training seeds does not average over other images)."""
         variance = self.std ** 2 / self.runs
         if self.n is not None:
             p = min(max(self.mean / self.scale, 0.0), 1.0)
             # At p = 0 or 1 the plug-in variance is 0; half an example keeps it honest.
             p = min(max(p, 0.5 / self.n), 1 - 0.5 / self.n)
-            variance += (self.scale ** 2) * p * (1 - p) / (self.n * self.runs)
+            variance += (self.scale ** 2) * p * (1 - p) / self.n
         return math.sqrt(variance)
 
     def at_floor(self) -> bool:

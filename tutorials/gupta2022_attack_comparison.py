@@ -163,7 +163,8 @@ def _cells(runs: list, attacks: list, n: int) -> list[str]:
 _SPREAD = ("each model's first row per eps is the mean ± sample standard deviation over the "
            "training seeds (± as in the Galloway tables), the rows below it one per seed; the "
            "verdict takes each cell's noise as that spread plus the binomial standard error of "
-           "an accuracy on {n} images per seed")
+           "an accuracy on {n} images (the same images for every seed, so that part does not "
+           "shrink with the seeds)")
 _ONE_SEED = ("one training seed, so no ± is printed: the verdict takes each cell's noise as "
              "the binomial standard error of an accuracy on {n} images")
 """What ± means in the table (several seeds), or why there is none (one seed)."""

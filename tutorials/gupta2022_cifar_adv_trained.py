@@ -374,7 +374,8 @@ def paired_difference(rows: list, a: str, better, n: int):
     each), as a `_verdicts.Estimate` with the paired noise of two attacks on the same
     images: per seed the standard error of the mean per-image difference, whose variance
     is the discordant fraction minus the squared mean (at least half an image discordant,
-    as `_verdicts.Estimate` floors a rate), and the spread over the seeds added.
+    as `_verdicts.Estimate` floors a rate), not divided by the seeds (they attack the same
+    images), and the spread over the seeds added.
 
     Returns ``(estimate, saturated)``; the estimate is None when a cell or its per-image
     record is missing, and ``saturated`` is True (estimate None) when both attacks leave
@@ -395,9 +396,12 @@ def paired_difference(rows: list, a: str, better, n: int):
         differences.append(100 * d.mean())
         variances.append(1e4 * max(discordant - d.mean() ** 2, 0.0) / len(d))
     spread = float(np.var(differences, ddof=1)) if len(differences) > 1 else 0.0
+    runs = len(differences)
+    # Every seed attacks the same images, so their noise does not shrink with the seeds:
+    # carried in ``std`` times sqrt(runs), so that `Estimate.se` divides only the spread.
     return _verdicts.Estimate(float(np.mean(differences)),
-                              math.sqrt(spread + float(np.mean(variances))),
-                              runs=len(differences)), False
+                              math.sqrt(spread + runs * float(np.mean(variances))),
+                              runs=runs), False
 
 
 def _estimates(results: dict) -> tuple[dict, list]:
@@ -580,8 +584,9 @@ _ONE_SEED = ("one training seed, so no ± is printed: the verdict compares two a
              "paired difference (from the images where they disagree)")
 _SPREAD = ("the first tfbnn row of each network is the mean ± sample standard deviation "
            "over the training seeds, the rows below it one per seed; the verdict compares two "
-           "attacks by their difference on the same {n} images per seed, its noise the "
-           "standard error of that paired difference plus the spread over the seeds")
+           "attacks by their difference on the same {n} images, its noise the standard "
+           "error of that paired difference (not divided by the seeds, which attack the same "
+           "images) plus the spread over the seeds")
 
 
 def summarize(results: dict, plots: list | None = None) -> dict:

@@ -476,7 +476,8 @@ _ONE_SEED = ("one training seed, so no ± is printed: the verdict takes each cel
 _SPREAD = ("the first tfbnn row of each network is the mean ± sample standard deviation "
            "over the training seeds, the rows below it one per seed; the verdict takes each "
            "cell's noise as that spread plus the binomial standard error of an accuracy on "
-           "{n} images per seed")
+           "{n} images (the same images for every seed, so that part does not shrink with the "
+           "seeds)")
 
 
 def sweep_and_worst_case(cfg: dict, seeds, n: int, noise=(_ONE_SEED, _SPREAD)) -> str:
