@@ -275,13 +275,8 @@ def settings(config: dict):
 
 
 def main(config: dict) -> dict:
-    run = _common.Run(config, DEFAULT, FULL, name=NAME)
-    config = run.config
-    check_config(config)
-    title, train_images = cifar_models.training_set()
-    x, y, drawn = strength.cifar_test(config["n"])
-    run.results.update({"data": title, "n": len(x), "drawn": drawn})
-    models = run.section("models")
+    run, x, y, train_images = strength.start(config, NAME, DEFAULT, FULL, check_config)
+    config, models = run.config, run.section("models")
     peers = minimum_norm_attacks(config)
     for architecture in config["architectures"]:
         for variant in config["variants"]:

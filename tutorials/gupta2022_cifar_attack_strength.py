@@ -220,14 +220,22 @@ def cifar_test(n: int):
     return np.asarray(x, np.float32), np.asarray(y).astype(np.int64), drawn
 
 
-def main(config: dict) -> dict:
-    run = _common.Run(config, DEFAULT, FULL, name=NAME)
-    config = run.config
-    check_config(config)
+def start(config: dict, name: str, default: dict, full: dict, check) -> tuple:
+    """``(run, x, y, train_images)``: the opening the CIFAR attack tutorials share. Their
+    resumable run (`_common.Run`), its config refused by ``check`` before any work, the
+    training-set size their networks' specs need (`gupta2022_cifar_models.training_set`),
+    and the ``n`` test images (`cifar_test`), recorded in the results."""
+    run = _common.Run(config, default, full, name=name)
+    check(run.config)
     title, train_images = cifar_models.training_set()
-    x, y, drawn = cifar_test(config["n"])
+    x, y, drawn = cifar_test(run.config["n"])
     run.results.update({"data": title, "n": len(x), "drawn": drawn})
-    models = run.section("models")
+    return run, x, y, train_images
+
+
+def main(config: dict) -> dict:
+    run, x, y, train_images = start(config, NAME, DEFAULT, FULL, check_config)
+    config, models = run.config, run.section("models")
     not_run = run.section("not_run")
     for architecture in config["architectures"]:
         if architecture in NOT_BUILT:

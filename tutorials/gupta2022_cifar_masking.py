@@ -194,13 +194,8 @@ def figure1(model_fn, source_fn, x, y, clean, architecture: str, config: dict) -
 
 
 def main(config: dict) -> dict:
-    run = _common.Run(config, DEFAULT, FULL, name=NAME)
-    config = run.config
-    check_config(config)
-    title, train_images = cifar_models.training_set()
-    x, y, drawn = strength.cifar_test(config["n"])
-    run.results.update({"data": title, "n": len(x), "drawn": drawn})
-    models = run.section("models")
+    run, x, y, train_images = strength.start(config, NAME, DEFAULT, FULL, check_config)
+    config, models = run.config, run.section("models")
     # REF first: it is the black-box source of its architecture's BNNs
     variants = sorted(config["variants"], key=lambda v: v != SOURCE)
     for architecture in config["architectures"]:

@@ -297,14 +297,13 @@ def clever(model_fn, x, beta, output: str, config: dict) -> dict:
 
 
 def main(config: dict) -> dict:
-    run = _common.Run(config, DEFAULT, FULL, name=NAME)
+    def check(config):
+        check_config(config)
+        require_peers(config)
+
+    run, x, y, train_images = strength.start(config, NAME, DEFAULT, FULL, check)
     config = run.config
-    check_config(config)
-    require_peers(config)
-    title, train_images = cifar_models.training_set()
-    x, y, drawn = strength.cifar_test(config["n"])
-    run.results.update({"data": title, "n": len(x), "clever_n": config["clever_n"],
-                        "drawn": drawn})
+    run.results["clever_n"] = config["clever_n"]
     models = run.section("models")
     for architecture, variant, table10, table11 in networks(config):
         per_seed = models.setdefault(f"{architecture} {variant}", {})
