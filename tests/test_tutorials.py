@@ -232,8 +232,11 @@ PAPER_T6_K64 = {"A": 1.2, "B": 2.3, "C": 1.3, "A+": 0.99, "B+": 2.0, "C+": 1.3}
 
 
 @pytest.mark.parametrize("errors, verdict", [
-    # three seeds each, near the paper's means: every separated pair and magnitude holds
-    ({m: [e - 0.05, e, e + 0.05] for m, e in PAPER_T6_K64.items()}, "reproduced"),
+    # three seeds each, inside the paper's spread, with each pair it separates apart by more
+    # than 2 standard errors of 10,000 images (which the seeds share): every check holds.
+    # The paper's own means would not do: its A vs A+ gap, 0.21 points, is inside that noise.
+    ({m: [e - 0.05, e, e + 0.05] for m, e in {**PAPER_T6_K64, "A": 1.45, "B": 2.5,
+                                              "C+": 1.45}.items()}, "reproduced"),
     # the paper's orders, but B and B+ a point or more above its means: magnitudes miss
     ({**{m: [e, e, e] for m, e in PAPER_T6_K64.items()}, "B": [3.4, 3.5, 3.6],
       "B+": [2.8, 2.9, 3.0]}, "not reproduced"),
@@ -439,7 +442,8 @@ def test_make_results_keeps_full_scale_results_beside_the_default(tutorial, tmp_
     (results / name).write_text(json.dumps(default))
     (results / "gupta2022_exact_gap.json").write_text(json.dumps(default))
     text = module.main().read_text()
-    assert text.count("(--full)") == 2  # the overview row and the section heading
+    # the overview paragraph, the overview table's row and the section heading
+    assert text.count("(--full)") == 3
     sections = [line for line in text.splitlines() if line.startswith("## ")]
     at = next(i for i, line in enumerate(sections) if line.endswith("(--full)"))
     assert sections[at] == sections[at - 1] + " (--full)"  # right after its default one
