@@ -190,6 +190,7 @@ def test_choice_checks_return_what_they_accept():
     assert checks.check_choices("v", [], ["REF"], allow_empty=True) == []
     assert checks.check_choice("e", None, ["quick"], allow_none=True) is None
     assert checks.check_int_list("seeds", (1234, np.int64(5)), 0) == [1234, 5]
+    assert checks.check_int_list("seeds", (s for s in (1, 2)), 0) == [1, 2]  # read once
 
 
 def test_probability_and_stochastic_detection():

@@ -25,10 +25,9 @@ import tensorflow as tf
 
 __all__ = [
     "NORMS", "check_beta", "check_box", "check_callable", "check_choice", "check_choices",
-    "check_clip", "check_eps", "check_fraction",
-    "check_inputs", "check_int", "check_int_list", "check_labels", "check_norm", "check_number", "check_rho",
-    "check_seed", "is_number", "is_stochastic", "looks_like_probabilities",
-    "warn_if_probabilities",
+    "check_clip", "check_eps", "check_fraction", "check_inputs", "check_int", "check_int_list",
+    "check_labels", "check_norm", "check_number", "check_rho", "check_seed", "is_number",
+    "is_stochastic", "looks_like_probabilities", "warn_if_probabilities",
 ]
 
 NORMS = (np.inf, 2)
@@ -73,11 +72,13 @@ def check_int(name: str, value, minimum: int, *, allow_none: bool = False, hint:
 def check_int_list(name: str, values, minimum: int, *, example: str = "") -> list:
     """``values`` as a list of ints, or ``ValueError`` unless it is a non-empty list of
     ints >= ``minimum``; ``example`` (e.g. ``"--seeds 1234"``) is suggested when empty."""
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or not list(values):
+    items = None if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") else (
+        list(values))
+    if not items:
         hint = f", e.g. {example}" if example else ""
         raise ValueError(f"{name}={values!r}: give a list of at least one int >= "
                          f"{minimum}{hint}.")
-    return [check_int(name, value, minimum) for value in values]
+    return [check_int(name, value, minimum) for value in items]
 
 
 def check_choices(name: str, values, allowed, *, hint: str = "",
