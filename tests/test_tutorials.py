@@ -6,6 +6,7 @@ what it wrote; a second call must resume from the written results without retrai
 """
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -406,6 +407,30 @@ def test_a_results_file_resumes_wherever_it_lives(tutorial, tmp_path):
     assert common.load(copy, {"n": 10, "out": str(copy)}, default)["models"] == {"A": 1}
     assert common.load(copy, {"n": 20, "out": str(copy)}, default) == {
         "config": {"n": 20, "out": str(copy)}}
+
+
+def test_a_results_file_records_no_machine_path(tutorial, tmp_path, monkeypatch):
+    """A results file inside the repository records its ``out`` relative to the root (no
+    path of the machine that ran it); the command it reproduces reads it the same way, and
+    a file outside the repository keeps its absolute path."""
+    common = tutorial("_common")
+    inside = common.ROOT / "tutorials" / "results" / "x.json"
+    monkeypatch.setattr(common, "atomic_write_text",
+                        lambda path, text: written.__setitem__(Path(path), text))
+    written = {}
+    common.save(inside, {"config": {"n": 1, "out": str(inside)}})
+    assert json.loads(written[inside])["config"]["out"] == "tutorials/results/x.json"
+    outside = tmp_path / "x.json"
+    common.save(outside, {"config": {"n": 1, "out": str(outside)}})
+    assert json.loads(written[outside])["config"]["out"] == str(outside.resolve())
+    default = {"n": 1, "out": str(inside)}
+    assert common.command("x", {"n": 1, "out": "tutorials/results/x.json"}, default, {}) == (
+        "python tutorials/x.py")
+    assert common.command("x", {"n": 1, "out": str(outside)}, default, {}) == (
+        f"python tutorials/x.py --out {outside.resolve()}")
+    monkeypatch.chdir(tmp_path)  # a caller's relative --out is its working directory's
+    run = common.Run({"out": "y.json"}, {"n": 1, "out": str(inside)}, name="y")
+    assert run.out == tmp_path.resolve() / "y.json" and run.config["out"] == str(run.out)
 
 
 def test_command_names_full_scale_and_output_file(tutorial):

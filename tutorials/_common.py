@@ -46,6 +46,8 @@ from tfbnn.io import atomic_write_bytes, atomic_write_text
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
+ROOT = HERE.parent.resolve()
+"""The repository root: a results file records its ``out`` relative to it (`save`)."""
 VERDICTS = _verdicts.VERDICTS
 
 
@@ -77,7 +79,9 @@ class Run:
     def __init__(self, config: dict, default: dict, full: dict | None = None, *,
                  name: str | None = None, ignore: tuple = (), indent: int | None = 1):
         self.config = resolve(config, default, full)
-        self.out = Path(self.config.get("out") or RESULTS / f"{name}.json")
+        self.out = Path(self.config.get("out") or RESULTS / f"{name}.json").resolve()
+        if self.config.get("out"):  # the caller's relative path is the working directory's
+            self.config["out"] = str(self.out)
         self.indent = indent
         recorded = {k: v for k, v in self.config.items() if k not in ignore}
         self.results = load(self.out, recorded, {k: v for k, v in default.items()
@@ -234,11 +238,27 @@ def save(out, results: dict, indent: int | None = 1, markdown: str | None = None
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    config = results.get("config")
+    if isinstance(config, dict) and config.get("out"):  # no machine's own path recorded
+        results = {**results, "config": {**config, "out": _portable(config["out"])}}
     atomic_write_text(out, json.dumps(results, indent=indent) + "\n")
     if results.get("summary"):
         markdown = "\n".join(render(results["summary"]))
     if markdown is not None:
         atomic_write_text(out.with_suffix(".md"), markdown)
+
+
+def _portable(path) -> str:
+    """``path`` relative to the repository root when it lies inside it, else absolute."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
+def _absolute(path) -> Path:
+    """A recorded ``out`` as an absolute path: relative ones are the repository root's
+    (`_portable`)."""
+    path = Path(path)
+    return path if path.is_absolute() else ROOT / path
 
 
 def render(s: dict, plot_dir: str = "") -> list[str]:
@@ -310,11 +330,9 @@ def command(name: str, config: dict, default: dict, full: dict) -> str:
     """The command line that reproduces ``config``: ``--full``, or the settings it changed."""
     base = f"python tutorials/{name}.py"
     out = config.get("out")
-    if out and default.get("out") and Path(out).resolve() != Path(default["out"]).resolve():
-        shown = Path(out).resolve()
-        if shown.is_relative_to(HERE.parent.resolve()):
-            shown = shown.relative_to(HERE.parent.resolve())
-        out = f" --out {shown}"
+    if out and default.get("out") and (_absolute(out).resolve()
+                                       != _absolute(default["out"]).resolve()):
+        out = f" --out {_portable(_absolute(out))}"
     else:
         out = ""
     settings = {k: v for k, v in config.items() if k not in ("out", "full")}
