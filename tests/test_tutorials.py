@@ -132,6 +132,31 @@ def test_make_results(tutorial, tmp_path, monkeypatch):
     assert "Table 6" in same and "Table 6" not in outside
 
 
+def test_make_results_sums_up_the_cifar_claims_from_their_verdicts(tutorial, tmp_path,
+                                                                    monkeypatch):
+    """The one-paragraph CIFAR summary names every CIFAR section of Gupta & Ajanthan's
+    (a claim each), grouped under the verdict its results file holds, with the scale run."""
+    module = tutorial("make_results")
+    cifar = {name for name, paper, title, *_ in module.SECTIONS
+             if paper.startswith("Gupta") and name.startswith("gupta2022_cifar")}
+    assert set(module.CIFAR_CLAIMS) == cifar
+    monkeypatch.setattr(module, "RESULTS", tmp_path)
+    results = {"gupta2022_cifar_masking.json": "refuted", "gupta2022_cifar_timing.json":
+               "reproduced", "gupta2022_cifar_peers.json": "inconclusive"}
+    for name, verdict in results.items():
+        (tmp_path / name).write_text(json.dumps({"config": {"width": 0.25, "epochs": 10},
+                                                 "summary": {"verdict": verdict}}))
+    text = module._cifar_paragraph()
+    assert "(width 0.25, 10 epochs;" in text
+    holds, refuted = text.index("Holds: "), text.index("Does not hold (goes the other way): ")
+    undecided, missing = text.index("Undecided (inside the noise): "), text.index("Not run: ")
+    assert holds < refuted < undecided < missing
+    assert module.CIFAR_CLAIMS["gupta2022_cifar_timing.json"] in text[holds:refuted]
+    assert module.CIFAR_CLAIMS["gupta2022_cifar_masking.json"] in text[refuted:undecided]
+    assert module.CIFAR_CLAIMS["gupta2022_cifar_signal.json"] in text[missing:]
+    assert all(text.count(claim) == 1 for claim in module.CIFAR_CLAIMS.values())
+
+
 @pytest.mark.parametrize("table", ["1", "2"])
 def test_fgsm_tables(tutorial, tmp_path, table):
     module = tutorial("galloway2018_fgsm_tables")
