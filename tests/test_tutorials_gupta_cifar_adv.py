@@ -5,12 +5,11 @@ made-up numbers, reaching each verdict on purpose."""
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
 
-from tutorial_checks import assert_rejudged_the_same, forbid
+from tutorial_checks import assert_lost_cell_is_measured_again, assert_rejudged_the_same, forbid
 
 TINY = {"architectures": ["vgg16"], "variants": ["REF*"], "width": 0.0625, "epochs": 1,
         "pgd_last_epochs": 1, "n": 12, "batch": 12, "iters": 2, "sweep": [2],
@@ -92,17 +91,11 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
 
     # a cell lost from the file is measured again, alone; a lost DeepFool row is read off
     # the stored minimum-norm run again, without attacking
-    stored = json.loads(out.read_text())
-    attacked = stored["models"]["vgg16 REF*"]["1234"]["settings"]["linf eps=2/255"]["attacks"]
-    del attacked["PGD beta=0.1"], attacked["DeepFool"]
-    out.write_text(json.dumps(stored))
-    calls = []
-    monkeypatch.setattr(module, "measure", lambda *a, **k: calls.append(1) or {
-        "accuracy": 0.0, "seconds": 0.0, "robust": [0] * 12})
-    redone = module.main(config)
-    assert len(calls) == 1
-    attacked = redone["models"]["vgg16 REF*"]["1234"]["settings"]["linf eps=2/255"]["attacks"]
-    assert attacked["PGD beta=0.1"]["accuracy"] == 0.0
+    attacked = assert_lost_cell_is_measured_again(
+        monkeypatch, module, config, out,
+        ("models", "vgg16 REF*", "1234", "settings", "linf eps=2/255", "attacks"),
+        ("PGD beta=0.1", "DeepFool"), "measure",
+        {"accuracy": 0.0, "seconds": 0.0, "robust": [0] * 12})
     assert attacked["DeepFool"] == results["models"]["vgg16 REF*"]["1234"]["settings"][
         "linf eps=2/255"]["attacks"]["DeepFool"]
 

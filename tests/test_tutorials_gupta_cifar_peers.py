@@ -5,13 +5,12 @@ accounting; and its rule on made-up numbers, reaching each verdict on purpose.""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import numpy as np
 import pytest
 
-from tutorial_checks import assert_rejudged_the_same, forbid
+from tutorial_checks import assert_lost_cell_is_measured_again, assert_rejudged_the_same, forbid
 
 TINY = {"architectures": ["vgg16"], "clever_architectures": ["vgg16"],
         "clever_variants": ["WAQ"], "width": 0.0625, "epochs": 1, "n": 8, "batch": 8,
@@ -70,15 +69,9 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
     assert again["models"] == results["models"]
 
     # a CLEVER column lost from the file is scored again, alone
-    stored = json.loads(out.read_text())
-    del stored["models"]["vgg16 WAQ"]["1234"]["clever"]["NJS"]
-    out.write_text(json.dumps(stored))
-    calls = []
-    monkeypatch.setattr(module, "clever", lambda *a, **k: calls.append(1) or {
-        "scores": [0.5], "mean": 0.5})
-    redone = module.main(config)
-    assert len(calls) == 1
-    assert redone["models"]["vgg16 WAQ"]["1234"]["clever"]["NJS"]["mean"] == 0.5
+    assert_lost_cell_is_measured_again(
+        monkeypatch, module, config, out, ("models", "vgg16 WAQ", "1234", "clever"), ("NJS",),
+        "clever", {"scores": [0.5], "mean": 0.5})
 
     # rejudged from the stored numbers alone: the same verdict, explanation and table
     assert_rejudged_the_same(module, out)

@@ -5,13 +5,12 @@ numbers, reaching each verdict on purpose, with issue #13's vacuous passes ruled
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
 
-from tutorial_checks import assert_rejudged_the_same, forbid
+from tutorial_checks import assert_lost_cell_is_measured_again, assert_rejudged_the_same, forbid
 
 
 TINY = {"variants": ["WQ-MD"], "width": 0.0625, "epochs": 1, "n": 12, "batch": 12,
@@ -71,17 +70,11 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
     assert again["models"] == results["models"]
 
     # a cell lost from the file is measured again, alone
-    stored = json.loads(out.read_text())
-    del stored["models"]["WQ-MD"]["settings"]["linf eps=2/255"]["attacks"]["PGD++ HNS"]
-    out.write_text(json.dumps(stored))
-    calls = []
-    monkeypatch.setattr(module, "measure", lambda *a, **k: calls.append(1) or {
-        "family": "HNS", "rho": None, "accuracy": 0.25, "seconds": 0.0,
-        "robust": [1, 1, 1] + [0] * 9})
-    redone = module.main(config)
-    assert len(calls) == 1
-    assert redone["models"]["WQ-MD"]["settings"]["linf eps=2/255"]["attacks"]["PGD++ HNS"][
-        "accuracy"] == 0.25
+    assert_lost_cell_is_measured_again(
+        monkeypatch, module, config, out,
+        ("models", "WQ-MD", "settings", "linf eps=2/255", "attacks"), ("PGD++ HNS",), "measure",
+        {"family": "HNS", "rho": None, "accuracy": 0.25, "seconds": 0.0,
+         "robust": [1, 1, 1] + [0] * 9})
 
     # rejudged from the stored numbers alone: the same verdict, explanation and table
     assert_rejudged_the_same(module, out)

@@ -4,12 +4,11 @@ verdict; and its rule on made-up numbers, reaching each verdict on purpose."""
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
 
-from tutorial_checks import assert_rejudged_the_same, forbid
+from tutorial_checks import assert_lost_cell_is_measured_again, assert_rejudged_the_same, forbid
 
 
 TINY = {"architectures": ["vgg16"], "variants": ["WQ-MD"], "width": 0.0625,
@@ -52,16 +51,10 @@ def test_tiny_run_writes_resumes_and_rejudges(tutorial, cifar_npz, tmp_path, mon
     assert again["models"] == results["models"]
 
     # a cell lost from the file is measured again, alone
-    stored = json.loads(out.read_text())
-    del stored["models"]["vgg16 WQ-MD"]["1234"]["settings"]["l2 eps=120/255"]["attacks"]["PGD L2"]
-    out.write_text(json.dumps(stored))
-    calls = []
-    monkeypatch.setattr(module, "measure", lambda *a, **k: calls.append(1) or {
-        "accuracy": 0.25, "seconds": 0.0, "robust": [1, 1, 1] + [0] * 9})
-    redone = module.main(config)
-    assert len(calls) == 1
-    assert redone["models"]["vgg16 WQ-MD"]["1234"]["settings"]["l2 eps=120/255"]["attacks"][
-        "PGD L2"]["accuracy"] == 0.25
+    assert_lost_cell_is_measured_again(
+        monkeypatch, module, config, out,
+        ("models", "vgg16 WQ-MD", "1234", "settings", "l2 eps=120/255", "attacks"), ("PGD L2",),
+        "measure", {"accuracy": 0.25, "seconds": 0.0, "robust": [1, 1, 1] + [0] * 9})
 
     # rejudged from the stored numbers alone: the same verdict and explanation
     assert_rejudged_the_same(module, out)
