@@ -54,26 +54,18 @@ the whole test set (its size not stated). Default here (2 CPU cores): width 0.25
 epochs, training seed 1234 (the networks of `gupta2022_cifar_models.py`), on whatever
 `tfbnn.data.load_cifar10` finds (here the JPEG stand-in, labelled "CIFAR-10 (JPEG
 stand-in, 20k train)"), n = 150 test images (a seeded draw: the stand-in's split is
-ordered by class). Estimate of the default's time once the six networks are cached,
-counted in PGD-20 runs over the n images and priced at the rate
-`gupta2022_cifar_attack_strength.py` timed on one batch of 50 images of each untrained
-width-0.25 network (one PGD-20: 0.9-2.5 s per 50 images, about 0.034 s per image on
-average; PGD++ about 1.3 PGD-20s). Figure 1's checks were timed here once on one batch
-of 50 images of an untrained width-0.25 ResNet-18 BNN-WAQ against one PGD-20 on the same
-batch (on the 2 CPU cores with a load average of 15, so only the ratios mean anything):
-(a) 11.6 PGD-20s (its six iteration counts, 186 steps, plus six graph tracings), (b)
-5.6, (c) 1.6. Per BNN: Table 1, 1 PGD-20 plus restarts on what survives (about 4 if a
-fifth of the images survives each of the 19), PGD++ 2.6, the sweep 10.8, the ensemble
-about 5 (APGD-CE's 100 iterations on the correctly classified images, its later stages
-on what it leaves: few at this scale), Figure 1 about 19 on ResNet-18 and 2 ((c) only)
-on VGG-16; per REF about 19: about 175 PGD-20 runs in all, 6 s per image, 15 minutes for
-150 images; with graph tracing (about 15 graphs per network) and loading, about 20
-minutes (n = 250 would be about 30, at the limit of the budget, hence 150). The networks
-themselves, if not cached, take about 4-8 minutes each to train
-(`gupta2022_cifar_models.py`). ``--full``: full width, the authors' 100,000 training
-iterations, the whole test set and Figure 1's (a) and (b) on VGG-16 too (GPU work, the
-same code path). Results are written after every measured unit (one attack or one check
-of one network), so a killed run resumes.
+ordered by class). Measured time of the default once the six networks were cached: 702 s
+(11.7 minutes, loading and tracing included; 2026-12-05, on the 2 CPU cores shared with
+a training run beside it); the attacks' share grows with n (n = 250: an estimated 20
+minutes). The cost is counted in PGD-20 runs over the n images: per BNN, Table 1's
+PGD-20 plus the restarts on what survives, PGD++ 2.6, the sweep 10.8, the ensemble about
+5 (APGD-CE's 100 iterations on the correctly classified images, its later stages on what
+it leaves), Figure 1 about 19 on ResNet-18 ((a) 11.6, (b) 5.6, (c) 1.6) and 2 ((c) only)
+on VGG-16; per REF about 19. The networks themselves, if not cached, take about 4-8
+minutes each to train (`gupta2022_cifar_models.py`). ``--full``: full width, the
+authors' 100,000 training iterations, the whole test set and Figure 1's (a) and (b) on
+VGG-16 too (GPU work, the same code path). Results are written after every measured unit
+(one attack or one check of one network), so a killed run resumes.
 
     python tutorials/gupta2022_cifar_masking.py [--full] [--n 150] [--seed 1234]
 """
