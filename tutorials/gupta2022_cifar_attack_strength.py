@@ -38,23 +38,20 @@ itself leaves more than that. Pairs with both attacks at 0 (or 100) % are satura
 count for nothing; a run where everything saturates reads "not comparable".
 
 Scale. Paper: full-width networks trained 100,000 iterations on the official CIFAR-10,
-the whole test set. Default here (2 CPU cores): width 0.25, 10 epochs, training seed 1234,
-on whatever `tfbnn.data.load_cifar10` finds (here the JPEG stand-in, labelled "CIFAR-10
-(JPEG stand-in, 20k train)"), n = 250 test images. Estimate of the default's time once the
-six networks are cached, from timing each attack once on one batch of 50 images of
-untrained width-0.25 networks (2 CPU cores, with the background training running):
-one PGD-20 takes 0.9-2.5 s per 50 images (VGG-16 REF to ResNet-18 BNN-WAQ), each PGD++
-about 1.3x that, FGSM++ HNS 0.3-1.0 s; the 18 attack runs of this tutorial come to 3.3 s
-per image over the six networks, about 14 minutes for 250 images; the ensemble's
-APGD-CE (100 iterations, 0.3 s per image) runs on the correctly classified images and
-its later stages only on what it leaves, about 5 minutes if few survive; with graph
-tracing and loading, about 22 minutes in all (n = 500 would take about 40, over the
-30-minute budget, hence 250). The networks themselves, if not cached, take about 4-8
-minutes each to train (`gupta2022_cifar_models.py`). ``--full``: full width, the
-authors' 100,000 training iterations, the whole test set (GPU work; the same code path),
-and the paper's ResNet-50 and DenseNet-121 rows, which tfbnn does not build: they are
-listed as "not run: network not built in tfbnn", never stubbed. Results are written after
-every attack of every network, so a killed run resumes.
+the whole test set. Default here (2 CPU cores): width 0.25, 10 epochs, training seed
+1234, on whatever `tfbnn.data.load_cifar10` finds (here the JPEG stand-in, labelled
+"CIFAR-10 (JPEG stand-in, 20k train)"), n = 250 test images. Measured time of the default
+once the six networks were cached: 1,099 s (18.3 minutes, loading and tracing included;
+2026-12-05, on the 2 CPU cores shared with a training run beside it). Timed once on one
+batch of 50 images of untrained networks, one PGD-20 takes 0.9-2.5 s (VGG-16 REF to
+ResNet-18 BNN-WAQ) and each PGD++ about 1.3x that; the ensemble's APGD-CE runs on the
+correctly classified images, its later stages only on what it leaves. n = 500 would take
+an estimated 35 minutes, over the 30-minute budget, hence 250. The networks themselves,
+if not cached, take about 4-8 minutes each to train (`gupta2022_cifar_models.py`).
+``--full``: full width, the authors' 100,000 training iterations, the whole test set (GPU
+work; the same code path), and the paper's ResNet-50 and DenseNet-121 rows, which tfbnn
+does not build: they are listed as "not run: network not built in tfbnn", never stubbed.
+Results are written after every attack of every network, so a killed run resumes.
 
     python tutorials/gupta2022_cifar_attack_strength.py [--full] [--n 250] [--seeds 1234]
 """
