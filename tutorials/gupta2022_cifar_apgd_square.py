@@ -57,30 +57,24 @@ Scale. Paper: full-width networks trained 100,000 iterations on the official CIF
 the '*' ones on PGD throughout, the whole test set. Default here (2 CPU cores): width
 0.25, 10 epochs, training seed 1234, the '*' networks PGD-trained for the last 2 epochs,
 on whatever `tfbnn.data.load_cifar10` finds (here the JPEG stand-in, labelled "CIFAR-10
-(JPEG stand-in, 20k train)"), n = 48 test images. Estimate of the default's time once the
-eight networks are cached, from timing each attack once on one batch of 50 images of
-untrained width-0.25 networks (niced, with the background training and other jobs on the
-cores; in CPU seconds of the process, taken as the wall time on 2 cores shared with the
-background training, because the wall clock of the timing itself was 2-4x longer with a
-load average of 10-16): per 50 images PGD-20 takes 0.9-2.7 s (VGG-16 REF to ResNet-18
-BNN-WAQ), each PGD++ 1.1-1.4x that, APGD (100 iterations) 4.5-14 s, the four FGSM
-attacks together 0.8-2.5 s, a forward pass 0.4-0.7 ms per image and Square 0.7-1.9 ms per
-image and query (more as fewer images stay in its batch), so its 1,000 queries cost about
-1 s per image left robust (it stops at an image's first success); APGD-T and FAB-T of
-the standard ensemble take 9.6 and 15.7 s per target (ResNet-18 REF; VGG-16 REF 5.9 and
-10.2) on the images APGD-CE and PGD++ leave, and its Square 5,000 about 4.5 s per image
-left. Per 50 images: the table's 8/255 attacks about 30-55 s per ResNet-18 network, the
-sweep about 90-120 s (Square's share about 50 s, most of it at 1/255), the ensemble about
-20 s where APGD-CE leaves few images and about 125 s on a '*' network if a quarter of the
-images survive APGD-CE; VGG-16 about 0.6x ResNet-18: about 1,400 CPU seconds per 50
-images over the eight networks, plus about 400 for tracing each attack once per network
-(about 2.5 s each) and loading, so about 29 minutes for 48 images (n = 100 would take
-about an hour; the '*' networks' share moves with how many of their images survive). The
-networks themselves, if not cached, take about 4-8 minutes each to train
-(`gupta2022_cifar_models.py`), the '*' ones about 2-3x that (PGD-7 for 2 of 10 epochs).
-``--full``: full width, the authors' 100,000 training iterations with PGD throughout for
-the '*' networks, Square at 5,000 queries, the whole test set (GPU work; the same code
-path). Results are written after every attack of every network, so a killed run resumes.
+(JPEG stand-in, 20k train)"), n = 48 test images. Measured time of the default once the
+eight networks were cached: 1,788 s (29.8 minutes, loading and tracing included;
+2026-12-05, on the 2 CPU cores shared with three other jobs: a PGD training run and two
+tutorials). How it divides, from timing each attack once on one batch of 50 images of
+untrained width-0.25 networks (in CPU seconds of the process): per 50 images PGD-20 takes
+0.9-2.7 s (VGG-16 REF to ResNet-18 BNN-WAQ), each PGD++ 1.1-1.4x that, APGD (100
+iterations) 4.5-14 s, the four FGSM attacks together 0.8-2.5 s, a forward pass 0.4-0.7 ms
+per image and Square 0.7-1.9 ms per image and query, so its 1,000 queries cost about 1 s
+per image left robust (it stops at an image's first success); APGD-T and FAB-T of the
+standard ensemble take 9.6 and 15.7 s per target (ResNet-18 REF; VGG-16 REF 5.9 and 10.2)
+on the images APGD-CE and PGD++ leave, and its Square 5,000 about 4.5 s per image left.
+n = 100 would take an estimated hour (the '*' networks' share moves with how many of their
+images survive), hence 48. The networks themselves, if not cached, take about 4-8 minutes
+each to train (`gupta2022_cifar_models.py`), the '*' ones about 2-3x that (PGD-7 for 2 of
+10 epochs). ``--full``: full width, the authors' 100,000 training iterations with PGD
+throughout for the '*' networks, Square at 5,000 queries, the whole test set (GPU work;
+the same code path). Results are written after every attack of every network, so a killed
+run resumes.
 
     python tutorials/gupta2022_cifar_apgd_square.py [--full] [--n 48] [--seeds 1234]
 """
