@@ -55,27 +55,28 @@ the whole test set (Tables 12 and 14), 500 correctly classified images (Table 13
 Default here (2 CPU cores): width 0.25, 10 epochs, training seed 1234 (the '*' networks
 PGD-trained for the last 2 epochs), on whatever `tfbnn.data.load_cifar10` finds (here the
 JPEG stand-in, labelled "CIFAR-10 (JPEG stand-in, 20k train)"), n = 80 attacked test
-images and 100 Table 13 images (the paper: 500). Estimate once the five networks are
-cached, from timing one batch of 50 images of each kind of work on untrained width-0.25
-ResNet-18s (niced, beside four other jobs at a load average of 15 on the 2 cores, so the
-CPU seconds of the process were measured and are taken as wall seconds, one core's worth
-left beside the background training): PGD-20 1.8 (REF, BNN-WQ) to 2.8 s (BNN-WAQ) per 50
-images, PGD++ NJS the same, Proposition 1's PGD 1.9 s, PGD++ HNS 2.3-3.6 s, Table 13
-(Jacobian, singular values, HNS grid, three methods) 1.6-2.3 s, a forward pass 0.1 s. The
-default runs 138 attacks per image over the five networks (54 at 8/255, 45 in the sweep,
-39 for the rho ablations at 2/255), about 6.2 s per image, 8 minutes for 80 images; the
+images and 100 Table 13 images (the paper: 500). Measured time of the default once the
+five networks were cached: 872 s (14.5 minutes, loading and tracing included; 2026-12-05,
+on the 2 CPU cores shared with three other jobs). How it divides, estimated from timing
+one batch of 50 images of each kind of work on untrained width-0.25 ResNet-18s (niced,
+beside four other jobs at a load average of 15 on the 2 cores, so the CPU seconds of the
+process were measured and are taken as wall seconds, one core's worth left beside the
+background training): PGD-20 1.8 (REF, BNN-WQ) to 2.8 s (BNN-WAQ) per 50 images, PGD++
+NJS the same, Proposition 1's PGD 1.9 s, PGD++ HNS 2.3-3.6 s, Table 13 (Jacobian,
+singular values, HNS grid, three methods) 1.6-2.3 s, a forward pass 0.1 s. The default
+runs 138 attacks per image over the five networks (54 at 8/255, 45 in the sweep, 39 for
+the rho ablations at 2/255), about 6.2 s per image, 8 minutes for 80 images; the
 ensemble's APGD-CE (100 iterations) about 0.2 s per image per network, 1.5 minutes; its
 later stages run only on what APGD-CE and the PGD++ leave: APGD-T and FAB-T (9 targets x
 100 iterations each, about 45 PGD-20s each, untrained networks break every image early so
 their timing undercounts) and Square (5,000 forward passes, 11 s) come to about 15 s per
 surviving image; with some 20 of 80 surviving on each PGD-trained network and a few on
-the others, about 12 minutes; Table 13 under a minute; with loading, tracing and the
-diagnostics, about 24 minutes in all (n = 100 would take about 29, too close to the
-30-minute budget, hence 80). The networks themselves, if not cached, take about 4-8
+the others, about 12 minutes; Table 13 under a minute (n = 100 would take an estimated 18
+minutes at the measured rate). The networks themselves, if not cached, take about 4-8
 minutes each to train (`gupta2022_cifar_models.py`), the '*' ones longer. ``--full``:
 full width, the authors' 100,000 iterations, PGD training throughout (``pgd_last_epochs``
-None), the whole test set and 500 Table 13 images (GPU work; the same code path).
-Results are written after every attack, so a killed run resumes.
+None), the whole test set and 500 Table 13 images (GPU work; the same code path). Results
+are written after every attack, so a killed run resumes.
 
     python tutorials/gupta2022_cifar_signal.py [--full] [--n 80] [--table13-n 100]
 """

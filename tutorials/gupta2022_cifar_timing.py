@@ -30,18 +30,19 @@ Scale. Paper: full-width ResNet-18, RTX 2080 GPU. Default here: the width-0.25
 ResNet-18s (10 epochs on the CIFAR-10 JPEG stand-in, seed 1234), the 2 CPU cores of this
 machine (shared with other jobs: the load average is recorded at start and end), 3
 timed repeats over 20 single images and 5 of one batch of 100, after one warm-up run.
-Estimate of the default's time once the networks are cached, from timing untrained
-width-0.25 ResNet-18s (REF and BNN-WAQ) here, 2 repeats after one warm-up, with a load
-average of 15 on the 2 cores (so the seconds are inflated and noisy: the same FGSM
-call took 0.03-0.4 s): batch 1, FGSM and FGSM++ NJS 0.03-0.3 s, FGSM++ HNS 0.1-0.3 s
-per image; one batch of 100, FGSM 0.2-1.3 s, NJS 0.4-3.4 s, HNS 1.8-4.6 s; the NJS
-beta_1 estimate 8-12 s (its first call, tracing included). Per network about 45 s at
-batch 1 (20 images x 4 runs x 3 attacks), 40 s for the batch (6 runs x 3 attacks) and
-40 s for beta_1 (4 estimates): about 2 minutes, with loading and tracing about 8
-minutes for the three. ``--full``: full width, the authors' 100,000 training
-iterations, 10 repeats and 100 single images (the widths only change the seconds; the
-network must be trained at that width first: GPU work). Results are written after every
-timed attack, so a killed run resumes.
+Measured time of the default once the networks were cached: 139 s (2026-12-05, loading
+and tracing included, on the 2 CPU cores shared with two other jobs). Earlier estimate,
+from timing untrained width-0.25 ResNet-18s (REF and BNN-WAQ) here, 2 repeats after one
+warm-up, with a load average of 15 on the 2 cores (so the seconds are inflated and noisy:
+the same FGSM call took 0.03-0.4 s): batch 1, FGSM and FGSM++ NJS 0.03-0.3 s, FGSM++ HNS
+0.1-0.3 s per image; one batch of 100, FGSM 0.2-1.3 s, NJS 0.4-3.4 s, HNS 1.8-4.6 s; the
+NJS beta_1 estimate 8-12 s (its first call, tracing included). Per network about 45 s at
+batch 1 (20 images x 4 runs x 3 attacks), 40 s for the batch (6 runs x 3 attacks) and 40
+s for beta_1 (4 estimates): about 2 minutes, with loading and tracing about 8 minutes for
+the three. ``--full``: full width, the authors' 100,000 training iterations, 10 repeats
+and 100 single images (the widths only change the seconds; the network must be trained at
+that width first: GPU work). Results are written after every timed attack, so a killed
+run resumes.
 
     python tutorials/gupta2022_cifar_timing.py [--full] [--variants REF WQ-MD WAQ]
 """
