@@ -98,12 +98,12 @@ were not trained for this):
 - one network end to end at n = 50 (the 1-epoch REF*, 18 images correct, none surviving
   8/255; load 6): 198 s, BBA 121 s of it.
 
-Default estimate, the four networks cached, about 33 of the 50 images correct and 8-18
-surviving 8/255 on each: gradient attacks with the sweep about 75 s, DeepFool 10 s, BBA
-150-250 s and the ensemble 80-180 s per network, 5-8.5 minutes; with BBA's compilation
-about 25-35 minutes at load 5-6 (n = 100 would take about twice the attacks' share, over
-the budget). The number that decides it is how many images survive 8/255, unknown until
-the networks are trained.
+Measured time of the default once the four networks were cached: 787 s (13 minutes,
+loading, tracing and BBA's compilation included; 2026-12-05, on the 2 CPU cores shared
+with two other jobs). At this scale 17-31 of the 50 images were correct and the ensemble
+left at most 1 of them robust at 8/255 on each network, so its later stages had little to
+do; a network that keeps more images at 8/255 costs more (about 10 s per image that
+survives APGD-CE, above).
 
     python tutorials/gupta2022_cifar_adv_trained.py [--full] [--n 50] [--seeds 1234]
 """
