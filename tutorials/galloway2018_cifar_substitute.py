@@ -48,16 +48,15 @@ the held-out ones (not stated), runs not stated. Default here (2 CPU cores): k1 
 epochs, the paper's substitute protocol (150 held out, 6 rounds, 10 epochs, lambda 0.1,
 FGSM eps 0.3), n = 2,000 attacked test images, 3 substitute seeds, the ensemble on the
 first 250 of them; ``--full``: every test image but the held-out ones (9,850 on the real
-test split), the ensemble on all of them (GPU work). Timings measured on these 2 CPU cores
-with other jobs running (niced): one epoch of the CleverHans CNN at k1 64 on the 20,000
-stand-in images takes 51-105 s (A and C alike; the spread is the other jobs' load), an
-FGSM-trained ('+') epoch about 330 s, so training an oracle takes 17-35 min (A, B, C) and
-40-55 min (A+, B+, C+: 15 clean and 5 FGSM epochs): about 3-4.5 hours for the six, 2-3
-hours for Table 5's four, once (they are cached; see tutorials/_zoo.py). Once cached: one
-substitute seed takes about 50-60 s (its training dominates; the attacks and oracle
-queries on 2,000 images a few seconds), so 18 seeds about 18 minutes; the ensemble at eps
-0.3 about 20-40 s per oracle (APGD-CE breaks almost every image at once; measured at 16-24
-s on 100 images of briefly trained A and C); about 22-25 minutes in all. The results file
+test split), the ensemble on all of them (GPU work). Measured time of the default from an
+empty model cache, the six oracles trained included: 85 minutes (2026-12-05; the first
+hour beside up to three other jobs at the lowest CPU priority, the last 25 minutes about
+alone on the 2 cores, where one clean epoch took about 10 s). Once the oracles are
+cached, one substitute seed took 11-13 s alone on the cores (110-594 s under that load),
+so the default then takes a few minutes. Earlier estimates under heavier load (51-105 s
+per clean epoch, about 330 s per FGSM epoch) put the training at 3-4.5 hours; the
+ensemble at eps 0.3 takes about 20-40 s per oracle (APGD-CE breaks almost every image at
+once; measured at 16-24 s on 100 images of briefly trained A and C). The results file
 is written after every substitute seed, so a killed run resumes; a run with other
 ``--oracles`` but otherwise the same settings adds to the same file, and the summary covers
 every oracle in it.
