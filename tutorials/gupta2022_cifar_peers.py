@@ -83,20 +83,21 @@ column with ``clever_logits``). Measured time of the default once the three netw
 cached: 2,598 s (43 minutes) on 2026-12-05, with three other jobs on the 2 cores (a PGD
 training run and two tutorials), over the 30-minute budget at that load: BBA 562 s
 (ResNet-18) and 338 s (VGG-16), CLEVER 57-237 s per column (1,304 s for the eight), the
-PGD runs and DeepFool about 300 s. On idle cores it was not timed; the CPU-second
-estimate below (28 minutes) is its bound. Cost, in CPU seconds (process time, all
-threads) measured 2026-12-05 on a 1-epoch width-0.25 ResNet-18 BNN-WAQ on the 2 CPU cores
-while other jobs ran (load average 5-10; wall time was up to twice the CPU time): PGD-20
-6-8 s per 100 images, each PGD++ about 8 s (14 s with graph tracing), DeepFool 112 s per
-100 images, BBA 256 s per 20 images (13 s per image) plus 25 s to compile foolbox's numba
-solvers once per process, CLEVER 30-34 s per image and column (ART differentiates 9 class
-pairs x 10 batches x 2 classes eagerly), `evaluate` standard 14 s per 100 images (on that
-weak network APGD-CE broke everything). Estimate of the default once the three networks
-are cached: per BNN-WAQ network 12 PGD runs (4 radii) about 130 s, DeepFool 110 s, BBA
-155 s, the ensemble about 30 s; CLEVER 2 networks x 3 images x 4 columns x 32 s = 770 s;
-about 1,650 CPU seconds in all, 28 minutes, an upper bound for the wall time on 2 idle
-cores (the attacks use both). n = 100 for BBA would take 21 minutes per network, hence
-bba_n. The networks, if not cached, take about 4-8 minutes each to train
+PGD runs and DeepFool about 300 s. Alone on the 2 cores (2026-12-05, into a scratch
+file): 1,240 s (20.7 minutes), the same numbers and verdict; BBA 245 s and 156 s, CLEVER
+68-102 s per column. Cost, in CPU seconds (process time, all threads) measured 2026-12-05
+on a 1-epoch width-0.25 ResNet-18 BNN-WAQ on the 2 CPU cores while other jobs ran (load
+average 5-10; wall time was up to twice the CPU time): PGD-20 6-8 s per 100 images, each
+PGD++ about 8 s (14 s with graph tracing), DeepFool 112 s per 100 images, BBA 256 s per
+20 images (13 s per image) plus 25 s to compile foolbox's numba solvers once per process,
+CLEVER 30-34 s per image and column (ART differentiates 9 class pairs x 10 batches x 2
+classes eagerly), `evaluate` standard 14 s per 100 images (on that weak network APGD-CE
+broke everything). Estimate of the default once the three networks are cached: per
+BNN-WAQ network 12 PGD runs (4 radii) about 130 s, DeepFool 110 s, BBA 155 s, the
+ensemble about 30 s; CLEVER 2 networks x 3 images x 4 columns x 32 s = 770 s; about 1,650
+CPU seconds in all, 28 minutes, an upper bound for the wall time on 2 idle cores (the
+attacks use both). n = 100 for BBA would take 21 minutes per network, hence bba_n. The
+networks, if not cached, take about 4-8 minutes each to train
 (`gupta2022_cifar_models.py`). ``--full``: full width, the authors' 100,000 training
 iterations, the whole test set for Table 10 (BBA included), 100 images and the logits'
 column for Table 11 (GPU work; the same code path). Results are written after every
