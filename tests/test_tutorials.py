@@ -146,7 +146,7 @@ def test_make_results_sums_up_the_cifar_claims_from_their_verdicts(tutorial, tmp
     for name, verdict in results.items():
         (tmp_path / name).write_text(json.dumps({"config": {"width": 0.25, "epochs": 10},
                                                  "summary": {"verdict": verdict}}))
-    text = module._cifar_paragraph()
+    text = module._cifar_paragraph({name: module.load(name) for name in module.CIFAR_CLAIMS})
     assert "(width 0.25, 10 epochs;" in text
     holds, refuted = text.index("Holds: "), text.index("Does not hold (goes the other way): ")
     undecided, missing = text.index("Undecided (inside the noise): "), text.index("Not run: ")

@@ -5,7 +5,6 @@ made-up numbers, reaching each verdict on purpose."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

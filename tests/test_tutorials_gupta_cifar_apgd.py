@@ -5,7 +5,6 @@ paper's own Tables 5 and 8 among them), reaching each verdict on purpose."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

@@ -4,7 +4,6 @@ verdict; and its rule on made-up numbers, reaching each verdict on purpose."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
